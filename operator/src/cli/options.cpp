@@ -1,0 +1,184 @@
+#include "cli/options.h"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "ibm/host_allowlist.h"
+
+namespace sto::cli {
+namespace {
+
+std::string first_line(const std::string& text) {
+  auto nl = text.find('\n');
+  return nl == std::string::npos ? text : text.substr(0, nl);
+}
+
+std::vector<std::string> split_commas(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    std::stringstream ss(v);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      auto b = item.find_first_not_of(" \t");
+      auto e = item.find_last_not_of(" \t");
+      if (b == std::string::npos) continue;
+      out.push_back(item.substr(b, e - b + 1));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string version_string() { return std::string("sysdig-token-operator ") + STO_VERSION; }
+
+bool is_dns1123_label(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!std::isalnum(static_cast<unsigned char>(s.front())) ||
+      !std::isalnum(static_cast<unsigned char>(s.back())))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return (std::islower(c) || std::isdigit(c) || c == '-');
+  });
+}
+
+bool is_dns1123_subdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  std::stringstream ss(s);
+  std::string label;
+  std::size_t count = 0;
+  while (std::getline(ss, label, '.')) {
+    if (!is_dns1123_label(label)) return false;
+    ++count;
+  }
+  return count > 0 && s.back() != '.';
+}
+
+std::optional<std::optional<BindAddress>> parse_bind_address(const std::string& text) {
+  if (text == "0") return std::optional<BindAddress>{};
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = text.substr(0, colon);
+  std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::nullopt;
+  unsigned long p = std::stoul(port);
+  if (p > 65535) return std::nullopt;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // IPv6 needs brackets
+  }
+  return std::optional<BindAddress>{BindAddress{host, static_cast<std::uint16_t>(p)}};
+}
+
+ParseOutcome parse_command_line(int argc, const char* const* argv) {
+  CLI::App app{
+      "Kubernetes operator that keeps IBM Cloud Monitoring (Sysdig) API tokens in Secrets.",
+      "sysdig-token-operator"};
+  app.get_formatter()->column_width(40);
+
+  Options o;
+  std::string metrics = ":8080";
+  std::string health = ":8081";
+  std::string log_level = "info";
+  std::string log_format = "json";
+  std::vector<std::string> namespaces;
+  std::vector<std::string> allowed_hosts;
+  bool show_version = false;
+
+  app.add_option("--kubeconfig", o.kubeconfig,
+                 "Path to a kubeconfig; default $KUBECONFIG, then in-cluster, then ~/.kube/config");
+  app.add_option("--namespace", namespaces,
+                 "Namespace to watch (repeatable or comma-separated); default all namespaces");
+  app.add_option("--metrics-bind-address", metrics,
+                 "Address of the Prometheus /metrics endpoint, \"0\" to disable")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", health,
+                 "Address of the /healthz and /readyz endpoints, \"0\" to disable")
+      ->capture_default_str();
+  app.add_flag("--leader-elect", o.leader_elect,
+               "Elect a leader through a Lease so that only one replica reconciles");
+  app.add_option("--leader-election-namespace", o.leader_election_namespace,
+                 "Namespace of the leader-election Lease; default the operator's own namespace");
+  app.add_option("--leader-election-id", o.leader_election_id, "Name of the leader-election Lease")
+      ->capture_default_str();
+  app.add_option("--max-concurrent-reconciles", o.max_concurrent_reconciles,
+                 "Number of SysdigTokens reconciled at once")
+      ->capture_default_str();
+  app.add_option("--allowed-hosts", allowed_hosts,
+                 "Host patterns the operator may call (repeatable or comma-separated); default "
+                 "*.monitoring.cloud.ibm.com,iam.cloud.ibm.com,*.iam.cloud.ibm.com");
+  app.add_option("--kube-api-qps", o.kube_api_qps,
+                 "Client-side limit of API server requests per second")
+      ->capture_default_str();
+  app.add_option("--kube-api-burst", o.kube_api_burst, "Burst above --kube-api-qps")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--log-format", log_format, "json or text")->capture_default_str();
+  app.add_flag("--version", show_version, "Print the version and exit");
+
+  auto usage_error = [](const std::string& msg) {
+    return Exit{2, "sysdig-token-operator: " + msg + " (see --help)"};
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return Exit{0, app.help()};
+  } catch (const CLI::ParseError& e) {
+    return usage_error(first_line(e.what()));
+  }
+  if (show_version) return Exit{0, version_string()};
+
+  if (auto level = log::parse_level(log_level)) {
+    o.log_level = *level;
+  } else {
+    return usage_error("--log-level: \"" + log_level + "\" is not one of debug, info, warn, error");
+  }
+  if (auto format = log::parse_format(log_format)) {
+    o.log_format = *format;
+  } else {
+    return usage_error("--log-format: \"" + log_format + "\" is not one of json, text");
+  }
+  auto m = parse_bind_address(metrics);
+  if (!m)
+    return usage_error("--metrics-bind-address: \"" + metrics + "\" is not HOST:PORT, :PORT or 0");
+  o.metrics_bind_address = *m;
+  auto h = parse_bind_address(health);
+  if (!h)
+    return usage_error("--health-probe-bind-address: \"" + health +
+                       "\" is not HOST:PORT, :PORT or 0");
+  o.health_probe_bind_address = *h;
+
+  for (const auto& ns : split_commas(namespaces)) {
+    if (!is_dns1123_label(ns))
+      return usage_error("--namespace: \"" + ns + "\" is not a valid namespace name");
+    if (std::find(o.namespaces.begin(), o.namespaces.end(), ns) == o.namespaces.end())
+      o.namespaces.push_back(ns);
+  }
+  if (!o.leader_election_namespace.empty() && !is_dns1123_label(o.leader_election_namespace))
+    return usage_error("--leader-election-namespace: \"" + o.leader_election_namespace +
+                       "\" is not a valid namespace name");
+  if (!is_dns1123_subdomain(o.leader_election_id))
+    return usage_error("--leader-election-id: \"" + o.leader_election_id +
+                       "\" is not a valid object name (DNS-1123 subdomain)");
+  if (o.max_concurrent_reconciles < 1 || o.max_concurrent_reconciles > 1024)
+    return usage_error("--max-concurrent-reconciles: must be between 1 and 1024");
+  if (!(o.kube_api_qps > 0)) return usage_error("--kube-api-qps: must be greater than 0");
+  if (o.kube_api_burst < 1) return usage_error("--kube-api-burst: must be at least 1");
+
+  o.allowed_hosts = split_commas(allowed_hosts);
+  if (allowed_hosts.empty()) o.allowed_hosts = ibm::HostAllowlist::default_patterns();
+  if (o.allowed_hosts.empty()) return usage_error("--allowed-hosts: no host pattern given");
+  if (auto list = ibm::HostAllowlist::parse(o.allowed_hosts); !list) {
+    return usage_error("--allowed-hosts: " + list.error());
+  }
+  return o;
+}
+
+}  // namespace sto::cli

@@ -1,0 +1,58 @@
+// The operator's command line (DESIGN §4): parsed and validated into Options.
+// Parsing never exits the process; main() decides what to do with the outcome.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cli/logging.h"
+
+namespace sto::cli {
+
+// A listen address such as ":8080" or "127.0.0.1:9090"; absent when "0".
+struct BindAddress {
+  std::string host;  // empty = all interfaces
+  std::uint16_t port = 0;
+};
+
+struct Options {
+  std::string kubeconfig;               // empty: $KUBECONFIG, in-cluster, ~/.kube/config
+  std::vector<std::string> namespaces;  // empty: all namespaces
+  std::optional<BindAddress> metrics_bind_address;
+  std::optional<BindAddress> health_probe_bind_address;
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // empty: the operator's own namespace
+  std::string leader_election_id = "sysdig-token-operator";
+  int max_concurrent_reconciles = 4;
+  std::vector<std::string> allowed_hosts;
+  double kube_api_qps = 200;
+  int kube_api_burst = 400;
+  log::Level log_level = log::Level::Info;
+  log::Format log_format = log::Format::Json;
+};
+
+// Parsing ends either with Options to run with, or with text to print and an
+// exit code: 0 for --help/--version (stdout), 2 for a usage error (one line
+// for stderr).
+struct Exit {
+  int code = 0;
+  std::string text;
+};
+
+using ParseOutcome = std::variant<Options, Exit>;
+
+ParseOutcome parse_command_line(int argc, const char* const* argv);
+
+// Parses ":8080", "127.0.0.1:8080", "[::1]:8080"; "0" means disabled.
+std::optional<std::optional<BindAddress>> parse_bind_address(const std::string& text);
+
+// Kubernetes DNS-1123 label (namespace names) and subdomain (object names).
+bool is_dns1123_label(const std::string& text);
+bool is_dns1123_subdomain(const std::string& text);
+
+std::string version_string();
+
+}  // namespace sto::cli

@@ -1,0 +1,90 @@
+#include "ibm/host_allowlist.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace sto::ibm {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool valid_label(std::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  return std::all_of(label.begin(), label.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+}
+
+bool valid_host_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    auto dot = name.find('.', start);
+    if (!valid_label(name.substr(start, dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool looks_like_ipv6(std::string_view s) {
+  return s.find(':') != std::string_view::npos &&
+         std::all_of(s.begin(), s.end(),
+                     [](unsigned char c) { return std::isxdigit(c) || c == ':' || c == '.'; });
+}
+
+}  // namespace
+
+const std::vector<std::string>& HostAllowlist::default_patterns() {
+  static const std::vector<std::string> defaults = {"*.monitoring.cloud.ibm.com",
+                                                    "iam.cloud.ibm.com", "*.iam.cloud.ibm.com"};
+  return defaults;
+}
+
+Result<HostAllowlist, std::string> HostAllowlist::parse(const std::vector<std::string>& patterns) {
+  HostAllowlist list;
+  for (const auto& raw : patterns) {
+    std::string p = lower(raw);
+    if (p.empty()) return fail(std::string("empty host pattern"));
+    if (p.size() > 2 && p.front() == '[' && p.back() == ']') p = p.substr(1, p.size() - 2);
+    if (looks_like_ipv6(p)) {
+      list.patterns_.push_back(p);
+      continue;
+    }
+    if (p.find(':') != std::string::npos) {
+      return fail("host pattern \"" + raw + "\" must not include a port or scheme");
+    }
+    if (p.find('/') != std::string::npos) {
+      return fail("host pattern \"" + raw + "\" must be a host name, not a URL");
+    }
+    std::string_view name = p;
+    if (name.starts_with("*.")) name.remove_prefix(2);
+    if (!valid_host_name(name)) {
+      return fail("host pattern \"" + raw +
+                  "\" is not a host name, IP address or \"*.\" followed by a domain");
+    }
+    list.patterns_.push_back(p);
+  }
+  return list;
+}
+
+bool HostAllowlist::allows(std::string_view host) const {
+  std::string h = lower(host);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  for (const auto& p : patterns_) {
+    if (p.starts_with("*.")) {
+      std::string_view suffix = std::string_view(p).substr(1);  // ".domain"
+      if (h.size() > suffix.size() && h.ends_with(suffix)) return true;
+    } else if (h == p) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace sto::ibm

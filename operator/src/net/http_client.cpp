@@ -1,0 +1,409 @@
+#include "net/http_client.h"
+
+#include <deque>
+#include <variant>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace sto::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+NetError classify(const error_code& ec, std::string_view during) {
+  std::string what = std::string(during) + ": " + ec.message();
+  if (ec == beast::error::timeout)
+    return {NetErrorKind::Timeout, std::string(during) + ": timed out"};
+  if (ec == asio::error::operation_aborted) return {NetErrorKind::Cancelled, what};
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+      ec == ssl::error::stream_truncated) {
+    return {NetErrorKind::Closed, what};
+  }
+  if (ec == http::error::body_limit || ec == http::error::header_limit ||
+      ec == http::error::buffer_overflow) {
+    return {NetErrorKind::TooLarge, what};
+  }
+  if (ec.category() == make_error_code(http::error::body_limit).category())
+    return {NetErrorKind::Protocol, what};
+  if (ec.category() == asio::error::get_ssl_category()) return {NetErrorKind::Tls, what};
+  return {NetErrorKind::Connect, what};
+}
+
+// One connection, plain or TLS, with its read buffer.
+struct Connection {
+  std::variant<beast::tcp_stream, beast::ssl_stream<beast::tcp_stream>> stream;
+  beast::flat_buffer buffer;
+  bool reused = false;
+  bool keep_alive = true;  // of the last exchange
+
+  explicit Connection(beast::tcp_stream s) : stream(std::move(s)) {}
+  Connection(beast::tcp_stream s, ssl::context& ctx)
+      : stream(std::in_place_index<1>, std::move(s), ctx) {}
+
+  beast::tcp_stream& tcp() {
+    if (auto* p = std::get_if<0>(&stream)) return *p;
+    return beast::get_lowest_layer(std::get<1>(stream));
+  }
+  void expires_after(std::chrono::milliseconds d) { tcp().expires_after(d); }
+  void close() {
+    error_code ec;
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp().socket().close(ec);
+  }
+};
+
+template <typename F>
+auto with_stream(Connection& c, F&& f) {
+  return std::visit([&](auto& s) { return f(s); }, c.stream);
+}
+
+http::verb parse_verb(const std::string& method) { return http::string_to_verb(method); }
+
+Headers to_headers(const http::fields& fields) {
+  Headers out;
+  for (const auto& f : fields)
+    out.push_back({std::string(f.name_string()), std::string(f.value())});
+  return out;
+}
+
+class StreamImpl;
+
+class ClientImpl final : public HttpClient, public std::enable_shared_from_this<ClientImpl> {
+ public:
+  ClientImpl(asio::any_io_executor ex, Url origin, ClientOptions options)
+      : executor_(std::move(ex)),
+        origin_(std::move(origin)),
+        options_(std::move(options)),
+        tls_ctx_(ssl::context::tls_client) {}
+
+  Result<Ok, NetError> init_tls(const TlsConfig& tls) {
+    tls_config_ = tls;
+    if (!origin_.tls()) return Ok{};
+    tls_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1);
+    error_code ec;
+    if (tls.verify_peer) {
+      tls_ctx_.set_verify_mode(ssl::verify_peer, ec);
+      if (tls.use_system_store) {
+        // Honours SSL_CERT_FILE and SSL_CERT_DIR.
+        SSL_CTX_set_default_verify_paths(tls_ctx_.native_handle());
+      }
+      if (!tls.ca_pem.empty()) {
+        tls_ctx_.add_certificate_authority(asio::buffer(tls.ca_pem), ec);
+        if (ec) return fail(NetError{NetErrorKind::Tls, "invalid CA certificate: " + ec.message()});
+      }
+    } else {
+      tls_ctx_.set_verify_mode(ssl::verify_none, ec);
+    }
+    if (!tls.client_cert_pem.empty() || !tls.client_key_pem.empty()) {
+      tls_ctx_.use_certificate_chain(asio::buffer(tls.client_cert_pem), ec);
+      if (ec)
+        return fail(NetError{NetErrorKind::Tls, "invalid client certificate: " + ec.message()});
+      tls_ctx_.use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec);
+      if (ec) return fail(NetError{NetErrorKind::Tls, "invalid client key: " + ec.message()});
+      if (SSL_CTX_check_private_key(tls_ctx_.native_handle()) != 1) {
+        return fail(
+            NetError{NetErrorKind::Tls, "client key does not match the client certificate"});
+      }
+    }
+    return Ok{};
+  }
+
+  const Url& origin() const override { return origin_; }
+
+  asio::awaitable<Result<HttpResponse, NetError>> send(HttpRequest request) override {
+    auto self = shared_from_this();
+    for (int attempt = 0;; ++attempt) {
+      auto conn = co_await acquire(attempt > 0);
+      if (!conn) co_return fail(std::move(conn.error()));
+      std::unique_ptr<Connection> c = std::move(conn.value());
+      bool reused = c->reused;
+      auto result = co_await exchange(*c, request);
+      if (result.ok()) {
+        if (c->keep_alive) release(std::move(c));
+        co_return std::move(result.value());
+      }
+      // A kept-alive connection the server closed meanwhile: retry once on a
+      // fresh connection.
+      if (reused && attempt == 0 && result.error().kind == NetErrorKind::Closed) continue;
+      co_return fail(std::move(result.error()));
+    }
+  }
+
+  asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> open(
+      HttpRequest request) override;
+
+  void shutdown() override {
+    shut_down_ = true;
+    for (auto& c : idle_) c->close();
+    idle_.clear();
+  }
+
+  // Connection pool -----------------------------------------------------
+
+  asio::awaitable<Result<std::unique_ptr<Connection>, NetError>> acquire(bool fresh) {
+    if (shut_down_) co_return fail(NetError{NetErrorKind::Cancelled, "client is shut down"});
+    while (!fresh && !idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      if (c->tcp().socket().is_open()) {
+        c->reused = true;
+        co_return c;
+      }
+    }
+    co_return co_await connect();
+  }
+
+  void release(std::unique_ptr<Connection> c) {
+    if (shut_down_ || idle_.size() >= options_.max_idle_connections) {
+      c->close();
+      return;
+    }
+    c->buffer.clear();
+    idle_.push_back(std::move(c));
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Connection>, NetError>> connect() {
+    tcp::resolver resolver(executor_);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(origin_.host, std::to_string(origin_.port), use_tuple);
+    if (rec)
+      co_return fail(
+          NetError{NetErrorKind::Resolve, "resolve " + origin_.host + ": " + rec.message()});
+
+    beast::tcp_stream stream(executor_);
+    stream.expires_after(options_.connect_timeout);
+    auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
+    (void)ep;
+    if (cec) {
+      if (cec == beast::error::timeout) {
+        co_return fail(
+            NetError{NetErrorKind::Timeout, "connect to " + origin_.origin() + ": timed out"});
+      }
+      co_return fail(
+          NetError{NetErrorKind::Connect, "connect to " + origin_.origin() + ": " + cec.message()});
+    }
+    error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+
+    if (!origin_.tls()) co_return std::make_unique<Connection>(std::move(stream));
+
+    auto c = std::make_unique<Connection>(std::move(stream), tls_ctx_);
+    auto& tls = std::get<1>(c->stream);
+    const std::string& name =
+        tls_config_.server_name.empty() ? origin_.host : tls_config_.server_name;
+    SSL* handle = tls.native_handle();
+    if (!is_ip_literal(name)) {
+      if (!SSL_set_tlsext_host_name(handle, name.c_str())) {
+        co_return fail(NetError{NetErrorKind::Tls, "cannot set SNI: " + openssl_errors()});
+      }
+    }
+    if (tls_config_.verify_peer) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(handle);
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      int ok = is_ip_literal(name) ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                                   : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+      if (ok != 1) co_return fail(NetError{NetErrorKind::Tls, "cannot verify host " + name});
+    }
+    c->expires_after(options_.connect_timeout);
+    auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+    if (hec) {
+      std::string detail = hec.message();
+      long verify = SSL_get_verify_result(handle);
+      if (verify != X509_V_OK) detail = X509_verify_cert_error_string(verify);
+      if (hec == beast::error::timeout) {
+        co_return fail(NetError{NetErrorKind::Timeout,
+                                "TLS handshake with " + origin_.origin() + ": timed out"});
+      }
+      co_return fail(
+          NetError{NetErrorKind::Tls, "TLS handshake with " + origin_.origin() + ": " + detail});
+    }
+    co_return c;
+  }
+
+  static bool safe_token(std::string_view s) {
+    return s.find_first_of("\r\n") == std::string_view::npos;
+  }
+
+  // The wire request, or nothing when the method, target or a header cannot
+  // be sent as given (unknown method, CR/LF injection).
+  std::optional<http::request<http::string_body>> build(const HttpRequest& r) {
+    auto verb = parse_verb(r.method);
+    if (verb == http::verb::unknown || r.target.empty() || r.target.front() != '/' ||
+        r.target.find_first_of(" \r\n") != std::string::npos) {
+      return std::nullopt;
+    }
+    http::request<http::string_body> req;
+    req.method(verb);
+    req.target(r.target);
+    req.version(11);
+    req.set(http::field::host, origin_.host_header());
+    req.set(http::field::user_agent, options_.user_agent);
+    for (const auto& h : r.headers) {
+      if (h.name.empty() || !safe_token(h.name) || !safe_token(h.value)) return std::nullopt;
+      req.set(h.name, h.value);
+    }
+    if (!r.body.empty() || verb == http::verb::post || verb == http::verb::put ||
+        verb == http::verb::patch) {
+      req.body() = r.body;
+      req.prepare_payload();
+    }
+    return req;
+  }
+
+  static NetError invalid(const HttpRequest& r) {
+    return {NetErrorKind::InvalidRequest,
+            "invalid request: method \"" + r.method + "\" or its target or headers cannot be sent"};
+  }
+
+  asio::awaitable<Result<HttpResponse, NetError>> exchange(Connection& c, const HttpRequest& r) {
+    auto req = build(r);
+    if (!req) co_return fail(invalid(r));
+    c.expires_after(r.timeout);
+    auto [wec, wn] =
+        co_await with_stream(c, [&](auto& s) { return http::async_write(s, *req, use_tuple); });
+    (void)wn;
+    if (wec) co_return fail(classify(wec, "send " + r.method + " " + origin_.origin()));
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    parser.header_limit(64 * 1024);
+    if (r.method == "HEAD") parser.skip(true);
+    auto [rec, rn] = co_await with_stream(
+        c, [&](auto& s) { return http::async_read(s, c.buffer, parser, use_tuple); });
+    (void)rn;
+    if (rec) co_return fail(classify(rec, "read response of " + r.method + " " + origin_.origin()));
+    auto& msg = parser.get();
+    c.keep_alive = msg.keep_alive();
+    HttpResponse resp;
+    resp.status = static_cast<int>(msg.result_int());
+    resp.headers = to_headers(msg.base());
+    resp.body = std::move(msg.body());
+    if (!c.keep_alive) c.close();
+    co_return resp;
+  }
+
+  asio::any_io_executor executor_;
+  Url origin_;
+  ClientOptions options_;
+  TlsConfig tls_config_;
+  ssl::context tls_ctx_;
+  std::deque<std::unique_ptr<Connection>> idle_;
+  bool shut_down_ = false;
+};
+
+class StreamImpl final : public ResponseStream {
+ public:
+  StreamImpl(std::unique_ptr<Connection> c,
+             std::unique_ptr<http::response_parser<http::buffer_body>> p)
+      : conn_(std::move(c)), parser_(std::move(p)) {
+    status_ = static_cast<int>(parser_->get().result_int());
+    headers_ = to_headers(parser_->get().base());
+  }
+  ~StreamImpl() override { conn_->close(); }
+
+  int status() const override { return status_; }
+  const Headers& headers() const override { return headers_; }
+
+  asio::awaitable<Result<std::string_view, NetError>> read_some(
+      std::chrono::milliseconds idle_timeout) override {
+    if (parser_->is_done()) co_return std::string_view{};
+    auto& body = parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    conn_->expires_after(idle_timeout);
+    auto [ec, n] = co_await with_stream(*conn_, [&](auto& s) {
+      return http::async_read_some(s, conn_->buffer, *parser_, use_tuple);
+    });
+    (void)n;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return fail(classify(ec, "read stream"));
+    std::size_t got = chunk_.size() - body.size;
+    if (got == 0 && !parser_->is_done()) {
+      // Chunk boundaries or headers consumed without body bytes; read again.
+      co_return co_await read_some(idle_timeout);
+    }
+    co_return std::string_view(chunk_.data(), got);
+  }
+
+  void cancel() override { conn_->close(); }
+
+ private:
+  std::unique_ptr<Connection> conn_;
+  std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
+  std::array<char, 64 * 1024> chunk_{};
+  int status_ = 0;
+  Headers headers_;
+};
+
+asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> ClientImpl::open(HttpRequest r) {
+  auto self = shared_from_this();
+  auto conn = co_await acquire(true);
+  if (!conn) co_return fail(std::move(conn.error()));
+  auto c = std::move(conn.value());
+  auto req = build(r);
+  if (!req) co_return fail(invalid(r));
+  c->expires_after(r.timeout);
+  auto [wec, wn] =
+      co_await with_stream(*c, [&](auto& s) { return http::async_write(s, *req, use_tuple); });
+  (void)wn;
+  if (wec) co_return fail(classify(wec, "send " + r.method + " " + origin_.origin()));
+  auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
+  parser->body_limit(boost::none);
+  parser->header_limit(64 * 1024);
+  auto [rec, rn] = co_await with_stream(
+      *c, [&](auto& s) { return http::async_read_header(s, c->buffer, *parser, use_tuple); });
+  (void)rn;
+  if (rec) co_return fail(classify(rec, "read response of " + r.method + " " + origin_.origin()));
+  co_return std::unique_ptr<ResponseStream>(
+      std::make_unique<StreamImpl>(std::move(c), std::move(parser)));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<HttpClient>, NetError> HttpClient::create(asio::any_io_executor executor,
+                                                                 const Url& origin,
+                                                                 const TlsConfig& tls,
+                                                                 const ClientOptions& options) {
+  auto client = std::make_shared<ClientImpl>(std::move(executor), origin, options);
+  auto init = client->init_tls(tls);
+  if (!init) return fail(std::move(init.error()));
+  return std::shared_ptr<HttpClient>(std::move(client));
+}
+
+}  // namespace sto::net

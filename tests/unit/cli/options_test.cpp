@@ -1,0 +1,163 @@
+#include "cli/options.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace sto::cli {
+namespace {
+
+ParseOutcome parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv{"sysdig-token-operator"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+Options expect_options(const ParseOutcome& o) {
+  if (auto* e = std::get_if<Exit>(&o)) ADD_FAILURE() << "unexpected exit: " << e->text;
+  return std::get<Options>(o);
+}
+
+Exit expect_exit(const ParseOutcome& o) {
+  EXPECT_TRUE(std::holds_alternative<Exit>(o));
+  return std::get<Exit>(o);
+}
+
+TEST(Options, DefaultsFollowControllerRuntimeConventions) {
+  Options o = expect_options(parse({}));
+  EXPECT_TRUE(o.kubeconfig.empty());
+  EXPECT_TRUE(o.namespaces.empty());
+  ASSERT_TRUE(o.metrics_bind_address.has_value());
+  EXPECT_EQ(o.metrics_bind_address->host, "");
+  EXPECT_EQ(o.metrics_bind_address->port, 8080);
+  ASSERT_TRUE(o.health_probe_bind_address.has_value());
+  EXPECT_EQ(o.health_probe_bind_address->port, 8081);
+  EXPECT_FALSE(o.leader_elect);
+  EXPECT_EQ(o.leader_election_id, "sysdig-token-operator");
+  EXPECT_EQ(o.log_format, log::Format::Json);
+  EXPECT_EQ(o.log_level, log::Level::Info);
+  EXPECT_EQ(o.allowed_hosts,
+            (std::vector<std::string>{"*.monitoring.cloud.ibm.com", "iam.cloud.ibm.com",
+                                      "*.iam.cloud.ibm.com"}));
+}
+
+TEST(Options, ParsesEveryFlag) {
+  Options o = expect_options(parse({"--kubeconfig",
+                                    "/tmp/kc",
+                                    "--namespace",
+                                    "a",
+                                    "--namespace",
+                                    "b,c",
+                                    "--metrics-bind-address",
+                                    "0",
+                                    "--health-probe-bind-address",
+                                    "127.0.0.1:9000",
+                                    "--leader-elect",
+                                    "--leader-election-namespace",
+                                    "ops",
+                                    "--leader-election-id",
+                                    "sto.lock",
+                                    "--max-concurrent-reconciles",
+                                    "16",
+                                    "--allowed-hosts",
+                                    "127.0.0.1,*.example.com",
+                                    "--log-level",
+                                    "debug",
+                                    "--log-format",
+                                    "text",
+                                    "--kube-api-qps",
+                                    "50",
+                                    "--kube-api-burst",
+                                    "100"}));
+  EXPECT_EQ(o.kubeconfig, "/tmp/kc");
+  EXPECT_EQ(o.namespaces, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_FALSE(o.metrics_bind_address.has_value());
+  ASSERT_TRUE(o.health_probe_bind_address.has_value());
+  EXPECT_EQ(o.health_probe_bind_address->host, "127.0.0.1");
+  EXPECT_EQ(o.health_probe_bind_address->port, 9000);
+  EXPECT_TRUE(o.leader_elect);
+  EXPECT_EQ(o.leader_election_namespace, "ops");
+  EXPECT_EQ(o.leader_election_id, "sto.lock");
+  EXPECT_EQ(o.max_concurrent_reconciles, 16);
+  EXPECT_EQ(o.allowed_hosts, (std::vector<std::string>{"127.0.0.1", "*.example.com"}));
+  EXPECT_EQ(o.log_level, log::Level::Debug);
+  EXPECT_EQ(o.log_format, log::Format::Text);
+  EXPECT_EQ(o.kube_api_qps, 50);
+  EXPECT_EQ(o.kube_api_burst, 100);
+}
+
+TEST(Options, HelpAndVersionExitZero) {
+  Exit help = expect_exit(parse({"--help"}));
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.text.find("--leader-elect"), std::string::npos);
+  EXPECT_NE(help.text.find("--allowed-hosts"), std::string::npos);
+  Exit version = expect_exit(parse({"--version"}));
+  EXPECT_EQ(version.code, 0);
+  EXPECT_EQ(version.text.rfind("sysdig-token-operator ", 0), 0u);
+}
+
+struct BadFlag {
+  std::vector<const char*> args;
+  std::string mentions;
+};
+
+class OptionsRejects : public ::testing::TestWithParam<BadFlag> {};
+
+TEST_P(OptionsRejects, WithOneLineNamingTheFlagAndExitTwo) {
+  const auto& bad = GetParam();
+  std::vector<const char*> argv{"sysdig-token-operator"};
+  argv.insert(argv.end(), bad.args.begin(), bad.args.end());
+  Exit e = expect_exit(parse_command_line(static_cast<int>(argv.size()), argv.data()));
+  EXPECT_EQ(e.code, 2);
+  EXPECT_EQ(e.text.find('\n'), std::string::npos) << e.text;
+  EXPECT_NE(e.text.find(bad.mentions), std::string::npos) << e.text;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadInput, OptionsRejects,
+    ::testing::Values(
+        BadFlag{{"--no-such-flag"}, "--no-such-flag"},
+        BadFlag{{"--log-level", "loud"}, "--log-level"},
+        BadFlag{{"--log-format", "xml"}, "--log-format"},
+        BadFlag{{"--metrics-bind-address", "8080"}, "--metrics-bind-address"},
+        BadFlag{{"--metrics-bind-address", ":99999"}, "--metrics-bind-address"},
+        BadFlag{{"--health-probe-bind-address", "::1:80"}, "--health-probe-bind-address"},
+        BadFlag{{"--namespace", "Bad_NS"}, "--namespace"},
+        BadFlag{{"--leader-election-id", "-x"}, "--leader-election-id"},
+        BadFlag{{"--leader-election-namespace", "a.b"}, "--leader-election-namespace"},
+        BadFlag{{"--max-concurrent-reconciles", "0"}, "--max-concurrent-reconciles"},
+        BadFlag{{"--max-concurrent-reconciles", "many"}, "--max-concurrent-reconciles"},
+        BadFlag{{"--allowed-hosts", "https://iam.cloud.ibm.com"}, "--allowed-hosts"},
+        BadFlag{{"--allowed-hosts", "iam.cloud.ibm.com:443"}, "must not include a port"},
+        BadFlag{{"--kube-api-qps", "0"}, "--kube-api-qps"},
+        BadFlag{{"--kubeconfig"}, "--kubeconfig"}));
+
+TEST(BindAddress, ParsesForms) {
+  auto any = parse_bind_address(":8080");
+  ASSERT_TRUE(any && *any);
+  EXPECT_EQ((*any)->host, "");
+  auto v6 = parse_bind_address("[::1]:9");
+  ASSERT_TRUE(v6 && *v6);
+  EXPECT_EQ((*v6)->host, "::1");
+  auto off = parse_bind_address("0");
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->has_value());
+  EXPECT_FALSE(parse_bind_address("localhost"));
+  EXPECT_FALSE(parse_bind_address("localhost:"));
+}
+
+TEST(Dns1123, LabelsAndSubdomains) {
+  EXPECT_TRUE(is_dns1123_label("monitoring"));
+  EXPECT_TRUE(is_dns1123_label("a-1"));
+  EXPECT_FALSE(is_dns1123_label("A"));
+  EXPECT_FALSE(is_dns1123_label("a-"));
+  EXPECT_FALSE(is_dns1123_label(std::string(64, 'a')));
+  EXPECT_TRUE(is_dns1123_subdomain("sysdig-token-operator.lock"));
+  EXPECT_FALSE(is_dns1123_subdomain("a..b"));
+  EXPECT_FALSE(is_dns1123_subdomain("a."));
+}
+
+}  // namespace
+}  // namespace sto::cli

@@ -1,0 +1,266 @@
+// HttpClient against a real loopback HTTP server that misbehaves on request:
+// keep-alive reuse, servers that close, slow answers, chunked streams, and
+// oversize bodies.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+#include "net/http_client.h"
+
+namespace sto::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// A plain HTTP/1.1 server on 127.0.0.1 with a few misbehaving routes, run on
+// its own thread.
+class TestServer {
+ public:
+  TestServer() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~TestServer() {
+    ioc_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  int connections() const { return connections_.load(); }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
+      ++connections_;
+      asio::co_spawn(ioc_, serve(beast::tcp_stream(std::move(socket))), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(beast::tcp_stream stream) {
+    beast::flat_buffer buffer;
+    try {
+      for (;;) {
+        http::request<http::string_body> req;
+        co_await http::async_read(stream, buffer, req, asio::use_awaitable);
+        std::string target(req.target());
+        if (target == "/drop") co_return;  // close without answering
+        if (target == "/stream") {
+          http::response<http::empty_body> head{http::status::ok, 11};
+          head.chunked(true);
+          http::response_serializer<http::empty_body> sr{head};
+          co_await http::async_write_header(stream, sr, asio::use_awaitable);
+          for (const char* piece : {"{\"a\":1}\n", "{\"b\":2}\n"}) {
+            asio::steady_timer t(ioc_, 20ms);
+            co_await t.async_wait(asio::use_awaitable);
+            co_await asio::async_write(stream, http::make_chunk(asio::buffer(std::string(piece))),
+                                       asio::use_awaitable);
+          }
+          co_await asio::async_write(stream, http::make_chunk_last(), asio::use_awaitable);
+          continue;
+        }
+        http::response<http::string_body> res{http::status::ok, 11};
+        res.set("X-Echo-Method", std::string(req.method_string()));
+        if (target == "/slow") {
+          asio::steady_timer t(ioc_, 1s);
+          co_await t.async_wait(asio::use_awaitable);
+        } else if (target == "/big") {
+          res.body() = std::string(2 * 1024 * 1024, 'x');
+        } else if (target == "/close") {
+          res.keep_alive(false);
+        } else if (target == "/status/503") {
+          res.result(http::status::service_unavailable);
+          res.set("Retry-After", "7");
+        } else {
+          res.body() = req.body().empty() ? "hello" : req.body();
+        }
+        res.prepare_payload();
+        co_await http::async_write(stream, res, asio::use_awaitable);
+        if (!res.keep_alive()) co_return;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+// Runs a coroutine to completion on a fresh io_context.
+template <typename F>
+auto run(F&& f) {
+  asio::io_context ioc;
+  using R = typename decltype(f(ioc.get_executor()))::value_type;
+  std::optional<R> out;
+  asio::co_spawn(
+      ioc, [&]() -> asio::awaitable<void> { out.emplace(co_await f(ioc.get_executor())); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  return std::move(*out);
+}
+
+HttpRequest get(std::string target, std::chrono::milliseconds timeout = 30s) {
+  HttpRequest r;
+  r.target = std::move(target);
+  r.timeout = timeout;
+  return r;
+}
+
+std::shared_ptr<HttpClient> client_for(asio::any_io_executor ex, std::uint16_t port,
+                                       ClientOptions options = {}) {
+  auto url = Url::parse("http://127.0.0.1:" + std::to_string(port));
+  auto c = HttpClient::create(ex, *url, TlsConfig{}, options);
+  EXPECT_TRUE(c.ok());
+  return c.value();
+}
+
+TEST(HttpClient, ReusesKeepAliveConnections) {
+  TestServer server;
+  auto bodies = run([&](asio::any_io_executor ex) -> asio::awaitable<std::vector<std::string>> {
+    auto client = client_for(ex, server.port());
+    std::vector<std::string> out;
+    for (int i = 0; i < 5; ++i) {
+      auto r = co_await client->send(get("/hello"));
+      out.push_back(r.ok() ? r->body : "error: " + r.error().message);
+    }
+    co_return out;
+  });
+  EXPECT_EQ(bodies, std::vector<std::string>(5, "hello"));
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClient, SendsBodyAndReadsStatusAndHeaders) {
+  TestServer server;
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, server.port());
+    HttpRequest post = get("/echo");
+    post.method = "POST";
+    post.headers = {{"Content-Type", "text/plain"}};
+    post.body = "ping";
+    auto posted = co_await client->send(post);
+    EXPECT_TRUE(posted.ok());
+    if (posted.ok()) {
+      EXPECT_EQ(posted->body, "ping");
+      EXPECT_EQ(posted->header("x-echo-method"), "POST");
+    }
+    co_return co_await client->send(get("/status/503"));
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->header("Retry-After"), "7");
+}
+
+TEST(HttpClient, ServerClosingAfterAnswerIsNotAnError) {
+  TestServer server;
+  auto ok = run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    auto client = client_for(ex, server.port());
+    auto a = co_await client->send(get("/close"));
+    auto b = co_await client->send(get("/hello"));
+    co_return a.ok() && b.ok() && b->body == "hello";
+  });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClient, TimesOutSlowAnswers) {
+  TestServer server;
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, server.port());
+    co_return co_await client->send(get("/slow", 100ms));
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::Timeout);
+}
+
+TEST(HttpClient, DroppedConnectionIsClosedError) {
+  TestServer server;
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, server.port());
+    co_return co_await client->send(get("/drop"));
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::Closed) << r.error().message;
+}
+
+TEST(HttpClient, EnforcesBodyLimit) {
+  TestServer server;
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, server.port(), ClientOptions{.max_body_bytes = 1024 * 1024});
+    co_return co_await client->send(get("/big"));
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::TooLarge) << r.error().message;
+}
+
+TEST(HttpClient, ConnectionRefusedIsConnectError) {
+  std::uint16_t port;
+  {
+    asio::io_context ioc;
+    tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    port = a.local_endpoint().port();
+  }
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, port);
+    co_return co_await client->send(get("/"));
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::Connect);
+}
+
+TEST(HttpClient, RejectsInvalidRequests) {
+  TestServer server;
+  HttpRequest invalid = get("/");
+  invalid.method = "FROB";
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, server.port());
+    co_return co_await client->send(invalid);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::InvalidRequest);
+}
+
+TEST(HttpClient, StreamsChunkedBodies) {
+  TestServer server;
+  auto body = run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    auto client = client_for(ex, server.port());
+    auto stream = co_await client->open(get("/stream"));
+    if (!stream) co_return "open failed: " + stream.error().message;
+    EXPECT_EQ((*stream)->status(), 200);
+    std::string all;
+    for (;;) {
+      auto piece = co_await (*stream)->read_some(2s);
+      if (!piece) co_return "read failed: " + piece.error().message;
+      if (piece->empty()) break;
+      all.append(*piece);
+    }
+    co_return all;
+  });
+  EXPECT_EQ(body, "{\"a\":1}\n{\"b\":2}\n");
+}
+
+TEST(HttpClient, ShutdownFailsFurtherRequests) {
+  TestServer server;
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, server.port());
+    client->shutdown();
+    co_return co_await client->send(get("/hello"));
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::Cancelled);
+}
+
+}  // namespace
+}  // namespace sto::net
