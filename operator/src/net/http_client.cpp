@@ -146,7 +146,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
 
   const Url& origin() const override { return origin_; }
 
-  asio::awaitable<Result<HttpResponse, NetError>> send(HttpRequest request) override {
+  asio::awaitable<Result<HttpResponse, NetError>> send(const HttpRequest& request) override {
     auto self = shared_from_this();
     for (int attempt = 0;; ++attempt) {
       auto conn = co_await acquire(attempt > 0);
@@ -166,7 +166,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   }
 
   asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> open(
-      HttpRequest request) override;
+      const HttpRequest& request) override;
 
   void shutdown() override {
     shut_down_ = true;
@@ -371,7 +371,8 @@ class StreamImpl final : public ResponseStream {
   Headers headers_;
 };
 
-asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> ClientImpl::open(HttpRequest r) {
+asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> ClientImpl::open(
+    const HttpRequest& r) {
   auto self = shared_from_this();
   auto conn = co_await acquire(true);
   if (!conn) co_return fail(std::move(conn.error()));

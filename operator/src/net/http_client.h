@@ -124,9 +124,12 @@ class HttpClient {
                                                               const ClientOptions& options = {});
 
   virtual const Url& origin() const = 0;
-  virtual boost::asio::awaitable<Result<HttpResponse, NetError>> send(HttpRequest request) = 0;
+  // The request is taken by reference (GCC 12 mishandles class-type prvalue
+  // arguments of coroutines, PR 100611): co_await the call at once.
+  virtual boost::asio::awaitable<Result<HttpResponse, NetError>> send(
+      const HttpRequest& request) = 0;
   virtual boost::asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> open(
-      HttpRequest request) = 0;
+      const HttpRequest& request) = 0;
   // Close idle connections and fail further requests with Cancelled.
   virtual void shutdown() = 0;
 };

@@ -1,0 +1,63 @@
+// Cluster configuration: where the API server is, how to trust it and how to
+// authenticate, from a kubeconfig (one file, or several merged like kubectl
+// does) or from the in-cluster service account.
+//
+// The lookup order of load_default is controller-runtime's: an explicit
+// kubeconfig path, else $KUBECONFIG (a colon-separated list, merged), else
+// in-cluster (KUBERNETES_SERVICE_HOST set and a service-account token on
+// disk), else ~/.kube/config. Errors name the file and the field, e.g.
+// `kubeconfig /root/.kube/config: users[0].user.client-key-data: invalid base64`.
+#pragma once
+
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "kube/credentials.h"
+#include "net/http_client.h"
+
+namespace sto::kube {
+
+struct ClusterConfig {
+  net::Url server;  // https://host:port[/prefix]; IPv6 hosts without brackets
+  // Trust and client certificate. When the configuration names a CA, only
+  // that CA is trusted (use_system_store is false).
+  net::TlsConfig tls;
+  std::shared_ptr<Credentials> credentials;  // never null
+  std::string namespace_;                    // the context's or pod's namespace, else "default"
+  std::string source;  // e.g. "kubeconfig /root/.kube/config (context kind-x)" or "in-cluster"
+};
+
+inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+struct LoadOptions {
+  std::string kubeconfig_path;  // --kubeconfig; empty: look further
+  std::string context;          // empty: the kubeconfig's current-context
+  // Injectable for tests.
+  std::string service_account_dir = kServiceAccountDir;
+  std::function<const char*(const char*)> getenv = ::getenv;
+};
+
+// One kubeconfig file; context empty means its current-context.
+Result<ClusterConfig, std::string> load_kubeconfig_file(const std::string& path,
+                                                        const std::string& context = "");
+
+// Several kubeconfig files merged by kubectl's rules: the first file to define
+// a cluster, context or user name (or current-context) wins; relative paths
+// resolve against the directory of the file that defined the entry. Every
+// file must exist and parse.
+Result<ClusterConfig, std::string> load_kubeconfig_files(const std::vector<std::string>& paths,
+                                                         const std::string& context = "");
+
+// The service account of the pod: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT,
+// <dir>/ca.crt, <dir>/token (re-read as the kubelet rotates it) and
+// $POD_NAMESPACE or <dir>/namespace.
+Result<ClusterConfig, std::string> load_in_cluster(const LoadOptions& options);
+
+// The lookup order described above.
+Result<ClusterConfig, std::string> load_default(const LoadOptions& options);
+
+}  // namespace sto::kube

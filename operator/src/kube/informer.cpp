@@ -1,0 +1,90 @@
+#include "kube/informer.h"
+
+#include "kube/json_meta.h"
+
+namespace sto::kube {
+
+Result<ObjectPtr, std::string> project_metadata(std::string_view json) {
+  simdjson::padded_string padded(json);
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (auto err = parser.iterate(padded).get(doc)) {
+    return fail(std::string("invalid JSON: ") + simdjson::error_message(err));
+  }
+  simdjson::ondemand::object metadata;
+  if (doc["metadata"].get_object().get(metadata))
+    return fail(std::string("object without metadata"));
+  auto object = std::make_shared<CachedObject>();
+  auto ignore = [](std::string_view, std::string_view) {};
+  if (auto err = decode_object_meta(metadata, object->meta, ignore, ignore); !err.empty()) {
+    return fail(std::move(err));
+  }
+  return ObjectPtr(std::move(object));
+}
+
+Informer::Informer(std::shared_ptr<Client> client, WatcherConfig config, Projector projector,
+                   InformerHandlers handlers)
+    : watcher_(std::move(client), std::move(config)),
+      projector_(std::move(projector)),
+      handlers_(std::move(handlers)) {}
+
+boost::asio::awaitable<void> Informer::run() {
+  co_await watcher_.run([this](WatcherEvent&& e) { on_event(std::move(e)); });
+}
+
+void Informer::stop() { watcher_.stop(); }
+
+void Informer::resync() {
+  if (!handlers_.on_update) return;
+  for (const auto& obj : store_.list()) handlers_.on_update(obj, obj);
+}
+
+void Informer::apply(ObjectPtr object) {
+  auto previous = store_.apply(object);
+  if (!previous) {
+    if (handlers_.on_add) handlers_.on_add(object);
+  } else if (previous->meta.resource_version != object->meta.resource_version ||
+             previous->meta.uid != object->meta.uid) {
+    if (handlers_.on_update) handlers_.on_update(previous, object);
+  }
+}
+
+void Informer::on_event(WatcherEvent&& event) {
+  switch (event.type) {
+    case WatcherEventType::InitStart:
+      relisting_ = true;
+      seen_.clear();
+      return;
+    case WatcherEventType::InitDone: {
+      for (const auto& key : store_.keys()) {
+        if (seen_.count(key)) continue;
+        auto gone = store_.remove(key);
+        if (gone && handlers_.on_delete) handlers_.on_delete(gone);
+      }
+      seen_.clear();
+      relisting_ = false;
+      synced_ = true;
+      return;
+    }
+    case WatcherEventType::InitApply:
+    case WatcherEventType::Apply:
+    case WatcherEventType::Delete:
+      break;
+  }
+  auto projected = projector_(event.object);
+  if (!projected) {
+    ++stats_.decode_errors;
+    stats_.last_decode_error = projected.error();
+    return;
+  }
+  ObjectPtr object = std::move(projected.value());
+  if (event.type == WatcherEventType::Delete) {
+    auto gone = store_.remove(object->key());
+    if (handlers_.on_delete) handlers_.on_delete(gone ? gone : object);
+    return;
+  }
+  if (event.type == WatcherEventType::InitApply) seen_.insert(object->key());
+  apply(std::move(object));
+}
+
+}  // namespace sto::kube

@@ -1,0 +1,68 @@
+// Informer: a Watcher feeding a Store through a projection, and telling
+// handlers what changed. After a re-list (410 Gone), objects that vanished
+// meanwhile are removed and reported as deletions. has_synced() turns true
+// after the first complete list.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "common/result.h"
+#include "kube/store.h"
+#include "kube/watcher.h"
+
+namespace sto::kube {
+
+// Decodes one object's JSON into what the cache keeps (its projection).
+using Projector = std::function<Result<ObjectPtr, std::string>(std::string_view json)>;
+
+// A projection that keeps metadata only.
+Result<ObjectPtr, std::string> project_metadata(std::string_view json);
+
+struct InformerHandlers {
+  std::function<void(const ObjectPtr&)> on_add;
+  std::function<void(const ObjectPtr& old_object, const ObjectPtr& new_object)> on_update;
+  std::function<void(const ObjectPtr&)> on_delete;
+};
+
+struct InformerStats {
+  std::uint64_t decode_errors = 0;
+  std::string last_decode_error;
+};
+
+class Informer {
+ public:
+  Informer(std::shared_ptr<Client> client, WatcherConfig config, Projector projector,
+           InformerHandlers handlers = {});
+
+  // Lists and watches until stop().
+  boost::asio::awaitable<void> run();
+  void stop();
+
+  bool has_synced() const { return synced_; }
+  Store& store() { return store_; }
+  const Store& store() const { return store_; }
+  const Watcher& watcher() const { return watcher_; }
+  const InformerStats& stats() const { return stats_; }
+
+  // Reports every cached object to on_update again (periodic resync).
+  void resync();
+
+ private:
+  void on_event(WatcherEvent&& event);
+  void apply(ObjectPtr object);
+
+  Watcher watcher_;
+  Projector projector_;
+  InformerHandlers handlers_;
+  Store store_;
+  InformerStats stats_;
+  bool synced_ = false;
+  bool relisting_ = false;
+  std::unordered_set<std::string> seen_;  // keys seen during a re-list
+};
+
+}  // namespace sto::kube

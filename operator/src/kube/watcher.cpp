@@ -1,0 +1,133 @@
+#include "kube/watcher.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "kube/watch_decoder.h"
+
+namespace sto::kube {
+
+namespace asio = boost::asio;
+
+struct Watcher::Sleeper {
+  explicit Sleeper(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  asio::steady_timer timer;
+};
+
+Watcher::Watcher(std::shared_ptr<Client> client, WatcherConfig config)
+    : client_(std::move(client)), config_(std::move(config)) {}
+
+void Watcher::stop() {
+  stopped_ = true;
+  if (active_ && *active_) (*active_)->cancel();
+  if (sleeper_) sleeper_->timer.cancel();
+}
+
+asio::awaitable<void> Watcher::sleep(std::chrono::milliseconds d) {
+  if (!sleeper_) sleeper_ = std::make_shared<Sleeper>(co_await asio::this_coro::executor);
+  sleeper_->timer.expires_after(d);
+  (void)co_await sleeper_->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> Watcher::run(Sink sink) {
+  int failures = 0;
+  while (!stopped_) {
+    Result<Ok, ApiError> r = Ok{};
+    if (resource_version_.empty()) {
+      r = co_await list(sink);
+    } else {
+      r = co_await watch(sink);
+    }
+    if (stopped_) break;
+    if (r.ok()) {
+      failures = 0;
+      continue;  // the server closed the watch (timeout): resume at once
+    }
+    const ApiError& e = r.error();
+    stats_.last_error = e.describe();
+    if (e.kind == ApiErrorKind::Gone) {
+      // Our resourceVersion is too old: start over with a fresh list.
+      ++stats_.gone;
+      resource_version_.clear();
+      failures = 0;
+      continue;
+    }
+    auto delay = config_.backoff.delay(failures++);
+    if (e.retry_after) delay = std::max<std::chrono::milliseconds>(delay, *e.retry_after);
+    co_await sleep(delay);
+  }
+}
+
+asio::awaitable<Result<Ok, ApiError>> Watcher::list(const Sink& sink) {
+  ListOptions options;
+  options.label_selector = config_.label_selector;
+  options.field_selector = config_.field_selector;
+  options.limit = config_.page_size;
+  bool started = false;
+  for (;;) {
+    auto body = co_await client_->list(config_.resource, config_.ns, options);
+    if (!body) co_return fail(std::move(body.error()));
+    auto page = decode_list(body.value());
+    if (!page) co_return fail(std::move(page.error()));
+    if (!started) {
+      sink(WatcherEvent{WatcherEventType::InitStart, {}});
+      started = true;
+    }
+    for (auto& item : page->items) {
+      ++stats_.events;
+      sink(WatcherEvent{WatcherEventType::InitApply, std::move(item)});
+    }
+    if (page->continue_token.empty()) {
+      resource_version_ = page->resource_version;
+      break;
+    }
+    options.continue_token = page->continue_token;
+  }
+  ++stats_.lists;
+  sink(WatcherEvent{WatcherEventType::InitDone, {}});
+  co_return Ok{};
+}
+
+asio::awaitable<Result<Ok, ApiError>> Watcher::watch(const Sink& sink) {
+  WatchOptions options;
+  options.label_selector = config_.label_selector;
+  options.field_selector = config_.field_selector;
+  options.resource_version = resource_version_;
+  options.allow_bookmarks = true;
+  options.timeout = config_.watch_timeout;
+  auto opened = co_await client_->watch(config_.resource, config_.ns, options);
+  if (!opened) co_return fail(std::move(opened.error()));
+  ++stats_.watches;
+  std::unique_ptr<WatchStream> stream = std::move(opened.value());
+  active_ = &stream;
+  struct Clear {
+    std::unique_ptr<WatchStream>** slot;
+    ~Clear() { *slot = nullptr; }
+  } clear{&active_};
+  for (;;) {
+    if (stopped_) co_return Ok{};
+    auto next = co_await stream->next();
+    if (!next) co_return fail(std::move(next.error()));
+    if (!next->has_value()) co_return Ok{};  // server-side timeout: resume
+    WatchEvent& ev = **next;
+    if (!ev.resource_version.empty()) resource_version_ = ev.resource_version;
+    switch (ev.type) {
+      case WatchEventType::Added:
+      case WatchEventType::Modified:
+        ++stats_.events;
+        sink(WatcherEvent{WatcherEventType::Apply, std::move(ev.object)});
+        break;
+      case WatchEventType::Deleted:
+        ++stats_.events;
+        sink(WatcherEvent{WatcherEventType::Delete, std::move(ev.object)});
+        break;
+      case WatchEventType::Bookmark:
+      case WatchEventType::Error:
+        break;
+    }
+  }
+}
+
+}  // namespace sto::kube
