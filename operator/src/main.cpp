@@ -2,8 +2,105 @@
 #include <cstdio>
 #include <iostream>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
 #include "cli/logging.h"
 #include "cli/options.h"
+#include "controller/controller.h"
+#include "ibm/http_gateway.h"
+#include "ibm/iam_token_source.h"
+#include "ibm/monitoring_client.h"
+#include "kube/config.h"
+
+namespace {
+
+int run(const sto::cli::Options& options) {
+  namespace asio = boost::asio;
+  using namespace sto;
+
+  kube::LoadOptions load;
+  load.kubeconfig_path = options.kubeconfig;
+  auto cluster = kube::load_default(load);
+  if (!cluster) {
+    std::cerr << "sysdig-token-operator: " << cluster.error() << "\n";
+    return 2;
+  }
+  std::string lease_namespace = options.leader_election_namespace;
+  if (lease_namespace.empty()) lease_namespace = cluster->namespace_;
+  log::info("starting", {{"version", STO_VERSION}, {"cluster", cluster->source}});
+
+  auto allowlist = ibm::HostAllowlist::parse(options.allowed_hosts);
+  if (!allowlist) {
+    std::cerr << "sysdig-token-operator: --allowed-hosts: " << allowlist.error() << "\n";
+    return 2;
+  }
+
+  asio::io_context ioc(1);
+  kube::ClientOptions client_options;
+  client_options.qps = options.kube_api_qps;
+  client_options.burst = options.kube_api_burst;
+  auto client =
+      kube::Client::create(ioc.get_executor(), std::move(cluster.value()), client_options);
+  if (!client) {
+    std::cerr << "sysdig-token-operator: " << client.error() << "\n";
+    return 2;
+  }
+
+  // IBM Cloud endpoints are verified against the system store, or the
+  // certificates that SSL_CERT_FILE / SSL_CERT_DIR name.
+  ibm::GatewayOptions gateway_options;
+  auto gateway = ibm::HttpGateway::create(ioc.get_executor(), allowlist.value(), gateway_options);
+  if (!gateway) {
+    std::cerr << "sysdig-token-operator: " << gateway.error() << "\n";
+    return 2;
+  }
+  auto iam = ibm::make_iam_token_cache(gateway.value());
+  auto monitoring = ibm::make_monitoring_client(gateway.value(), iam);
+
+  controller::ControllerOptions co;
+  co.namespaces = options.namespaces;
+  co.workers = options.max_concurrent_reconciles;
+  co.leader_elect = options.leader_elect;
+  co.lease_namespace = lease_namespace;
+  co.lease_name = options.leader_election_id;
+  co.allowlist = allowlist.value();
+  co.monitoring = monitoring;
+  controller::Controller ctrl(client.value(), co);
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    log::info("shutting down", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    ctrl.stop();
+  });
+  int exit_code = 0;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        bool clean = co_await ctrl.run();
+        exit_code = clean ? 0 : 1;
+        signals.cancel();
+        gateway.value()->shutdown();
+      },
+      [&](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log::error("fatal", {{"error", ex.what()}});
+          }
+          exit_code = 1;
+        }
+        ioc.stop();
+      });
+  ioc.run();
+  log::info("stopped");
+  return exit_code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto outcome = sto::cli::parse_command_line(argc, argv);
@@ -13,6 +110,5 @@ int main(int argc, char** argv) {
   }
   const auto& options = std::get<sto::cli::Options>(outcome);
   sto::log::configure(options.log_level, options.log_format);
-  sto::log::error("the controller is not available in this build");
-  return 1;
+  return run(options);
 }

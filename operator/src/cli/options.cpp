@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ibm/host_allowlist.h"
+#include "kube/validation.h"
 
 namespace sto::cli {
 namespace {
@@ -34,28 +35,6 @@ std::vector<std::string> split_commas(const std::vector<std::string>& values) {
 }  // namespace
 
 std::string version_string() { return std::string("sysdig-token-operator ") + STO_VERSION; }
-
-bool is_dns1123_label(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!std::isalnum(static_cast<unsigned char>(s.front())) ||
-      !std::isalnum(static_cast<unsigned char>(s.back())))
-    return false;
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return (std::islower(c) || std::isdigit(c) || c == '-');
-  });
-}
-
-bool is_dns1123_subdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  std::stringstream ss(s);
-  std::string label;
-  std::size_t count = 0;
-  while (std::getline(ss, label, '.')) {
-    if (!is_dns1123_label(label)) return false;
-    ++count;
-  }
-  return count > 0 && s.back() != '.';
-}
 
 std::optional<std::optional<BindAddress>> parse_bind_address(const std::string& text) {
   if (text == "0") return std::optional<BindAddress>{};
@@ -156,15 +135,15 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   o.health_probe_bind_address = *h;
 
   for (const auto& ns : split_commas(namespaces)) {
-    if (!is_dns1123_label(ns))
+    if (!kube::is_dns1123_label(ns))
       return usage_error("--namespace: \"" + ns + "\" is not a valid namespace name");
     if (std::find(o.namespaces.begin(), o.namespaces.end(), ns) == o.namespaces.end())
       o.namespaces.push_back(ns);
   }
-  if (!o.leader_election_namespace.empty() && !is_dns1123_label(o.leader_election_namespace))
+  if (!o.leader_election_namespace.empty() && !kube::is_dns1123_label(o.leader_election_namespace))
     return usage_error("--leader-election-namespace: \"" + o.leader_election_namespace +
                        "\" is not a valid namespace name");
-  if (!is_dns1123_subdomain(o.leader_election_id))
+  if (!kube::is_dns1123_subdomain(o.leader_election_id))
     return usage_error("--leader-election-id: \"" + o.leader_election_id +
                        "\" is not a valid object name (DNS-1123 subdomain)");
   if (o.max_concurrent_reconciles < 1 || o.max_concurrent_reconciles > 1024)

@@ -49,10 +49,6 @@ ParseOutcome parse_command_line(int argc, const char* const* argv);
 // Parses ":8080", "127.0.0.1:8080", "[::1]:8080"; "0" means disabled.
 std::optional<std::optional<BindAddress>> parse_bind_address(const std::string& text);
 
-// Kubernetes DNS-1123 label (namespace names) and subdomain (object names).
-bool is_dns1123_label(const std::string& text);
-bool is_dns1123_subdomain(const std::string& text);
-
 std::string version_string();
 
 }  // namespace sto::cli

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+
+#include <boost/asio/ip/address.hpp>
 
 namespace sto::ibm {
 namespace {
@@ -31,6 +34,15 @@ bool valid_host_name(std::string_view name) {
   }
 }
 
+// The canonical text of an IP address literal ("::1" for "0:0::1"), or
+// nothing when `s` is not one.
+std::optional<std::string> canonical_ip(const std::string& s) {
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(s, ec);
+  if (ec) return std::nullopt;
+  return address.to_string();
+}
+
 bool looks_like_ipv6(std::string_view s) {
   return s.find(':') != std::string_view::npos &&
          std::all_of(s.begin(), s.end(),
@@ -52,7 +64,13 @@ Result<HostAllowlist, std::string> HostAllowlist::parse(const std::vector<std::s
     if (p.empty()) return fail(std::string("empty host pattern"));
     if (p.size() > 2 && p.front() == '[' && p.back() == ']') p = p.substr(1, p.size() - 2);
     if (looks_like_ipv6(p)) {
-      list.patterns_.push_back(p);
+      auto ip = canonical_ip(p);
+      if (!ip) return fail("host pattern \"" + raw + "\" is not a valid IPv6 address");
+      list.patterns_.push_back(*ip);
+      continue;
+    }
+    if (auto ip = canonical_ip(p)) {
+      list.patterns_.push_back(*ip);
       continue;
     }
     if (p.find(':') != std::string::npos) {
@@ -76,6 +94,11 @@ bool HostAllowlist::allows(std::string_view host) const {
   std::string h = lower(host);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (!h.empty() && h.back() == '.') h.pop_back();
+  if (h.empty()) return false;
+  // An IP address matches an IP pattern exactly, never a wildcard.
+  if (auto ip = canonical_ip(h)) {
+    return std::find(patterns_.begin(), patterns_.end(), *ip) != patterns_.end();
+  }
   for (const auto& p : patterns_) {
     if (p.starts_with("*.")) {
       std::string_view suffix = std::string_view(p).substr(1);  // ".domain"

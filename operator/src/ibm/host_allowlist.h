@@ -3,8 +3,10 @@
 // A pattern is a host name ("iam.cloud.ibm.com"), a wildcard for any name
 // below a domain ("*.monitoring.cloud.ibm.com" matches
 // "us-south.monitoring.cloud.ibm.com" and "private.us-south.monitoring..."
-// but not "monitoring.cloud.ibm.com" itself), or an IP address. Patterns match
-// the host only, never the port; matching ignores case.
+// but not "monitoring.cloud.ibm.com" itself), or an IP address (which matches
+// that address in any spelling, "::1" and "0:0::1"; a wildcard never matches an
+// IP address). Patterns match the host only, never the port; matching ignores
+// case.
 #pragma once
 
 #include <string>

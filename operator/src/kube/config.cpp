@@ -1,5 +1,7 @@
 #include "kube/config.h"
 
+#include "common/encoding.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -51,47 +53,6 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   for (const auto& p : parts) {
     if (!out.empty()) out += sep;
     out += p;
-  }
-  return out;
-}
-
-// Standard base64 (RFC 4648 §4); line breaks and spaces are ignored, padding
-// is optional, anything else is an error.
-std::optional<std::string> base64_decode(std::string_view text) {
-  static constexpr std::array<signed char, 256> kTable = [] {
-    std::array<signed char, 256> t{};
-    t.fill(-1);
-    constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (std::size_t i = 0; i < alphabet.size(); ++i) {
-      t[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
-    }
-    return t;
-  }();
-  std::string digits;
-  std::size_t padding = 0;
-  for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding > 0 || kTable[static_cast<unsigned char>(c)] < 0) return std::nullopt;
-    digits += c;
-  }
-  if (padding > 2 || digits.size() % 4 == 1) return std::nullopt;
-  if (padding > 0 && (digits.size() + padding) % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(digits.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : digits) {
-    acc = (acc << 6) | static_cast<std::uint32_t>(kTable[static_cast<unsigned char>(c)]);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
   }
   return out;
 }

@@ -24,7 +24,8 @@ Result<ObjectPtr, std::string> project_metadata(std::string_view json) {
 
 Informer::Informer(std::shared_ptr<Client> client, WatcherConfig config, Projector projector,
                    InformerHandlers handlers)
-    : watcher_(std::move(client), std::move(config)),
+    : watcher_(std::move(client), config),
+      ns_(config.ns),
       projector_(std::move(projector)),
       handlers_(std::move(handlers)) {}
 
@@ -39,7 +40,37 @@ void Informer::resync() {
   for (const auto& obj : store_.list()) handlers_.on_update(obj, obj);
 }
 
+namespace {
+
+// resourceVersions are opaque, but the API server's are etcd revisions:
+// compare them as numbers when both are, to never step back in time.
+bool older(const std::string& candidate, const std::string& cached) {
+  if (candidate.empty() || cached.empty() || candidate.size() > 19 || cached.size() > 19)
+    return false;
+  for (char c : candidate + cached) {
+    if (c < '0' || c > '9') return false;
+  }
+  return std::stoull(candidate) < std::stoull(cached);
+}
+
+}  // namespace
+
+void Informer::observe(std::string_view json) {
+  auto projected = projector_(json);
+  if (!projected) return;
+  if (!ns_.empty() && projected.value()->meta.ns != ns_) return;
+  auto current = store_.get(projected.value()->key());
+  if (current && older(projected.value()->meta.resource_version, current->meta.resource_version))
+    return;
+  store_.apply(std::move(projected.value()));
+}
+
 void Informer::apply(ObjectPtr object) {
+  if (auto current = store_.get(object->key());
+      current && current->meta.uid == object->meta.uid &&
+      older(object->meta.resource_version, current->meta.resource_version)) {
+    return;  // an event older than what a write already put in the cache
+  }
   auto previous = store_.apply(object);
   if (!previous) {
     if (handlers_.on_add) handlers_.on_add(object);

@@ -51,11 +51,17 @@ class Informer {
   // Reports every cached object to on_update again (periodic resync).
   void resync();
 
+  // Puts an object as a write just returned it into the cache, without
+  // calling handlers, unless the cache already holds a newer version. The
+  // watch event of that write then finds nothing changed.
+  void observe(std::string_view json);
+
  private:
   void on_event(WatcherEvent&& event);
   void apply(ObjectPtr object);
 
   Watcher watcher_;
+  std::string ns_;  // the namespace watched; empty for all
   Projector projector_;
   InformerHandlers handlers_;
   Store store_;

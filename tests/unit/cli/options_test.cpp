@@ -148,16 +148,5 @@ TEST(BindAddress, ParsesForms) {
   EXPECT_FALSE(parse_bind_address("localhost:"));
 }
 
-TEST(Dns1123, LabelsAndSubdomains) {
-  EXPECT_TRUE(is_dns1123_label("monitoring"));
-  EXPECT_TRUE(is_dns1123_label("a-1"));
-  EXPECT_FALSE(is_dns1123_label("A"));
-  EXPECT_FALSE(is_dns1123_label("a-"));
-  EXPECT_FALSE(is_dns1123_label(std::string(64, 'a')));
-  EXPECT_TRUE(is_dns1123_subdomain("sysdig-token-operator.lock"));
-  EXPECT_FALSE(is_dns1123_subdomain("a..b"));
-  EXPECT_FALSE(is_dns1123_subdomain("a."));
-}
-
 }  // namespace
 }  // namespace sto::cli

@@ -39,5 +39,25 @@ TEST(HostAllowlist, RejectsPortsSchemesAndGarbage) {
   EXPECT_NE(err.error().find("bad host"), std::string::npos);
 }
 
+TEST(HostAllowlist, IpAddressesMatchInAnySpellingButNeverAWildcard) {
+  auto list = HostAllowlist::parse({"0:0:0:0:0:0:0:1", "*.0.0.1", "*.cloud.ibm.com"});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->allows("::1"));
+  EXPECT_TRUE(list->allows("[0::1]"));
+  EXPECT_FALSE(list->allows("127.0.0.1"));  // "*.0.0.1" is a domain pattern
+  EXPECT_TRUE(list->allows("x.0.0.1"));
+  EXPECT_FALSE(list->allows(""));
+  EXPECT_FALSE(list->allows("."));
+  EXPECT_FALSE(HostAllowlist::parse({"::g"}).ok());
+}
+
+TEST(HostAllowlist, TrailingDotsAndCaseDoNotMatter) {
+  auto list = HostAllowlist::parse({"IAM.cloud.ibm.com"});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->allows("iam.cloud.ibm.com."));
+  EXPECT_TRUE(list->allows("Iam.Cloud.Ibm.Com"));
+  EXPECT_FALSE(list->allows("xiam.cloud.ibm.com"));
+}
+
 }  // namespace
 }  // namespace sto::ibm

@@ -1,0 +1,242 @@
+#include "controller/controller.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "cli/logging.h"
+#include "controller/kube_gateway.h"
+#include "controller/names.h"
+#include "kube/event_recorder.h"
+#include "kube/informer.h"
+#include "kube/leader_election.h"
+#include "kube/work_queue.h"
+
+namespace sto::controller {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class Controller::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(std::shared_ptr<kube::Client> client, ControllerOptions options)
+      : client_(std::move(client)), options_(std::move(options)) {}
+
+  asio::awaitable<bool> run() {
+    auto ex = co_await asio::this_coro::executor;
+    queue_ = std::make_unique<kube::WorkQueue>(ex);
+    recorder_ = std::make_shared<kube::EventRecorder>(
+        client_, "monitoring.ibm.com/sysdig-token-operator",
+        options_.identity.empty() ? kube::default_identity() : options_.identity);
+    recorder_options_on_error();
+    std::vector<std::string> namespaces = options_.namespaces;
+    if (namespaces.empty()) namespaces.push_back("");
+    for (const auto& ns : namespaces) {
+      kube::WatcherConfig tokens{sysdig_tokens(), ns};
+      token_informers_.push_back(std::make_unique<kube::Informer>(
+          client_, tokens, project_sysdig_token,
+          kube::InformerHandlers{
+              [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
+              [this](const kube::ObjectPtr&, const kube::ObjectPtr& o) { queue_->add(o->key()); },
+              [this](const kube::ObjectPtr& o) { queue_->add(o->key()); }}));
+      kube::WatcherConfig secrets{
+          kube::resources::secrets(), ns,
+          std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)};
+      auto owner_key = [](const kube::ObjectPtr& o) {
+        auto s = std::static_pointer_cast<const ManagedSecret>(o);
+        std::string owner = s->label(kOwnerLabel);
+        return owner.empty() ? std::string() : kube::object_key(s->meta.ns, owner);
+      };
+      auto enqueue_owner = [this, owner_key](const kube::ObjectPtr& o) {
+        if (auto k = owner_key(o); !k.empty()) queue_->add(k);
+      };
+      secret_informers_.push_back(std::make_unique<kube::Informer>(
+          client_, secrets, project_managed_secret,
+          kube::InformerHandlers{
+              enqueue_owner,
+              [enqueue_owner](const kube::ObjectPtr& old_object, const kube::ObjectPtr& o) {
+                enqueue_owner(old_object);
+                enqueue_owner(o);
+              },
+              enqueue_owner}));
+    }
+    auto tokens = [this](const std::string& key) -> std::shared_ptr<const SysdigToken> {
+      for (auto& inf : token_informers_) {
+        if (auto o = inf->store().get(key)) return std::static_pointer_cast<const SysdigToken>(o);
+      }
+      return nullptr;
+    };
+    auto secrets = [this](const std::string& ns,
+                          const std::string& name) -> std::shared_ptr<const ManagedSecret> {
+      std::string key = kube::object_key(ns, name);
+      for (auto& inf : secret_informers_) {
+        if (auto o = inf->store().get(key)) return std::static_pointer_cast<const ManagedSecret>(o);
+      }
+      return nullptr;
+    };
+    auto reconciler_options = options_.reconciler;
+    reconciler_options.observe_token = [this](std::string_view json) {
+      for (auto& inf : token_informers_) inf->observe(json);
+    };
+    reconciler_options.observe_secret = [this](std::string_view json) {
+      for (auto& inf : secret_informers_) inf->observe(json);
+    };
+    reconciler_ = std::make_unique<Reconciler>(tokens, secrets, make_kube_gateway(client_),
+                                               options_.monitoring, options_.allowlist,
+                                               make_event_sink(recorder_), reconciler_options);
+
+    asio::co_spawn(ex, recorder_->run(), asio::detached);
+    for (auto& inf : token_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
+    for (auto& inf : secret_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
+
+    // Ready once every cache has synced.
+    while (!stopped_ && !all_synced()) co_await sleep(50ms);
+    synced_ = true;
+    if (!stopped_)
+      log::info("caches synced",
+                {{"namespaces", options_.namespaces.empty() ? "all" : join(options_.namespaces)}});
+
+    if (options_.leader_elect && !stopped_) {
+      kube::LeaderElectionConfig lc;
+      lc.ns = options_.lease_namespace;
+      lc.name = options_.lease_name;
+      lc.identity = options_.identity;
+      elector_ = std::make_unique<kube::LeaderElector>(
+          client_, lc,
+          kube::LeaderElectionCallbacks{[this] { start_workers(); },
+                                        [this] {
+                                          if (!stopped_) {
+                                            lost_ = true;
+                                            log::error("leadership lost: stopping");
+                                            stop();
+                                          }
+                                        }});
+      asio::co_spawn(ex, elector_->run(), asio::detached);
+    } else if (!stopped_) {
+      start_workers();
+    }
+    while (!stopped_) co_await sleep(100ms);
+
+    // Shutdown: no new work, in-flight reconciles finish, then the Lease goes.
+    queue_->shut_down();
+    co_await queue_->drain();
+    while (running_workers_ > 0) co_await sleep(10ms);
+    if (elector_) co_await elector_->release();
+    co_await recorder_->flush();
+    recorder_->stop();
+    for (auto& inf : token_informers_) inf->stop();
+    for (auto& inf : secret_informers_) inf->stop();
+    client_->shutdown();
+    co_return !lost_;
+  }
+
+  void stop() {
+    stopped_ = true;
+    if (queue_) queue_->shut_down();
+  }
+
+  ControllerStatus status() const { return {synced_, leading_}; }
+
+ private:
+  void recorder_options_on_error() {}
+
+  static std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  }
+
+  bool all_synced() const {
+    for (auto& inf : token_informers_) {
+      if (!inf->has_synced()) return false;
+    }
+    for (auto& inf : secret_informers_) {
+      if (!inf->has_synced()) return false;
+    }
+    return true;
+  }
+
+  asio::awaitable<void> sleep(std::chrono::milliseconds d) {
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    (void)co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  void start_workers() {
+    if (leading_ || stopped_) return;
+    leading_ = true;
+    log::info("starting workers", {{"workers", std::to_string(options_.workers)}});
+    // Every cached resource is reconciled once when work starts.
+    for (auto& inf : token_informers_) {
+      for (const auto& key : inf->store().keys()) queue_->add(key);
+    }
+    auto self = shared_from_this();
+    for (int i = 0; i < options_.workers; ++i) {
+      asio::co_spawn(queue_executor(), worker(self), asio::detached);
+    }
+  }
+
+  asio::any_io_executor queue_executor() { return client_executor_; }
+
+  static asio::awaitable<void> worker(std::shared_ptr<Impl> self) {
+    ++self->running_workers_;
+    for (;;) {
+      auto key = co_await self->queue_->get();
+      if (!key) break;
+      const std::string k = *key;
+      auto result = co_await self->reconciler_->reconcile(k);
+      if (!result) {
+        log::warn("reconcile failed", {{"resource", k}, {"error", result.error().describe()}});
+        if (result.error().kind == kube::ApiErrorKind::Conflict) {
+          self->queue_->add_after(k, std::chrono::milliseconds(100));
+        } else {
+          self->queue_->add_rate_limited(k);
+        }
+      } else {
+        self->queue_->forget(k);
+        const auto& r = result.value();
+        if (r.failed) {
+          log::warn("reconcile", {{"resource", k}, {"reason", r.outcome}});
+        } else if (r.outcome != "UpToDate" && r.outcome != "Deleted" && r.outcome != "BackingOff") {
+          log::info("reconcile", {{"resource", k}, {"outcome", r.outcome}});
+        }
+        if (r.requeue_after) self->queue_->add_after(k, *r.requeue_after);
+      }
+      self->queue_->done(k);
+    }
+    --self->running_workers_;
+  }
+
+ public:
+  asio::any_io_executor client_executor_;
+
+ private:
+  std::shared_ptr<kube::Client> client_;
+  ControllerOptions options_;
+  std::unique_ptr<kube::WorkQueue> queue_;
+  std::shared_ptr<kube::EventRecorder> recorder_;
+  std::vector<std::unique_ptr<kube::Informer>> token_informers_;
+  std::vector<std::unique_ptr<kube::Informer>> secret_informers_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<kube::LeaderElector> elector_;
+  bool stopped_ = false;
+  bool lost_ = false;
+  bool synced_ = false;
+  bool leading_ = false;
+  int running_workers_ = 0;
+};
+
+Controller::Controller(std::shared_ptr<kube::Client> client, ControllerOptions options)
+    : impl_(std::make_shared<Impl>(std::move(client), std::move(options))) {}
+Controller::~Controller() = default;
+
+asio::awaitable<bool> Controller::run() {
+  impl_->client_executor_ = co_await asio::this_coro::executor;
+  co_return co_await impl_->run();
+}
+void Controller::stop() { impl_->stop(); }
+ControllerStatus Controller::status() const { return impl_->status(); }
+
+}  // namespace sto::controller

@@ -1,0 +1,52 @@
+// Controller: the SysdigToken controller's runtime — informers for
+// SysdigTokens and for the Secrets it manages (label-selected), a work queue,
+// N reconcile workers, optional leader election, and a shutdown that lets
+// in-flight reconciles finish before the Lease is released.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "controller/reconciler.h"
+#include "kube/client.h"
+
+namespace sto::controller {
+
+struct ControllerOptions {
+  std::vector<std::string> namespaces;  // empty: all
+  int workers = 4;
+  bool leader_elect = false;
+  std::string lease_namespace;
+  std::string lease_name = "sysdig-token-operator";
+  std::string identity;  // default: host name and a random suffix
+  ibm::HostAllowlist allowlist;
+  std::shared_ptr<ibm::MonitoringClient> monitoring;
+  ReconcilerOptions reconciler;
+};
+
+struct ControllerStatus {
+  bool synced = false;   // caches have synced (ready)
+  bool leading = false;  // this replica reconciles
+};
+
+class Controller {
+ public:
+  Controller(std::shared_ptr<kube::Client> client, ControllerOptions options);
+  ~Controller();
+
+  // Runs until stop(); returns after in-flight work finished and the Lease
+  // (if any) was released. Returns false when leadership was lost.
+  boost::asio::awaitable<bool> run();
+  void stop();
+  ControllerStatus status() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sto::controller

@@ -1,0 +1,171 @@
+#include "controller/kube_gateway.h"
+
+#include <nlohmann/json.hpp>
+
+#include "controller/names.h"
+
+namespace sto::controller {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+kube::Resource sysdig_tokens() {
+  return {std::string(kGroup), "v1alpha1", "sysdigtokens", std::string(kKind), true};
+}
+
+std::string status_patch(const SysdigTokenStatus& s) {
+  json st;
+  auto opt = [&](const char* k, const std::string& v) {
+    st[k] = v.empty() ? json(nullptr) : json(v);
+  };
+  st["observedGeneration"] = s.observed_generation;
+  if (s.ready) {
+    st["conditions"] = json::array({{{"type", s.ready->type},
+                                     {"status", s.ready->status},
+                                     {"reason", s.ready->reason},
+                                     {"message", s.ready->message},
+                                     {"observedGeneration", s.ready->observed_generation},
+                                     {"lastTransitionTime", s.ready->last_transition_time}}});
+  }
+  opt("secretName", s.secret_name);
+  st["teamID"] = s.team_id == 0 ? json(nullptr) : json(s.team_id);
+  opt("tokenFingerprint", s.token_fingerprint);
+  st["revision"] = s.revision;
+  opt("lastSyncTime", s.last_sync_time);
+  opt("lastRotationTime", s.last_rotation_time);
+  opt("nextRefreshTime", s.next_refresh_time);
+  opt("lastHandledReset", s.last_handled_reset);
+  opt("lastResetOutcome", s.last_reset_outcome);
+  opt("resetCheckUntil", s.reset_check_until);
+  st["failedAttempts"] = s.failed_attempts;
+  opt("nextRetryTime", s.next_retry_time);
+  return json{{"status", st}}.dump();
+}
+
+namespace {
+
+class KubeGateway final : public ClusterGateway {
+ public:
+  explicit KubeGateway(std::shared_ptr<kube::Client> client)
+      : client_(std::move(client)), secrets_(kube::resources::secrets()), tokens_(sysdig_tokens()) {
+    apply_.field_manager = std::string(kFieldManager);
+    apply_.force = true;
+  }
+
+  Async<SecretValue> read_secret_value(const std::string& ns, const std::string& name,
+                                       const std::string& key) override {
+    auto got = co_await client_->get(secrets_, ns, name);
+    SecretValue out;
+    if (!got) {
+      if (got.error().kind == kube::ApiErrorKind::NotFound) co_return out;
+      co_return fail(std::move(got.error()));
+    }
+    out.secret_found = true;
+    out.value = secret_value(got.value(), key);
+    co_return out;
+  }
+
+  Async<std::optional<Fetched>> get_secret(const std::string& ns,
+                                           const std::string& name) override {
+    auto got = co_await client_->get(secrets_, ns, name);
+    if (!got) {
+      if (got.error().kind == kube::ApiErrorKind::NotFound) co_return std::optional<Fetched>{};
+      co_return fail(std::move(got.error()));
+    }
+    auto projected = project_managed_secret(got.value());
+    if (!projected) {
+      kube::ApiError e;
+      e.kind = kube::ApiErrorKind::Decode;
+      e.message = "Secret " + ns + "/" + name + ": " + projected.error();
+      co_return fail(std::move(e));
+    }
+    Fetched f;
+    f.secret = std::static_pointer_cast<const ManagedSecret>(projected.value());
+    f.json = std::move(got.value());
+    co_return std::optional<Fetched>(std::move(f));
+  }
+
+  Async<std::string> create_secret(const DesiredSecret& secret) override {
+    std::string body = secret.to_json();
+    co_return co_await client_->create(secrets_, secret.ns, body);
+  }
+
+  Async<std::string> apply_secret(const DesiredSecret& secret,
+                                  const std::string& resource_version) override {
+    std::string body = secret.to_json(resource_version);
+    co_return co_await client_->patch(secrets_, secret.ns, secret.name, kube::PatchType::Apply,
+                                      body, apply_);
+  }
+
+  Async<Ok> delete_secret(const std::string& ns, const std::string& name,
+                          const std::string& uid) override {
+    kube::DeleteOptions o;
+    o.precondition_uid = uid;
+    auto r = co_await client_->remove(secrets_, ns, name, o);
+    if (!r) co_return fail(std::move(r.error()));
+    co_return Ok{};
+  }
+
+  Async<Ok> release_secret(const std::string& ns, const std::string& name,
+                           const std::string& resource_version) override {
+    json patch = {
+        {"metadata",
+         {{"resourceVersion", resource_version},
+          {"ownerReferences", nullptr},
+          {"labels",
+           {{std::string(kManagedByLabel), nullptr}, {std::string(kOwnerLabel), nullptr}}},
+          {"annotations",
+           {{std::string(kOwnerUidAnnotation), nullptr},
+            {std::string(kFingerprintAnnotation), nullptr},
+            {std::string(kRevisionAnnotation), nullptr},
+            {std::string(kResetHandledAnnotation), nullptr},
+            {std::string(kResetOutcomeAnnotation), nullptr}}}}}};
+    std::string body = patch.dump();
+    kube::PatchOptions none;
+    auto r = co_await client_->patch(secrets_, ns, name, kube::PatchType::Merge, body, none);
+    if (!r) co_return fail(std::move(r.error()));
+    co_return Ok{};
+  }
+
+  Async<std::string> write_status(const SysdigToken& token,
+                                  const SysdigTokenStatus& status) override {
+    std::string body = status_patch(status);
+    kube::PatchOptions none;
+    co_return co_await client_->patch(tokens_, token.meta.ns, token.meta.name,
+                                      kube::PatchType::Merge, body, none, "status");
+  }
+
+ private:
+  std::shared_ptr<kube::Client> client_;
+  kube::Resource secrets_;
+  kube::Resource tokens_;
+  kube::PatchOptions apply_;
+};
+
+class RecorderSink final : public EventSink {
+ public:
+  explicit RecorderSink(std::shared_ptr<kube::EventRecorder> recorder)
+      : recorder_(std::move(recorder)) {}
+  void emit(const SysdigToken& token, bool warning, std::string_view reason,
+            const std::string& message) override {
+    kube::ObjectRef ref{std::string(kApiVersion), std::string(kKind), token.meta.ns,
+                        token.meta.name,          token.meta.uid,     token.meta.resource_version};
+    recorder_->record(ref, warning ? kube::EventType::Warning : kube::EventType::Normal,
+                      std::string(reason), "Reconcile", message);
+  }
+
+ private:
+  std::shared_ptr<kube::EventRecorder> recorder_;
+};
+
+}  // namespace
+
+std::shared_ptr<ClusterGateway> make_kube_gateway(std::shared_ptr<kube::Client> client) {
+  return std::make_shared<KubeGateway>(std::move(client));
+}
+
+std::shared_ptr<EventSink> make_event_sink(std::shared_ptr<kube::EventRecorder> recorder) {
+  return std::make_shared<RecorderSink>(std::move(recorder));
+}
+
+}  // namespace sto::controller

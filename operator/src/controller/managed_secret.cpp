@@ -1,0 +1,117 @@
+#include "controller/managed_secret.h"
+
+#include <simdjson.h>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
+#include "controller/names.h"
+#include "kube/json_meta.h"
+
+namespace sto::controller {
+
+std::string ManagedSecret::annotation(std::string_view key) const {
+  auto it = annotations.find(std::string(key));
+  return it == annotations.end() ? std::string() : it->second;
+}
+
+std::string ManagedSecret::label(std::string_view key) const {
+  auto it = labels.find(std::string(key));
+  return it == labels.end() ? std::string() : it->second;
+}
+
+bool ManagedSecret::owned_by(std::string_view name, std::string_view uid) const {
+  if (label(kOwnerLabel) != name) return false;
+  for (const auto& o : meta.owners) {
+    if (o.controller && o.uid == uid) return true;
+  }
+  return annotation(kOwnerUidAnnotation) == uid;
+}
+
+Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view json) {
+  simdjson::padded_string padded(json);
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (auto err = parser.iterate(padded).get(doc)) {
+    return fail(std::string("invalid JSON: ") + simdjson::error_message(err));
+  }
+  auto secret = std::make_shared<ManagedSecret>();
+  simdjson::ondemand::object root;
+  if (doc.get_object().get(root)) return fail(std::string("not an object"));
+  bool have_meta = false;
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail(std::string("malformed key"));
+    if (key == "metadata") {
+      simdjson::ondemand::object meta;
+      if (field.value().get_object().get(meta))
+        return fail(std::string("metadata is not an object"));
+      auto on_label = [&](std::string_view k, std::string_view v) { secret->labels.emplace(k, v); };
+      auto on_annotation = [&](std::string_view k, std::string_view v) {
+        // Only our own annotations; kubectl's last-applied copy can be large.
+        if (k.starts_with("monitoring.ibm.com/")) secret->annotations.emplace(k, v);
+      };
+      if (auto err = kube::decode_object_meta(meta, secret->meta, on_label, on_annotation);
+          !err.empty()) {
+        return fail(std::move(err));
+      }
+      have_meta = true;
+    } else if (key == "type") {
+      std::string_view t;
+      if (!field.value().get_string().get(t)) secret->type = std::string(t);
+    } else if (key == "data") {
+      simdjson::ondemand::object data;
+      if (field.value().get_object().get(data)) continue;
+      for (auto entry : data) {
+        std::string_view k, v;
+        if (entry.unescaped_key().get(k) || entry.value().get_string().get(v)) {
+          return fail(std::string("data: malformed entry"));
+        }
+        auto decoded = base64_decode(v);
+        secret->data_sha256.emplace(k, decoded ? sha256_hex(*decoded) : std::string("invalid"));
+      }
+    }
+  }
+  if (!have_meta) return fail(std::string("object without metadata"));
+  return kube::ObjectPtr(std::move(secret));
+}
+
+std::optional<std::string> secret_value(std::string_view json, std::string_view key) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  auto data = j.find("data");
+  if (data == j.end() || !data->is_object()) return std::nullopt;
+  auto it = data->find(std::string(key));
+  if (it == data->end() || !it->is_string()) return std::nullopt;
+  return base64_decode(it->get<std::string>());
+}
+
+std::string DesiredSecret::to_json(std::string_view resource_version) const {
+  nlohmann::json j;
+  j["apiVersion"] = "v1";
+  j["kind"] = "Secret";
+  j["type"] = "Opaque";
+  auto& m = j["metadata"];
+  m["name"] = name;
+  m["namespace"] = ns;
+  if (!resource_version.empty()) m["resourceVersion"] = resource_version;
+  m["labels"] = labels;
+  m["annotations"] = annotations;
+  if (!owner_uid.empty()) {
+    m["ownerReferences"] = nlohmann::json::array({{{"apiVersion", kApiVersion},
+                                                   {"kind", kKind},
+                                                   {"name", owner_name},
+                                                   {"uid", owner_uid},
+                                                   {"controller", true},
+                                                   {"blockOwnerDeletion", true}}});
+  }
+  auto& d = j["data"];
+  d = nlohmann::json::object();
+  for (const auto& [k, v] : data) d[k] = base64_encode(v);
+  return j.dump();
+}
+
+std::string token_fingerprint(std::string_view token) {
+  return "sha256:" + sha256_hex(token).substr(0, 16);
+}
+
+}  // namespace sto::controller

@@ -1,0 +1,55 @@
+// ManagedSecret: what the controller keeps of a Secret it manages (cached
+// with the managed-by label selector): ownership marks, the operator's
+// annotations, and a SHA-256 per data key — never the data itself.
+// DesiredSecret: the Secret the controller wants, rendered as the JSON of a
+// create or a server-side apply.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "kube/store.h"
+
+namespace sto::controller {
+
+struct ManagedSecret : kube::CachedObject {
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> data_sha256;  // key -> sha256 hex of the decoded value
+  std::string type;
+
+  std::string annotation(std::string_view key) const;
+  std::string label(std::string_view key) const;
+  // Managed by the SysdigToken with this name and UID (label plus owner
+  // reference, or the owner-uid annotation under Retain).
+  bool owned_by(std::string_view name, std::string_view uid) const;
+};
+
+// Projection for the Secret informer; also decodes a Secret read with GET.
+Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view json);
+
+// Reads one data value (decoded) from a Secret's JSON.
+std::optional<std::string> secret_value(std::string_view json, std::string_view key);
+
+struct DesiredSecret {
+  std::string ns;
+  std::string name;
+  std::map<std::string, std::string> data;  // decoded values
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  // Controller owner reference (deletionPolicy Delete); empty under Retain.
+  std::string owner_name;
+  std::string owner_uid;
+
+  // JSON for POST (create) or for a server-side apply; resource_version, when
+  // given, makes the write conditional on it.
+  std::string to_json(std::string_view resource_version = {}) const;
+};
+
+// The fingerprint shown in status and annotations: "sha256:" + 16 hex digits.
+std::string token_fingerprint(std::string_view token);
+
+}  // namespace sto::controller

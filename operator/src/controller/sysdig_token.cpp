@@ -1,0 +1,360 @@
+#include "controller/sysdig_token.h"
+
+#include <cmath>
+
+#include <simdjson.h>
+
+#include "controller/names.h"
+#include "ibm/endpoints.h"
+#include "kube/json_meta.h"
+#include "kube/validation.h"
+
+namespace sto::controller {
+namespace {
+
+using simdjson::ondemand::json_type;
+using simdjson::ondemand::object;
+using simdjson::ondemand::value;
+
+// Each reader returns an error text naming the field, or empty.
+std::string read_string(value v, std::string_view field, std::string& out) {
+  std::string_view s;
+  if (v.get_string().get(s)) return std::string(field) + " must be a string";
+  out = std::string(s);
+  return {};
+}
+
+std::string read_map(value v, std::string_view field, std::map<std::string, std::string>& out) {
+  if (v.type() == json_type::null) return {};
+  object o;
+  if (v.get_object().get(o)) return std::string(field) + " must be a map of strings";
+  for (auto f : o) {
+    std::string_view k, s;
+    if (f.unescaped_key().get(k) || f.value().get_string().get(s)) {
+      return std::string(field) + " must be a map of strings";
+    }
+    out[std::string(k)] = std::string(s);
+  }
+  return {};
+}
+
+std::string read_target(value v, TargetSpec& t) {
+  object o;
+  if (v.type() == json_type::null) return {};
+  if (v.get_object().get(o)) return "spec.target must be an object";
+  for (auto f : o) {
+    std::string_view k;
+    if (f.unescaped_key().get(k)) return "spec.target: malformed key";
+    std::string err;
+    if (k == "name") {
+      err = read_string(f.value(), "spec.target.name", t.name);
+    } else if (k == "tokenKey") {
+      err = read_string(f.value(), "spec.target.tokenKey", t.token_key);
+    } else if (k == "includeConnectionInfo") {
+      if (f.value().get_bool().get(t.include_connection_info))
+        err = "spec.target.includeConnectionInfo must be a boolean";
+    } else if (k == "labels") {
+      err = read_map(f.value(), "spec.target.labels", t.labels);
+    } else if (k == "annotations") {
+      err = read_map(f.value(), "spec.target.annotations", t.annotations);
+    } else if (k == "deletionPolicy") {
+      std::string policy;
+      err = read_string(f.value(), "spec.target.deletionPolicy", policy);
+      if (err.empty() && policy != "Delete" && policy != "Retain") {
+        err = "spec.target.deletionPolicy must be Delete or Retain, not \"" + policy + "\"";
+      }
+      t.retain = policy == "Retain";
+    }
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+std::string read_spec(value v, SysdigTokenSpec& s) {
+  object o;
+  if (v.get_object().get(o)) return "spec must be an object";
+  for (auto f : o) {
+    std::string_view k;
+    if (f.unescaped_key().get(k)) return "spec: malformed key";
+    std::string err;
+    if (k == "instanceID") {
+      err = read_string(f.value(), "spec.instanceID", s.instance_id);
+    } else if (k == "teamID") {
+      std::int64_t id = 0;
+      if (f.value().get_int64().get(id)) {
+        err = "spec.teamID must be an integer";
+      } else {
+        s.team_id = id;
+      }
+    } else if (k == "teamName") {
+      err = read_string(f.value(), "spec.teamName", s.team_name);
+    } else if (k == "region") {
+      err = read_string(f.value(), "spec.region", s.region);
+    } else if (k == "endpointType") {
+      err = read_string(f.value(), "spec.endpointType", s.endpoint_type);
+    } else if (k == "endpoint") {
+      err = read_string(f.value(), "spec.endpoint", s.endpoint);
+    } else if (k == "iamEndpoint") {
+      err = read_string(f.value(), "spec.iamEndpoint", s.iam_endpoint);
+    } else if (k == "refreshInterval") {
+      err = read_string(f.value(), "spec.refreshInterval", s.refresh_interval);
+    } else if (k == "apiKeySecretRef") {
+      object ref;
+      if (f.value().get_object().get(ref)) return "spec.apiKeySecretRef must be an object";
+      for (auto rf : ref) {
+        std::string_view rk;
+        if (rf.unescaped_key().get(rk)) return "spec.apiKeySecretRef: malformed key";
+        if (rk == "name")
+          err = read_string(rf.value(), "spec.apiKeySecretRef.name", s.api_key_secret_name);
+        if (rk == "key")
+          err = read_string(rf.value(), "spec.apiKeySecretRef.key", s.api_key_secret_key);
+        if (!err.empty()) return err;
+      }
+    } else if (k == "target") {
+      err = read_target(f.value(), s.target);
+    }
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+std::string read_status(value v, SysdigTokenStatus& st) {
+  object o;
+  if (v.type() == json_type::null) return {};
+  if (v.get_object().get(o)) return "status must be an object";
+  for (auto f : o) {
+    std::string_view k;
+    if (f.unescaped_key().get(k)) return "status: malformed key";
+    value fv = f.value();
+    std::string ignored;
+    auto str = [&](std::string& out) { (void)read_string(fv, "status", out); };
+    auto num = [&](std::int64_t& out) {
+      if (fv.get_int64().get(out)) out = 0;
+    };
+    if (k == "observedGeneration")
+      num(st.observed_generation);
+    else if (k == "secretName")
+      str(st.secret_name);
+    else if (k == "teamID")
+      num(st.team_id);
+    else if (k == "tokenFingerprint")
+      str(st.token_fingerprint);
+    else if (k == "revision")
+      num(st.revision);
+    else if (k == "lastSyncTime")
+      str(st.last_sync_time);
+    else if (k == "lastRotationTime")
+      str(st.last_rotation_time);
+    else if (k == "nextRefreshTime")
+      str(st.next_refresh_time);
+    else if (k == "lastHandledReset")
+      str(st.last_handled_reset);
+    else if (k == "lastResetOutcome")
+      str(st.last_reset_outcome);
+    else if (k == "resetCheckUntil")
+      str(st.reset_check_until);
+    else if (k == "failedAttempts")
+      num(st.failed_attempts);
+    else if (k == "nextRetryTime")
+      str(st.next_retry_time);
+    else if (k == "conditions") {
+      simdjson::ondemand::array conditions;
+      if (fv.get_array().get(conditions)) continue;
+      for (auto c : conditions) {
+        object co;
+        if (c.get_object().get(co)) continue;
+        Condition cond;
+        for (auto cf : co) {
+          std::string_view ck;
+          if (cf.unescaped_key().get(ck)) continue;
+          value cv = cf.value();
+          if (ck == "type")
+            (void)read_string(cv, "", cond.type);
+          else if (ck == "status")
+            (void)read_string(cv, "", cond.status);
+          else if (ck == "reason")
+            (void)read_string(cv, "", cond.reason);
+          else if (ck == "message")
+            (void)read_string(cv, "", cond.message);
+          else if (ck == "lastTransitionTime")
+            (void)read_string(cv, "", cond.last_transition_time);
+          else if (ck == "observedGeneration") {
+            if (cv.get_int64().get(cond.observed_generation)) cond.observed_generation = 0;
+          }
+        }
+        if (cond.type == condition::kReady) st.ready = cond;
+      }
+    }
+  }
+  return {};
+}
+
+bool is_secret_key(std::string_view k) {
+  if (k.empty() || k.size() > 253) return false;
+  for (unsigned char c : k) {
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json) {
+  simdjson::padded_string padded(json);
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (auto err = parser.iterate(padded).get(doc)) {
+    return fail(std::string("invalid JSON: ") + simdjson::error_message(err));
+  }
+  auto token = std::make_shared<SysdigToken>();
+  object root;
+  if (doc.get_object().get(root)) return fail(std::string("not an object"));
+  bool have_meta = false;
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail(std::string("malformed key"));
+    if (key == "metadata") {
+      object meta;
+      if (field.value().get_object().get(meta))
+        return fail(std::string("metadata is not an object"));
+      auto ignore = [](std::string_view, std::string_view) {};
+      auto on_annotation = [&](std::string_view k, std::string_view v) {
+        if (k == kResetAnnotation) token->reset_value = std::string(v);
+      };
+      if (auto err = kube::decode_object_meta(meta, token->meta, ignore, on_annotation);
+          !err.empty()) {
+        return fail(std::move(err));
+      }
+      have_meta = true;
+    } else if (key == "spec") {
+      token->spec_error = read_spec(field.value(), token->spec);
+    } else if (key == "status") {
+      if (auto err = read_status(field.value(), token->status); !err.empty()) {
+        token->status = {};
+      }
+    }
+  }
+  if (!have_meta) return fail(std::string("object without metadata"));
+  return kube::ObjectPtr(std::move(token));
+}
+
+std::optional<std::chrono::milliseconds> parse_go_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double total_ms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+      ++i;
+    if (start == i) return std::nullopt;
+    double number = 0;
+    try {
+      number = std::stod(std::string(text.substr(start, i - start)));
+    } catch (...) {
+      return std::nullopt;
+    }
+    std::size_t unit_start = i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.')
+      ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    double factor = 0;
+    if (unit == "h")
+      factor = 3600e3;
+    else if (unit == "m")
+      factor = 60e3;
+    else if (unit == "s")
+      factor = 1e3;
+    else if (unit == "ms")
+      factor = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s")
+      factor = 1e-3;
+    else if (unit == "ns")
+      factor = 1e-6;
+    else
+      return std::nullopt;
+    total_ms += number * factor;
+  }
+  if (!std::isfinite(total_ms) || total_ms > 1e13) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(total_ms));
+}
+
+Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
+  const auto& s = token.spec;
+  if (!token.spec_error.empty()) return fail(token.spec_error);
+  ResolvedSpec r;
+  static const std::string guid_chars = "0123456789abcdefABCDEF";
+  auto& id = s.instance_id;
+  bool guid = id.size() == 36;
+  for (std::size_t i = 0; guid && i < id.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    guid = dash ? id[i] == '-' : guid_chars.find(id[i]) != std::string::npos;
+  }
+  if (id.empty()) return fail(std::string("spec.instanceID is required"));
+  if (!guid) return fail("spec.instanceID \"" + id.substr(0, 64) + "\" is not a GUID");
+  if (!s.team_id && s.team_name.empty())
+    return fail(std::string("one of spec.teamID or spec.teamName is required"));
+  if (s.team_id && *s.team_id < 1)
+    return fail(std::string("spec.teamID must be a positive integer"));
+  if (s.endpoint_type != "public" && s.endpoint_type != "private") {
+    return fail("spec.endpointType must be public or private, not \"" + s.endpoint_type + "\"");
+  }
+  auto type = s.endpoint_type == "private" ? ibm::EndpointType::Private : ibm::EndpointType::Public;
+  if (!s.endpoint.empty()) {
+    auto e = ibm::normalize_endpoint(s.endpoint);
+    if (!e) return fail("spec.endpoint: " + e.error());
+    r.monitoring_endpoint = std::move(e.value());
+  } else if (!s.region.empty()) {
+    auto e = ibm::monitoring_endpoint(s.region, type);
+    if (!e) return fail("spec.region: " + e.error());
+    r.monitoring_endpoint = std::move(e.value());
+  } else {
+    return fail(std::string("one of spec.region or spec.endpoint is required"));
+  }
+  if (!s.iam_endpoint.empty()) {
+    auto e = ibm::normalize_endpoint(s.iam_endpoint);
+    if (!e) return fail("spec.iamEndpoint: " + e.error());
+    r.iam_endpoint = std::move(e.value());
+  } else {
+    r.iam_endpoint = std::string(ibm::iam_endpoint(type));
+  }
+  if (s.api_key_secret_name.empty())
+    return fail(std::string("spec.apiKeySecretRef.name is required"));
+  if (!kube::is_dns1123_subdomain(s.api_key_secret_name)) {
+    return fail("spec.apiKeySecretRef.name \"" + s.api_key_secret_name +
+                "\" is not a valid Secret name");
+  }
+  if (!is_secret_key(s.api_key_secret_key)) {
+    return fail("spec.apiKeySecretRef.key \"" + s.api_key_secret_key +
+                "\" is not a valid Secret key");
+  }
+  auto interval = parse_go_duration(s.refresh_interval);
+  if (!interval)
+    return fail("spec.refreshInterval \"" + s.refresh_interval +
+                "\" is not a duration such as 1h or 30m");
+  if (*interval < std::chrono::minutes(1)) return fail("spec.refreshInterval must be at least 1m");
+  r.refresh_interval = std::chrono::duration_cast<std::chrono::seconds>(*interval);
+  r.target_name = s.target.name.empty() ? token.meta.name : s.target.name;
+  if (!kube::is_dns1123_subdomain(r.target_name)) {
+    return fail("spec.target.name \"" + r.target_name + "\" is not a valid Secret name");
+  }
+  if (!is_secret_key(s.target.token_key)) {
+    return fail("spec.target.tokenKey \"" + s.target.token_key + "\" is not a valid Secret key");
+  }
+  if (s.target.include_connection_info &&
+      (s.target.token_key == kUrlKey || s.target.token_key == kTeamIdKey ||
+       s.target.token_key == kInstanceIdKey)) {
+    return fail("spec.target.tokenKey \"" + s.target.token_key +
+                "\" collides with a connection info key");
+  }
+  for (const auto& [k, v] : s.target.labels) {
+    if (k == kManagedByLabel || k == kOwnerLabel)
+      return fail("spec.target.labels must not set " + k);
+  }
+  for (const auto& [k, v] : s.target.annotations) {
+    if (k.rfind("monitoring.ibm.com/", 0) == 0)
+      return fail("spec.target.annotations must not set " + k);
+  }
+  return r;
+}
+
+}  // namespace sto::controller

@@ -1,0 +1,94 @@
+// SysdigToken: what the controller keeps of a SysdigToken resource (its
+// projection in the informer cache) and the decoded, validated spec.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "kube/store.h"
+
+namespace sto::controller {
+
+struct TargetSpec {
+  std::string name;  // empty: metadata.name
+  std::string token_key = "SYSDIG_MONITOR_API_TOKEN";
+  bool include_connection_info = true;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  bool retain = false;  // deletionPolicy: Retain
+};
+
+struct SysdigTokenSpec {
+  std::string instance_id;
+  std::optional<std::int64_t> team_id;
+  std::string team_name;
+  std::string region;
+  std::string endpoint_type = "public";
+  std::string endpoint;
+  std::string iam_endpoint;
+  std::string api_key_secret_name;
+  std::string api_key_secret_key = "apikey";
+  std::string refresh_interval = "1h";
+  TargetSpec target;
+};
+
+struct Condition {
+  std::string type;
+  std::string status;  // True, False, Unknown
+  std::string reason;
+  std::string message;
+  std::int64_t observed_generation = 0;
+  std::string last_transition_time;
+  bool operator==(const Condition&) const = default;
+};
+
+struct SysdigTokenStatus {
+  std::int64_t observed_generation = 0;
+  std::optional<Condition> ready;
+  std::string secret_name;
+  std::int64_t team_id = 0;
+  std::string token_fingerprint;
+  std::int64_t revision = 0;
+  std::string last_sync_time;
+  std::string last_rotation_time;
+  std::string next_refresh_time;
+  std::string last_handled_reset;
+  std::string last_reset_outcome;
+  std::string reset_check_until;
+  std::int64_t failed_attempts = 0;
+  std::string next_retry_time;
+  bool operator==(const SysdigTokenStatus&) const = default;
+};
+
+struct SysdigToken : kube::CachedObject {
+  SysdigTokenSpec spec;
+  SysdigTokenStatus status;
+  std::string reset_value;  // the reset annotation, empty when absent
+  std::string spec_error;   // set when the spec could not be decoded
+};
+
+// The informer projection: keeps metadata, the reset annotation, spec and
+// status; a spec that does not decode is kept with spec_error set.
+Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json);
+
+// A spec the controller can act on: endpoints resolved, durations parsed.
+struct ResolvedSpec {
+  std::string monitoring_endpoint;  // normalized base URL
+  std::string iam_endpoint;
+  std::string target_name;
+  std::chrono::seconds refresh_interval{3600};
+};
+
+// Checks what the CRD schema cannot (or an older API server did not) and
+// resolves endpoints; the error names the field and what is wrong.
+Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token);
+
+// Parses a Go duration such as "1h30m", "90s", "1.5h".
+std::optional<std::chrono::milliseconds> parse_go_duration(std::string_view text);
+
+}  // namespace sto::controller

@@ -1,0 +1,41 @@
+// Where IBM Cloud lives: the Monitoring regions and their public and private
+// endpoints, the IAM endpoints, and the checks an explicit endpoint URL
+// (spec.endpoint, spec.iamEndpoint) must pass.
+//
+// Endpoints are handled as normalized base URLs, "https://host" or
+// "https://host:port": lower-case host, no path, no trailing slash, so that two
+// spellings of one endpoint share caches.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace sto::ibm {
+
+enum class EndpointType { Public, Private };
+
+inline constexpr std::string_view kIamEndpoint = "https://iam.cloud.ibm.com";
+inline constexpr std::string_view kPrivateIamEndpoint = "https://private.iam.cloud.ibm.com";
+
+// us-south, us-east, eu-de, eu-gb, eu-es, ca-mon, ca-tor, jp-osa, jp-tok,
+// br-sao, au-syd, in-che.
+std::span<const std::string_view> monitoring_regions();
+bool is_monitoring_region(std::string_view region);
+
+// "https://<region>.monitoring.cloud.ibm.com" or
+// "https://private.<region>.monitoring.cloud.ibm.com"; the error names the
+// known regions.
+Result<std::string, std::string> monitoring_endpoint(std::string_view region, EndpointType type);
+
+// kIamEndpoint or kPrivateIamEndpoint.
+std::string_view iam_endpoint(EndpointType type);
+
+// Checks and normalizes an explicit endpoint URL: https only, a host, an
+// optional port, no credentials, no path (other than "/"), query or fragment.
+// The error says what is wrong with it.
+Result<std::string, std::string> normalize_endpoint(std::string_view url);
+
+}  // namespace sto::ibm

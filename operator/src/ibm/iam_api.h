@@ -1,0 +1,43 @@
+// The IAM token endpoint's wire format (DESIGN §1): the request that trades an
+// IBM Cloud API key for an IAM access token, and what IAM's answer means.
+//
+//   POST <iam>/identity/token
+//   Content-Type: application/x-www-form-urlencoded
+//   grant_type=urn:ibm:params:oauth:grant-type:apikey&apikey=<key>
+//   -> {"access_token":"...","expires_in":3600,"expiration":<epoch s>,"token_type":"Bearer"}
+//   -> 400 {"errorCode":"BXNIM0415E","errorMessage":"Provided API key could not be found"}
+//
+// Pure functions of the request and answer, so every outcome is testable
+// without a server.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "ibm/errors.h"
+#include "net/http_client.h"
+
+namespace sto::ibm {
+
+inline constexpr std::string_view kIamTokenPath = "/identity/token";
+inline constexpr std::size_t kMaxAccessTokenSize = 16 * 1024;
+
+// What IAM granted: the access token and how long it lives from now.
+struct IamGrant {
+  std::string access_token;
+  std::chrono::seconds expires_in{0};
+};
+
+net::HttpRequest iam_token_request(std::string_view api_key);
+
+// The grant in a 200 answer, or what went wrong: APIKeyInvalid (400, 401),
+// AccessDenied (403), RateLimited (429), IAMUnavailable (5xx, anything else,
+// or an answer that lacks or mistypes a field). `iam_endpoint` names IAM in
+// messages; `api_key` is redacted from any text quoted from the answer.
+Result<IamGrant, IbmError> read_iam_token_response(
+    const net::HttpResponse& response, std::string_view iam_endpoint, std::string_view api_key,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+}  // namespace sto::ibm

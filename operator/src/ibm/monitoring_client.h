@@ -1,0 +1,61 @@
+// MonitoringClient: what the controller asks of IBM Cloud Monitoring.
+//
+// The interface is the seam the reconciler's unit tests fake;
+// make_monitoring_client() is the operator's implementation, which
+// - gets IAM access tokens from an IamTokenSource (one per API key, shared);
+// - on a 401 from Monitoring drops the IAM token, fetches a fresh one and
+//   retries once (a token revoked or expired early), then gives up with
+//   APIKeyInvalid;
+// - coalesces concurrent identical calls: callers asking for the same team of
+//   the same instance at the same endpoints with the same API key share one
+//   request. The key includes the SHA-256 of the API key, so resources with
+//   different keys never share an answer: a resource whose key is invalid
+//   fails even while another resource fetches the same team's token with a
+//   good one. Nothing is cached beyond the call itself.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "common/result.h"
+#include "ibm/errors.h"
+
+namespace sto::ibm {
+
+class HttpGateway;
+class IamTokenSource;
+
+// A Monitoring instance and where to reach it and its IAM.
+struct InstanceRef {
+  std::string endpoint;      // Monitoring base URL, "https://us-south.monitoring.cloud.ibm.com"
+  std::string iam_endpoint;  // IAM base URL, "https://iam.cloud.ibm.com"
+  std::string instance_id;   // IBMInstanceID: the instance's GUID
+};
+
+struct TeamRef {
+  InstanceRef instance;
+  std::int64_t team_id = 0;  // SysdigTeamID
+};
+
+class MonitoringClient {
+ public:
+  virtual ~MonitoringClient() = default;
+
+  // The team's Monitor API token. Errors: InvalidSpec, APIKeyInvalid,
+  // AccessDenied (403, IAM_ONLY instances), TeamNotFound, EndpointNotAllowed,
+  // RateLimited, IAMUnavailable, MonitoringUnavailable.
+  virtual boost::asio::awaitable<Result<std::string, IbmError>> fetch_token(
+      const TeamRef& team, const std::string& api_key) = 0;
+
+  // The id of the team named `team_name` (exact name). Errors as fetch_token.
+  virtual boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id(
+      const InstanceRef& instance, const std::string& team_name, const std::string& api_key) = 0;
+};
+
+std::shared_ptr<MonitoringClient> make_monitoring_client(std::shared_ptr<HttpGateway> gateway,
+                                                         std::shared_ptr<IamTokenSource> iam);
+
+}  // namespace sto::ibm

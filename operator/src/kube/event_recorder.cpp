@@ -1,0 +1,490 @@
+#include "kube/event_recorder.h"
+
+#include <algorithm>
+#include <ctime>
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "net/rate_limiter.h"
+
+// GCC 12 at -O2 inlines asio's recycling frame allocator into coroutines and
+// then reports a false mismatched-new-delete on the frame (GCC PR 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace sto::kube {
+
+namespace asio = boost::asio;
+using Json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxNameLength = 253;  // DNS subdomain
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void append_field(std::string& key, std::string_view field) {
+  key += std::to_string(field.size());
+  key += ':';
+  key += field;
+}
+
+}  // namespace
+
+std::string_view to_string(EventType type) {
+  return type == EventType::Warning ? "Warning" : "Normal";
+}
+
+std::string format_micro_time(SystemClock::time_point t) {
+  auto us = std::chrono::floor<std::chrono::microseconds>(t);
+  auto secs = std::chrono::floor<std::chrono::seconds>(us);
+  auto frac = (us - secs).count();
+  std::time_t tt = static_cast<std::time_t>(secs.time_since_epoch().count());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(frac));
+  return out;
+}
+
+std::string truncate_utf8(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  // s[end] is the first byte left out; when it continues a sequence, that
+  // sequence does not fit whole and goes too.
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return std::string(s.substr(0, end));
+}
+
+std::string regarding_key(const ObjectRef& r) {
+  if (!r.uid.empty()) return r.uid;
+  std::string key;
+  append_field(key, r.api_version);
+  append_field(key, r.kind);
+  append_field(key, r.ns);
+  append_field(key, r.name);
+  return key;
+}
+
+std::string aggregation_key(const EventData& e) {
+  std::string key;
+  append_field(key, regarding_key(e.regarding));
+  append_field(key, to_string(e.type));
+  append_field(key, e.reason);
+  append_field(key, e.action);
+  append_field(key, e.note);
+  return key;
+}
+
+std::string event_namespace(const ObjectRef& regarding) {
+  return regarding.ns.empty() ? std::string("default") : regarding.ns;
+}
+
+std::string event_name(std::string_view regarding_name, std::uint64_t unique) {
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(unique));
+  std::string suffix = std::string(".") + hex;
+  std::string base(regarding_name.substr(0, kMaxNameLength - suffix.size()));
+  while (!base.empty() && (base.back() == '.' || base.back() == '-')) base.pop_back();
+  if (base.empty()) base = "event";
+  return base + suffix;
+}
+
+std::string build_event_body(const EventData& event, const EventObject& object) {
+  Json regarding = Json::object();
+  const ObjectRef& r = event.regarding;
+  if (!r.api_version.empty()) regarding["apiVersion"] = r.api_version;
+  if (!r.kind.empty()) regarding["kind"] = r.kind;
+  if (!r.ns.empty()) regarding["namespace"] = r.ns;
+  if (!r.name.empty()) regarding["name"] = r.name;
+  if (!r.uid.empty()) regarding["uid"] = r.uid;
+  if (!r.resource_version.empty()) regarding["resourceVersion"] = r.resource_version;
+
+  Json body = {
+      {"apiVersion", "events.k8s.io/v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", object.name}, {"namespace", object.ns}}},
+      {"eventTime", format_micro_time(object.event_time)},
+      {"reportingController", object.reporting_controller},
+      {"reportingInstance", truncate_utf8(object.reporting_instance, kEventFieldMaxBytes)},
+      {"action", truncate_utf8(event.action, kEventFieldMaxBytes)},
+      {"reason", truncate_utf8(event.reason, kEventFieldMaxBytes)},
+      {"note", truncate_utf8(event.note, kEventNoteMaxBytes)},
+      {"type", std::string(to_string(event.type))},
+      {"regarding", std::move(regarding)},
+  };
+  if (object.count >= 2) {
+    body["series"] = {{"count", object.count},
+                      {"lastObservedTime", format_micro_time(object.last_observed)}};
+  }
+  return dump(body);
+}
+
+std::string build_series_patch(int count, SystemClock::time_point last_observed) {
+  Json patch = {
+      {"series", {{"count", count}, {"lastObservedTime", format_micro_time(last_observed)}}}};
+  return dump(patch);
+}
+
+// ------------------------------------------------------------ TokenBucket --
+
+TokenBucket::TokenBucket(double per_second, double burst, Clock::time_point now)
+    : rate_(per_second), burst_(burst), tokens_(burst), last_(now) {}
+
+double TokenBucket::level(Clock::time_point now) const {
+  double elapsed = std::chrono::duration<double>(now - last_).count();
+  if (elapsed < 0) elapsed = 0;
+  return std::min(burst_, tokens_ + elapsed * rate_);
+}
+
+bool TokenBucket::try_take(Clock::time_point now) {
+  tokens_ = level(now);
+  last_ = std::max(last_, now);
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
+bool TokenBucket::full(Clock::time_point now) const { return level(now) >= burst_; }
+
+// ---------------------------------------------------------- EventRecorder --
+
+class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(std::shared_ptr<Client> client, std::string controller, std::string instance,
+       EventRecorderOptions options)
+      : client_(std::move(client)),
+        controller_(std::move(controller)),
+        instance_(std::move(instance)),
+        options_(std::move(options)),
+        limiter_(options_.qps, options_.burst) {
+    if (!options_.now) options_.now = [] { return SteadyClock::now(); };
+    if (!options_.wall_now) options_.wall_now = [] { return SystemClock::now(); };
+    last_sweep_ = options_.now();
+  }
+
+  void record(EventData event);
+  asio::awaitable<void> run();
+  void stop();
+  asio::awaitable<void> flush();
+  EventRecorderStats stats() const { return stats_; }
+
+ private:
+  // One aggregation key: what the API server knows of it and what is pending.
+  struct Series {
+    EventData data;
+    std::string ns;
+    std::string event_name;  // empty until the Event exists
+    int count = 0;           // occurrences observed
+    SystemClock::time_point first;
+    SystemClock::time_point last;
+    SteadyClock::time_point last_seen;
+    bool queued = false;
+    bool sending = false;
+  };
+
+  asio::awaitable<void> send(Series& s);
+  bool take_object_budget(const ObjectRef& regarding, SteadyClock::time_point now);
+  void sweep(SteadyClock::time_point now);
+  void evict_oldest();
+  void drop(const std::string& key, std::string_view why);
+  void report(std::string message);
+  void wake_sender();
+  void notify_idle();
+  std::uint64_t next_unique(SystemClock::time_point wall);
+
+  std::shared_ptr<Client> client_;
+  std::string controller_;
+  std::string instance_;
+  EventRecorderOptions options_;
+  net::RateLimiter limiter_;
+  std::unordered_map<std::string, Series> series_;
+  std::unordered_map<std::string, TokenBucket> budgets_;
+  std::deque<std::string> queue_;
+  std::shared_ptr<asio::steady_timer> signal_;
+  std::vector<std::shared_ptr<asio::steady_timer>> idle_waiters_;
+  SteadyClock::time_point last_sweep_;
+  std::uint64_t last_unique_ = 0;
+  EventRecorderStats stats_;
+  bool running_ = false;
+  bool stopped_ = false;
+  bool in_flight_ = false;
+};
+
+void EventRecorder::Impl::report(std::string message) {
+  if (options_.on_error) options_.on_error(message);
+}
+
+void EventRecorder::Impl::wake_sender() {
+  if (signal_) signal_->cancel();
+}
+
+void EventRecorder::Impl::notify_idle() {
+  auto waiters = std::move(idle_waiters_);
+  idle_waiters_.clear();
+  for (auto& w : waiters) w->cancel();
+}
+
+std::uint64_t EventRecorder::Impl::next_unique(SystemClock::time_point wall) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
+  std::uint64_t u = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  last_unique_ = std::max(u, last_unique_ + 1);
+  return last_unique_;
+}
+
+bool EventRecorder::Impl::take_object_budget(const ObjectRef& regarding,
+                                             SteadyClock::time_point now) {
+  std::string key = regarding_key(regarding);
+  auto it = budgets_.find(key);
+  if (it == budgets_.end()) {
+    double refill_seconds =
+        std::max(0.001, std::chrono::duration<double>(options_.per_object_refill).count());
+    it = budgets_.emplace(key, TokenBucket(1.0 / refill_seconds, options_.per_object_burst, now))
+             .first;
+  }
+  return it->second.try_take(now);
+}
+
+void EventRecorder::Impl::sweep(SteadyClock::time_point now) {
+  last_sweep_ = now;
+  for (auto it = series_.begin(); it != series_.end();) {
+    const Series& s = it->second;
+    if (!s.queued && !s.sending && now - s.last_seen > options_.series_window) {
+      it = series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = budgets_.begin(); it != budgets_.end();) {
+    it = it->second.full(now) ? budgets_.erase(it) : std::next(it);
+  }
+}
+
+void EventRecorder::Impl::evict_oldest() {
+  auto oldest = series_.end();
+  for (auto it = series_.begin(); it != series_.end(); ++it) {
+    if (it->second.queued || it->second.sending) continue;
+    if (oldest == series_.end() || it->second.last_seen < oldest->second.last_seen) oldest = it;
+  }
+  if (oldest != series_.end()) series_.erase(oldest);
+}
+
+void EventRecorder::Impl::drop(const std::string& key, std::string_view why) {
+  auto it = series_.find(key);
+  if (it == series_.end()) return;
+  Series& s = it->second;
+  ++stats_.dropped;
+  report("event " + std::string(to_string(s.data.type)) + " " + s.data.reason + " about " +
+         s.data.regarding.kind + " " + object_key(s.data.regarding.ns, s.data.regarding.name) +
+         " dropped: " + std::string(why));
+  if (!s.sending) series_.erase(it);
+}
+
+void EventRecorder::Impl::record(EventData event) {
+  ++stats_.recorded;
+  if (stopped_) {
+    ++stats_.dropped;
+    return;
+  }
+  auto now = options_.now();
+  auto wall = options_.wall_now();
+  if (now - last_sweep_ > std::chrono::minutes(1) || series_.size() >= options_.max_series) {
+    sweep(now);
+  }
+  event.reason = truncate_utf8(event.reason, kEventFieldMaxBytes);
+  event.action = truncate_utf8(event.action, kEventFieldMaxBytes);
+  event.note = truncate_utf8(event.note, kEventNoteMaxBytes);
+  std::string key = aggregation_key(event);
+
+  auto it = series_.find(key);
+  if (it != series_.end() && !it->second.queued && !it->second.sending &&
+      now - it->second.last_seen > options_.series_window) {
+    series_.erase(it);  // the old series is over; start a new Event
+    it = series_.end();
+  }
+  if (it == series_.end()) {
+    if (series_.size() >= options_.max_series) evict_oldest();
+    Series s;
+    s.ns = event_namespace(event.regarding);
+    s.data = std::move(event);
+    s.count = 1;
+    s.first = s.last = wall;
+    s.last_seen = now;
+    it = series_.emplace(key, std::move(s)).first;
+  } else {
+    ++it->second.count;
+    it->second.last = wall;
+    it->second.last_seen = now;
+  }
+  Series& s = it->second;
+  if (s.queued) return;  // folds into the request already waiting
+
+  // Over a budget, a series the API server knows (or is being told about)
+  // keeps the count for its next patch; anything else is dropped.
+  bool known = !s.event_name.empty() || s.sending;
+  if (!take_object_budget(s.data.regarding, now)) {
+    if (!known) drop(key, "over the per-object event budget");
+    return;
+  }
+  if (queue_.size() >= options_.max_queue) {
+    if (!known) drop(key, "event queue full");
+    return;
+  }
+  s.queued = true;
+  queue_.push_back(std::move(key));
+  wake_sender();
+}
+
+asio::awaitable<void> EventRecorder::Impl::send(Series& s) {
+  auto client = client_;
+  Resource events = resources::events();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int count = s.count;
+    if (s.event_name.empty()) {
+      EventObject object;
+      object.name = event_name(s.data.regarding.name, next_unique(options_.wall_now()));
+      object.ns = s.ns;
+      object.reporting_controller = controller_;
+      object.reporting_instance = instance_;
+      object.event_time = s.first;
+      object.count = count;
+      object.last_observed = s.last;
+      std::string body = build_event_body(s.data, object);
+      std::string ns = s.ns;
+      auto created = co_await client->create(events, ns, body);
+      if (created) {
+        s.event_name = object.name;
+        ++stats_.created;
+        co_return;
+      }
+      if (created.error().kind == ApiErrorKind::AlreadyExists) continue;  // name taken: new name
+      ++stats_.failed;
+      report("creating event " + s.data.reason + " in " + s.ns + ": " + created.error().describe());
+      co_return;
+    }
+    std::string patch = build_series_patch(count, s.last);
+    std::string ns = s.ns;
+    std::string name = s.event_name;
+    PatchOptions options;
+    auto patched = co_await client->patch(events, ns, name, PatchType::Merge, patch, options);
+    if (patched) {
+      ++stats_.patched;
+      co_return;
+    }
+    if (patched.error().kind == ApiErrorKind::NotFound) {
+      s.event_name.clear();  // expired or deleted: record the series in a new Event
+      continue;
+    }
+    ++stats_.failed;
+    report("updating event " + ns + "/" + name + ": " + patched.error().describe());
+    co_return;
+  }
+}
+
+asio::awaitable<void> EventRecorder::Impl::run() {
+  auto self = shared_from_this();
+  auto executor = co_await asio::this_coro::executor;
+  if (running_) co_return;
+  running_ = true;
+  signal_ = std::make_shared<asio::steady_timer>(executor);
+  while (!stopped_) {
+    if (queue_.empty()) {
+      notify_idle();
+      auto signal = signal_;
+      signal->expires_at(SteadyClock::time_point::max());
+      co_await signal->async_wait(use_tuple);
+      continue;
+    }
+    std::string key = std::move(queue_.front());
+    queue_.pop_front();
+    auto it = series_.find(key);
+    if (it == series_.end()) continue;
+    Series& s = it->second;  // stays valid: a series being sent is never erased
+    s.queued = false;
+    s.sending = true;
+    in_flight_ = true;
+    co_await limiter_.acquire();
+    try {
+      co_await send(s);
+    } catch (const std::exception& e) {
+      ++stats_.failed;
+      report(std::string("sending event: ") + e.what());
+    }
+    s.sending = false;
+    in_flight_ = false;
+    if (s.event_name.empty() && !s.queued) series_.erase(key);  // nothing on the server
+  }
+  for (const auto& key : queue_) {
+    auto it = series_.find(key);
+    if (it == series_.end()) continue;
+    it->second.queued = false;
+    drop(key, "recorder stopped");
+  }
+  queue_.clear();
+  running_ = false;
+  signal_.reset();
+  notify_idle();
+}
+
+void EventRecorder::Impl::stop() {
+  stopped_ = true;
+  wake_sender();
+  notify_idle();
+}
+
+asio::awaitable<void> EventRecorder::Impl::flush() {
+  auto self = shared_from_this();
+  auto executor = co_await asio::this_coro::executor;
+  while (!stopped_ && (!queue_.empty() || in_flight_)) {
+    auto waiter = std::make_shared<asio::steady_timer>(executor, SteadyClock::time_point::max());
+    idle_waiters_.push_back(waiter);
+    co_await waiter->async_wait(use_tuple);
+  }
+}
+
+EventRecorder::EventRecorder(std::shared_ptr<Client> client, std::string reporting_controller,
+                             std::string reporting_instance, EventRecorderOptions options)
+    : impl_(std::make_shared<Impl>(std::move(client), std::move(reporting_controller),
+                                   std::move(reporting_instance), std::move(options))) {}
+
+EventRecorder::~EventRecorder() { impl_->stop(); }
+
+void EventRecorder::record(const ObjectRef& regarding, EventType type, std::string reason,
+                           std::string action, std::string note) {
+  EventData event;
+  event.regarding = regarding;
+  event.type = type;
+  event.reason = std::move(reason);
+  event.action = std::move(action);
+  event.note = std::move(note);
+  impl_->record(std::move(event));
+}
+
+asio::awaitable<void> EventRecorder::run() {
+  auto impl = impl_;
+  co_await impl->run();
+}
+
+void EventRecorder::stop() { impl_->stop(); }
+
+asio::awaitable<void> EventRecorder::flush() {
+  auto impl = impl_;
+  co_await impl->flush();
+}
+
+EventRecorderStats EventRecorder::stats() const { return impl_->stats(); }
+
+}  // namespace sto::kube

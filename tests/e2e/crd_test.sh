@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The SysdigToken CRD (crds/monitoring.ibm.com_sysdigtokens.yaml) against a real
+# kube-apiserver: it installs idempotently, is explained, the sample applies and
+# gets its defaults, `kubectl get sdt` shows the printer columns, the status
+# subresource works, generation follows spec changes only, and invalid objects
+# are refused with a message that names the field.
+#
+# The CRD is left installed (other tests of the same control plane use it); the
+# test's namespace is deleted on exit.
+set -euo pipefail
+: "${STO_CONTROLPLANE_DIR:?run through ctest (controlplane fixture)}"
+. "$STO_CONTROLPLANE_DIR/env"
+ROOT=${STO_SOURCE_DIR:?run through ctest}
+CRD=$ROOT/crds/monitoring.ibm.com_sysdigtokens.yaml
+SAMPLES=$ROOT/deploy/samples
+ns=crdtest-$(printf '%04x%04x' $RANDOM $RANDOM)
+trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# retry SECONDS command...: runs the command until it succeeds (discovery and
+# the published OpenAPI lag behind the Established condition).
+retry() {
+  local until=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < until)) || return 1
+    sleep 0.5
+  done
+}
+
+# 1. The CRD installs, becomes Established, and a second apply changes nothing.
+kubectl apply --server-side --field-manager=crd-test -f "$CRD" >/dev/null
+kubectl wait --for condition=established --timeout=60s crd/sysdigtokens.monitoring.ibm.com >/dev/null
+kubectl get crd sysdigtokens.monitoring.ibm.com -o jsonpath='{.status.conditions[?(@.type=="NonStructuralSchema")].message}' |
+  grep . && fail "the CRD's schema is not structural"
+# (resourceVersion is not compared: another test of the same control plane may
+# apply the same file under its own field manager at any time.)
+crd_state() { kubectl get crd sysdigtokens.monitoring.ibm.com -o jsonpath='{.metadata.generation} {.spec}'; }
+before=$(crd_state)
+out=$(kubectl apply --server-side --field-manager=crd-test -f "$CRD")
+grep -q serverside-applied <<<"$out" || fail "second apply: $out"
+after=$(crd_state)
+[[ "$before" == "$after" ]] || fail "a second apply changed the CRD: generation ${before%% *} -> ${after%% *}"
+pass "CRD is Established and applies idempotently (generation stays ${after%% *})"
+
+names=$(kubectl get crd sysdigtokens.monitoring.ibm.com -o jsonpath='{.spec.names.kind} {.spec.names.listKind} {.spec.names.plural} {.spec.names.singular} {.spec.names.shortNames} {.spec.names.categories} {.spec.scope} {.spec.versions[0].name} {.spec.versions[0].subresources}')
+[[ "$names" == 'SysdigToken SysdigTokenList sysdigtokens sysdigtoken ["sdt"] ["ibm","monitoring"] Namespaced v1alpha1 {"status":{}}' ]] ||
+  fail "unexpected names/scope/version/subresources: $names"
+pass "names: $names"
+
+# 2. kubectl explain reads the schema's descriptions.
+retry 60 kubectl explain sysdigtoken.spec.target || fail "kubectl explain sysdigtoken.spec.target failed: $(kubectl explain sysdigtoken.spec.target 2>&1)"
+explain=$(kubectl explain sysdigtoken.spec.target)
+for field in name tokenKey includeConnectionInfo labels annotations deletionPolicy; do
+  grep -q "^  $field" <<<"$explain" || fail "kubectl explain sysdigtoken.spec.target lacks $field: $explain"
+done
+grep -q 'monitoring.ibm.com/reset-token' <<<"$(kubectl explain sysdigtoken)" ||
+  fail "kubectl explain sysdigtoken does not document the reset annotation"
+grep -q 'Default 1h' <<<"$(kubectl explain sysdigtoken.spec.refreshInterval)" ||
+  fail "kubectl explain sysdigtoken.spec.refreshInterval does not state the default"
+pass "kubectl explain documents spec.target, the defaults and the reset annotation"
+
+# 3. The samples apply; the API server fills in the defaults.
+retry 30 kubectl get sdt -A || fail "kubectl get sdt does not work: $(kubectl get sdt -A 2>&1)"
+kubectl create namespace "$ns" >/dev/null
+kubectl apply -n "$ns" -f "$SAMPLES/ibm-api-key-secret.yaml" >/dev/null
+kubectl apply -n "$ns" --validate=strict -f "$SAMPLES/sysdigtoken.yaml" >/dev/null
+name=$(awk '/^metadata:/ {m = 1; next} m && /^  name:/ {print $2; exit}' "$SAMPLES/sysdigtoken.yaml")
+[[ -n "$name" ]] || fail "no metadata.name in $SAMPLES/sysdigtoken.yaml"
+jp() { kubectl get sdt "$1" -n "$ns" -o jsonpath="{$2}"; }
+expect_field() { # object jsonpath want
+  local got
+  got=$(jp "$1" "$2")
+  [[ "$got" == "$3" ]] || fail "$1: $2 is '$got', want '$3'"
+}
+expect_field "$name" .spec.endpointType public
+expect_field "$name" .spec.refreshInterval 1h
+expect_field "$name" .spec.apiKeySecretRef.key apikey
+expect_field "$name" .spec.target.tokenKey SYSDIG_MONITOR_API_TOKEN
+expect_field "$name" .spec.target.includeConnectionInfo true
+expect_field "$name" .spec.target.deletionPolicy Delete
+[[ -z "$(jp "$name" .spec.iamEndpoint)" ]] || fail "iamEndpoint got a schema default; the operator chooses it by endpointType"
+pass "sample $name applies with defaults endpointType=public refreshInterval=1h apiKeySecretRef.key=apikey target.tokenKey=SYSDIG_MONITOR_API_TOKEN includeConnectionInfo=true deletionPolicy=Delete"
+
+# A minimal object without target gets target's defaults too (target defaults to {}).
+kubectl apply -n "$ns" -f - >/dev/null <<'YAML'
+apiVersion: monitoring.ibm.com/v1alpha1
+kind: SysdigToken
+metadata: {name: minimal}
+spec:
+  instanceID: 7A1F3C2E-5B0D-4C8E-9F21-3D6B8A4E0C11
+  teamName: Ops
+  endpoint: https://127.0.0.1:8443/
+  endpointType: private
+  refreshInterval: 1m
+  apiKeySecretRef: {name: ibm-api-key}
+YAML
+expect_field minimal .spec.target.tokenKey SYSDIG_MONITOR_API_TOKEN
+expect_field minimal .spec.target.includeConnectionInfo true
+expect_field minimal .spec.target.deletionPolicy Delete
+[[ -z "$(jp minimal .spec.target.name)" ]] || fail "target.name got a schema default; the operator uses metadata.name"
+pass "an object without target gets target's defaults; teamName, endpoint and refreshInterval=1m are accepted"
+
+# 4. kubectl get sdt shows the printer columns.
+header=$(kubectl get sdt -n "$ns" | head -n1)
+for col in NAME READY TEAM SECRET 'LAST ROTATION' AGE; do
+  grep -q "$col" <<<"$header" || fail "kubectl get sdt header lacks $col: $header"
+done
+grep -q REASON <<<"$header" && fail "REASON should only show with -o wide: $header"
+grep -q REASON <<<"$(kubectl get sdt -n "$ns" -o wide | head -n1)" || fail "kubectl get sdt -o wide lacks REASON"
+pass "kubectl get sdt shows: $(tr -s ' ' <<<"$header")"
+grep -q "sysdigtoken.monitoring.ibm.com/$name" <<<"$(kubectl get ibm -n "$ns" -o name)" || fail "kubectl get ibm does not list the SysdigToken"
+pass "kubectl get ibm (category) lists sysdigtokens"
+
+# 5. The status subresource: status is written through /status only, and a
+# status write does not bump generation.
+gen=$(jp "$name" .metadata.generation)
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+kubectl patch sdt "$name" -n "$ns" --subresource=status --type=merge -p "$(
+  cat <<JSON
+{"status":{"observedGeneration":$gen,"secretName":"sysdig-monitor-token","teamID":26055,
+ "tokenFingerprint":"sha256:3f2a9c0d1e4b5a67","revision":1,"lastSyncTime":"$now","lastRotationTime":"$now",
+ "nextRefreshTime":"$now","failedAttempts":0,"lastHandledReset":"r1","lastResetOutcome":"Rotated",
+ "conditions":[{"type":"Ready","status":"True","reason":"TokenSynced","message":"token synced",
+  "observedGeneration":$gen,"lastTransitionTime":"$now"}]}}
+JSON
+)" >/dev/null
+expect_field "$name" .status.secretName sysdig-monitor-token
+expect_field "$name" .status.teamID 26055
+expect_field "$name" '.status.conditions[?(@.type=="Ready")].reason' TokenSynced
+expect_field "$name" .metadata.generation "$gen"
+row=$(kubectl get sdt "$name" -n "$ns" -o wide --no-headers | tr -s ' ')
+[[ "$row" == "$name True TokenSynced 26055 sysdig-monitor-token "* ]] || fail "kubectl get sdt row is '$row'"
+pass "status patched through the status subresource, generation unchanged; row: $row"
+
+kubectl patch sdt "$name" -n "$ns" --type=merge -p '{"status":{"secretName":"sneaky"}}' >/dev/null
+expect_field "$name" .status.secretName sysdig-monitor-token
+pass "status in a write to the main resource is ignored"
+
+if out=$(kubectl patch sdt "$name" -n "$ns" --subresource=status --type=merge \
+  -p '{"status":{"lastResetOutcome":"Maybe","nextRetryTime":"tomorrow"}}' 2>&1); then
+  fail "an invalid status was accepted"
+fi
+grep -q 'status.lastResetOutcome' <<<"$out" && grep -q 'status.nextRetryTime' <<<"$out" ||
+  fail "invalid status rejection does not name the fields: $out"
+pass "the status schema is enforced: $(grep -o 'status.lastResetOutcome[^,]*' <<<"$out" | head -n1)"
+
+# 6. generation follows spec changes only (annotations must not bump it).
+kubectl annotate sdt "$name" -n "$ns" monitoring.ibm.com/reset-token=2026-11-28T10:00:00Z >/dev/null
+expect_field "$name" .metadata.generation "$gen"
+kubectl patch sdt "$name" -n "$ns" --type=merge -p '{"spec":{"refreshInterval":"2h"}}' >/dev/null
+expect_field "$name" .metadata.generation "$((gen + 1))"
+pass "a reset annotation leaves generation at $gen; a spec change bumps it to $((gen + 1))"
+
+# 7. Invalid objects are refused with a message that names the field.
+base_spec='
+  instanceID: 7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11
+  teamID: 26055
+  region: us-south
+  apiKeySecretRef: {name: ibm-api-key}'
+# Each invalid object below is this valid one with one thing changed.
+kubectl apply -n "$ns" --dry-run=server --validate=strict -f - >/dev/null <<YAML || fail "the base of the invalid objects is not valid"
+apiVersion: monitoring.ibm.com/v1alpha1
+kind: SysdigToken
+metadata: {name: valid}
+spec:$base_spec
+YAML
+n=0
+# reject DESCRIPTION WANT SPEC_YAML [kubectl apply flags...]: SPEC_YAML is the
+# whole spec body (indented by two spaces); WANT a substring of the error.
+reject() {
+  local what=$1 want=$2 spec=$3 out obj
+  shift 3
+  n=$((n + 1))
+  obj="apiVersion: monitoring.ibm.com/v1alpha1
+kind: SysdigToken
+metadata: {name: invalid-$n}
+spec:$spec"
+  if out=$(kubectl apply -n "$ns" "$@" -f - 2>&1 <<<"$obj"); then
+    fail "$what: accepted: $out"
+  fi
+  grep -qF -- "$want" <<<"$out" || fail "$what: the error does not say '$want': $out"
+  kubectl get sdt "invalid-$n" -n "$ns" >/dev/null 2>&1 && fail "$what: object exists after the rejection"
+  pass "rejects $what: $(grep -F -- "$want" <<<"$out" | head -n1 | sed -e 's/^.* is invalid: //' -e 's/^\* //' -e 's/^Error from server.*: //' | cut -c1-150)"
+}
+without() { grep -v -- "$1" <<<"$base_spec"; }
+
+reject "missing instanceID" 'spec.instanceID: Required value' "$(without instanceID)"
+reject "bad GUID" 'spec.instanceID' "$(without instanceID)
+  instanceID: 7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c1"
+reject "neither teamID nor teamName" 'one of teamID or teamName is required' "$(without teamID)"
+reject "teamID 0" 'spec.teamID' "$(without teamID)
+  teamID: 0"
+reject "empty teamName" 'spec.teamName' "$(without teamID)
+  teamName: ''"
+reject "neither region nor endpoint" 'one of region or endpoint is required' "$(without region)"
+reject "unknown region mars" 'spec.region: Unsupported value: "mars"' "$(without region)
+  region: mars"
+reject "endpointType internal" 'spec.endpointType: Unsupported value: "internal"' "$base_spec
+  endpointType: internal"
+reject "endpoint over http" 'spec.endpoint' "$base_spec
+  endpoint: http://us-south.monitoring.cloud.ibm.com"
+reject "endpoint with a path" 'spec.endpoint' "$base_spec
+  endpoint: https://us-south.monitoring.cloud.ibm.com/api"
+reject "iamEndpoint not a URL" 'spec.iamEndpoint' "$base_spec
+  iamEndpoint: iam.cloud.ibm.com"
+reject "deletionPolicy Keep" 'spec.target.deletionPolicy: Unsupported value: "Keep"' "$base_spec
+  target: {deletionPolicy: Keep}"
+reject "refreshInterval 30s (below 1m)" 'refreshInterval must be at least 1m' "$base_spec
+  refreshInterval: 30s"
+reject "refreshInterval soon" 'spec.refreshInterval in body should match' "$base_spec
+  refreshInterval: soon"
+reject "tokenKey 'a b'" 'spec.target.tokenKey' "$base_spec
+  target: {tokenKey: a b}"
+reject "target.name Bad_Name" 'spec.target.name' "$base_spec
+  target: {name: Bad_Name}"
+reject "a reserved target label" 'spec.target.labels' "$base_spec
+  target: {labels: {monitoring.ibm.com/sysdigtoken: other}}"
+reject "an invalid target label key" 'spec.target.labels' "$base_spec
+  target: {labels: {'bad key': x}}"
+reject "apiKeySecretRef without name" 'spec.apiKeySecretRef.name: Required value' "$(without apiKeySecretRef)
+  apiKeySecretRef: {key: apikey}"
+reject "apiKeySecretRef with a bad key" 'spec.apiKeySecretRef.key' "$(without apiKeySecretRef)
+  apiKeySecretRef: {name: ibm-api-key, key: 'api key'}"
+reject "an unknown field under spec (--validate=strict)" 'unknown field "spec.colour"' "$base_spec
+  colour: blue" --validate=strict
+# The refreshInterval floor holds on update too.
+if out=$(kubectl patch sdt "$name" -n "$ns" --type=merge -p '{"spec":{"refreshInterval":"59s"}}' 2>&1); then
+  fail "an update to refreshInterval 59s was accepted"
+fi
+grep -q 'spec.refreshInterval' <<<"$out" || fail "update rejection does not name spec.refreshInterval: $out"
+pass "rejects an update to refreshInterval 59s"
+
+# Without --validate=strict an unknown field is pruned, never stored.
+kubectl apply -n "$ns" --validate=false -f - >/dev/null 2>&1 <<YAML
+apiVersion: monitoring.ibm.com/v1alpha1
+kind: SysdigToken
+metadata: {name: pruned}
+spec:$base_spec
+  colour: blue
+YAML
+[[ "$(kubectl get sdt pruned -n "$ns" -o jsonpath='{.spec}')" != *colour* ]] || fail "unknown field spec.colour was stored"
+pass "an unknown field is pruned without --validate=strict"

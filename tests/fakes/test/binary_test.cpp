@@ -1,0 +1,207 @@
+// The fake-ibm-cloud executable's contract with scripts: the listening line,
+// --port-file, --tls-dir/ca.crt, exit codes, and clear errors for bad input.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "test_server.h"
+
+extern char** environ;
+
+namespace sto::fake::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+  std::ofstream out(path);
+  out << content;
+}
+
+// A fresh directory, removed with its contents at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "fake-ibm-cloud-test-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The fake-ibm-cloud binary as a child process, stdout and stderr in files.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+    std::vector<std::string> argv_storage = {FAKE_IBM_CLOUD_BINARY};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : argv_storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("posix_spawn failed: " + std::to_string(rc));
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void signal(int sig) { kill(pid_, sig); }
+
+  // The exit code, or -1 if the process did not exit in time (it is then killed).
+  int wait(std::chrono::milliseconds timeout = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+struct Outcome {
+  int exit_code;
+  std::string err;
+};
+
+// Runs the binary to completion.
+Outcome run_binary(const TempDir& dir, const std::vector<std::string>& args) {
+  Process process(args, dir.path() / "stdout", dir.path() / "stderr");
+  int code = process.wait();
+  return {code, read_file(dir.path() / "stderr")};
+}
+
+bool wait_for_file(const fs::path& path, std::chrono::milliseconds timeout = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(path)) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(Binary, ServesHttpsOnAPickedPortAndWritesThePortAndCaFiles) {
+  TempDir dir;
+  write_file(dir.path() / "config.yaml", kDemoConfigYaml);
+  Process fake(
+      {"--config", (dir.path() / "config.yaml").string(), "--listen", "127.0.0.1:0", "--tls-dir",
+       (dir.path() / "tls").string(), "--port-file", (dir.path() / "port").string()},
+      dir.path() / "stdout", dir.path() / "stderr");
+  ASSERT_TRUE(wait_for_file(dir.path() / "port")) << read_file(dir.path() / "stderr");
+
+  const std::string port = read_file(dir.path() / "port");
+  ASSERT_FALSE(port.empty());
+  EXPECT_EQ(port.back(), '\n');
+  const std::string url = "https://127.0.0.1:" + port.substr(0, port.size() - 1);
+  EXPECT_EQ(read_file(dir.path() / "stdout"), "listening on " + url + "\n");
+
+  const std::string ca = read_file(dir.path() / "tls" / "ca.crt");
+  EXPECT_EQ(ca.rfind("-----BEGIN CERTIFICATE-----", 0), 0u);
+  {
+    TestClient client(url, ca);
+    std::string token = client.access_token();
+    auto response = client.get_monitoring("/api/token", token, kGuid, kOpsTeam);
+    EXPECT_EQ(body_json(response)["token"]["key"], kOpsToken);
+  }
+
+  fake.signal(SIGTERM);
+  EXPECT_EQ(fake.wait(), 0);
+}
+
+TEST(Binary, PlainHttpForDebugging) {
+  TempDir dir;
+  Process fake({"--plain-http", "--port-file", (dir.path() / "port").string()},
+               dir.path() / "stdout", dir.path() / "stderr");
+  ASSERT_TRUE(wait_for_file(dir.path() / "port")) << read_file(dir.path() / "stderr");
+  std::string port = read_file(dir.path() / "port");
+  const std::string url = "http://127.0.0.1:" + port.substr(0, port.size() - 1);
+  EXPECT_EQ(read_file(dir.path() / "stdout"), "listening on " + url + "\n");
+
+  {
+    TestClient client(url, "");
+    EXPECT_EQ(client.admin("GET", "/_fake/state")["instances"], nlohmann::json::array());
+  }
+  fake.signal(SIGINT);
+  EXPECT_EQ(fake.wait(), 0);
+}
+
+TEST(Binary, MalformedConfigExitsWith2NamingTheField) {
+  TempDir dir;
+  const fs::path config = dir.path() / "config.yaml";
+  write_file(config,
+             "instances:\n  - guid: g\n    teams:\n      - {id: 1, name: a}\n"
+             "      - {id: x, name: b}\n");
+  Outcome outcome = run_binary(dir, {"--config", config.string()});
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_EQ(outcome.err, "fake-ibm-cloud: " + config.string() +
+                             ": instances[0].teams[1].id: expected an integer, got a string\n");
+
+  write_file(config, "apiKeys: [\n");
+  outcome = run_binary(dir, {"--config", config.string()});
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.err.find("line 2"), std::string::npos) << outcome.err;
+
+  outcome = run_binary(dir, {"--config", (dir.path() / "missing.yaml").string()});
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_NE(outcome.err.find("cannot read"), std::string::npos) << outcome.err;
+}
+
+TEST(Binary, BadFlagsExitWith2) {
+  TempDir dir;
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--listen", "0.0.0.0:0"},
+                                                                {"--listen", "127.0.0.1:70000"},
+                                                                {"--listen", "nonsense"},
+                                                                {"--plain-http", "--tls-dir", "x"},
+                                                                {"--san", "not a name"},
+                                                                {"--log-level", "loud"},
+                                                                {"--no-such-flag"}}) {
+    Outcome outcome = run_binary(dir, args);
+    EXPECT_EQ(outcome.exit_code, 2) << args[0];
+    EXPECT_EQ(outcome.err.rfind("fake-ibm-cloud: ", 0), 0u) << outcome.err;
+    EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
+  }
+}
+
+}  // namespace
+}  // namespace sto::fake::testing
