@@ -4,7 +4,7 @@
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev libyaml-cpp-dev \
-      nlohmann-json3-dev libspdlog-dev libcli11-dev \
+      nlohmann-json3-dev libspdlog-dev libcli11-dev libsimdjson-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -16,7 +16,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTO_BUILD_TESTS=O
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      ca-certificates libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9 \
+      ca-certificates libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9 libsimdjson14 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/operator/sysdig-token-operator /usr/local/bin/sysdig-token-operator
 USER 65532:65532

@@ -28,15 +28,11 @@ bool ManagedSecret::owned_by(std::string_view name, std::string_view uid) const 
 }
 
 Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view json) {
-  simdjson::padded_string padded(json);
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  if (auto err = parser.iterate(padded).get(doc)) {
-    return fail(std::string("invalid JSON: ") + simdjson::error_message(err));
-  }
+  kube::JsonDocument parsed(json);
+  if (!parsed.error().empty()) return fail(parsed.error());
   auto secret = std::make_shared<ManagedSecret>();
   simdjson::ondemand::object root;
-  if (doc.get_object().get(root)) return fail(std::string("not an object"));
+  if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
   bool have_meta = false;
   for (auto field : root) {
     std::string_view key;

@@ -200,15 +200,11 @@ bool is_secret_key(std::string_view k) {
 }  // namespace
 
 Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json) {
-  simdjson::padded_string padded(json);
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  if (auto err = parser.iterate(padded).get(doc)) {
-    return fail(std::string("invalid JSON: ") + simdjson::error_message(err));
-  }
+  kube::JsonDocument parsed(json);
+  if (!parsed.error().empty()) return fail(parsed.error());
   auto token = std::make_shared<SysdigToken>();
   object root;
-  if (doc.get_object().get(root)) return fail(std::string("not an object"));
+  if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
   bool have_meta = false;
   for (auto field : root) {
     std::string_view key;

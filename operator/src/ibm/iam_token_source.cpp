@@ -4,7 +4,7 @@
 #include <map>
 #include <utility>
 
-#include "ibm/digest.h"
+#include "common/encoding.h"
 #include "ibm/endpoints.h"
 #include "ibm/http_gateway.h"
 #include "ibm/iam_api.h"

@@ -5,7 +5,7 @@
 #include <functional>
 #include <utility>
 
-#include "ibm/digest.h"
+#include "common/encoding.h"
 #include "ibm/endpoints.h"
 #include "ibm/http_gateway.h"
 #include "ibm/iam_token_source.h"

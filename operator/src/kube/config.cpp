@@ -1,6 +1,7 @@
 #include "kube/config.h"
 
 #include "common/encoding.h"
+#include "common/files.h"
 
 #include <algorithm>
 #include <array>
@@ -27,18 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 
 // --- small helpers -------------------------------------------------------
-
-// The file's content; the error is the reason only.
-Result<std::string, std::string> read_file(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return fail(std::string("is a directory"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(std::string(std::strerror(errno)));
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return fail(std::string("read error"));
-  return out.str();
-}
 
 std::string trim(std::string_view s) {
   auto first = s.find_first_not_of(" \t\r\n");

@@ -1,5 +1,7 @@
 #include "kube/credentials.h"
 
+#include "common/files.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -77,15 +79,6 @@ Result<FileIdentity, std::string> identify(const std::string& path) {
                       std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
-Result<std::string, std::string> read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(std::string(std::strerror(errno)));
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return fail(std::string("read error"));
-  return out.str();
-}
-
 class TokenFile final : public Credentials {
  public:
   TokenFile(std::string path, TokenFileOptions options)
@@ -122,7 +115,7 @@ class TokenFile final : public Credentials {
 
  private:
   Result<std::string, std::string> read() const {
-    auto text = read_whole_file(path_);
+    auto text = read_file(path_);
     if (!text) return fail("cannot read: " + text.error());
     return clean_token(*text);
   }

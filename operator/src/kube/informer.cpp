@@ -5,14 +5,10 @@
 namespace sto::kube {
 
 Result<ObjectPtr, std::string> project_metadata(std::string_view json) {
-  simdjson::padded_string padded(json);
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  if (auto err = parser.iterate(padded).get(doc)) {
-    return fail(std::string("invalid JSON: ") + simdjson::error_message(err));
-  }
+  JsonDocument parsed(json);
+  if (!parsed.error().empty()) return fail(parsed.error());
   simdjson::ondemand::object metadata;
-  if (doc["metadata"].get_object().get(metadata))
+  if (parsed.doc()["metadata"].get_object().get(metadata))
     return fail(std::string("object without metadata"));
   auto object = std::make_shared<CachedObject>();
   auto ignore = [](std::string_view, std::string_view) {};

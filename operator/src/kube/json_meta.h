@@ -10,6 +10,25 @@
 
 namespace sto::kube {
 
+// A JSON text parsed on demand with this thread's parser: a padded copy and
+// the document over it. One at a time per thread (the parser is reused).
+class JsonDocument {
+ public:
+  explicit JsonDocument(std::string_view json) : text_(json) {
+    thread_local simdjson::ondemand::parser parser;
+    if (auto err = parser.iterate(text_).get(doc_))
+      error_ = std::string("invalid JSON: ") + simdjson::error_message(err);
+  }
+  // Empty when the text parsed.
+  const std::string& error() const { return error_; }
+  simdjson::ondemand::document& doc() { return doc_; }
+
+ private:
+  simdjson::padded_string text_;
+  simdjson::ondemand::document doc_;
+  std::string error_;
+};
+
 // Reads namespace, name, uid, resourceVersion, generation,
 // deletionTimestamp and ownerReferences; calls on_label/on_annotation (when
 // given) for each label and annotation. Returns an error text on malformed

@@ -2,7 +2,7 @@
 // and quoting what a server said without leaking a secret.
 #include <gtest/gtest.h>
 
-#include "ibm/digest.h"
+#include "common/encoding.h"
 #include "ibm/errors.h"
 #include "ibm/retry_after.h"
 #include "ibm/wire_text.h"
