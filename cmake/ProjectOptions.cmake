@@ -5,6 +5,8 @@ target_compile_options(sto_options INTERFACE -Wall -Wextra -Wpedantic -Wno-missi
 # GCC 12 reports false -Wrestrict positives inside std::string (GCC PR 105651).
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
   target_compile_options(sto_options INTERFACE -Wno-restrict)
+  # ... and false -Wmismatched-new-delete on coroutine frames (GCC PR 109224).
+  target_compile_options(sto_options INTERFACE -Wno-mismatched-new-delete)
 endif()
 if(STO_WERROR)
   target_compile_options(sto_options INTERFACE -Werror)

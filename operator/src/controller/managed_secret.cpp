@@ -19,15 +19,17 @@ std::string ManagedSecret::label(std::string_view key) const {
   return it == labels.end() ? std::string() : it->second;
 }
 
-bool ManagedSecret::owned_by(std::string_view name, std::string_view uid) const {
-  if (label(kOwnerLabel) != name) return false;
+bool ManagedSecret::owned_by(std::string_view uid) const {
+  // By UID only: the owner label may have been stripped (drift to repair).
   for (const auto& o : meta.owners) {
     if (o.controller && o.uid == uid) return true;
   }
-  return annotation(kOwnerUidAnnotation) == uid;
+  return !uid.empty() && annotation(kOwnerUidAnnotation) == uid;
 }
 
-Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view json) {
+namespace {
+
+Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json) {
   kube::JsonDocument parsed(json);
   if (!parsed.error().empty()) return fail(parsed.error());
   auto secret = std::make_shared<ManagedSecret>();
@@ -69,6 +71,16 @@ Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view jso
   }
   if (!have_meta) return fail(std::string("object without metadata"));
   return kube::ObjectPtr(std::move(secret));
+}
+
+}  // namespace
+
+Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view json) {
+  try {
+    return decode_managed_secret(json);
+  } catch (const simdjson::simdjson_error& e) {
+    return fail(std::string("malformed JSON: ") + e.what());
+  }
 }
 
 std::optional<std::string> secret_value(std::string_view json, std::string_view key) {

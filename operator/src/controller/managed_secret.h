@@ -23,9 +23,9 @@ struct ManagedSecret : kube::CachedObject {
 
   std::string annotation(std::string_view key) const;
   std::string label(std::string_view key) const;
-  // Managed by the SysdigToken with this name and UID (label plus owner
-  // reference, or the owner-uid annotation under Retain).
-  bool owned_by(std::string_view name, std::string_view uid) const;
+  // Managed by the SysdigToken with this UID: its controller owner reference,
+  // or the owner-uid annotation under Retain.
+  bool owned_by(std::string_view uid) const;
 };
 
 // Projection for the Secret informer; also decodes a Secret read with GET.

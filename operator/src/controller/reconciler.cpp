@@ -104,7 +104,9 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
       s.next_retry_time = format_rfc3339(a.now + delay);
       result.requeue_after = delay;
     } else {
-      s.failed_attempts = st.failed_attempts + 1;
+      // Waits for a change of the resource: count it once, not per look.
+      bool repeated = st.ready && st.ready->reason == reason && st.ready->message == message;
+      s.failed_attempts = repeated ? st.failed_attempts : st.failed_attempts + 1;
       s.next_retry_time.clear();
     }
     result.failed = true;
@@ -148,23 +150,9 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
     }
   }
 
-  // 2. A renamed target: the old managed Secret is deleted (Delete) or
-  // released (Retain).
-  if (!st.secret_name.empty() && st.secret_name != spec.target_name) {
-    auto old = secrets_(ns, st.secret_name);
-    if (old && old->owned_by(tok.meta.name, tok.meta.uid)) {
-      auto r =
-          tok.spec.target.retain
-              ? co_await cluster_->release_secret(ns, st.secret_name, old->meta.resource_version)
-              : co_await cluster_->delete_secret(ns, st.secret_name, old->meta.uid);
-      if (!r && r.error().kind != kube::ApiErrorKind::NotFound)
-        co_return fail(std::move(r.error()));
-    }
-  }
-
   // 3. What is there, and whose it is.
   auto secret = secrets_(ns, spec.target_name);
-  if (secret && !secret->owned_by(tok.meta.name, tok.meta.uid)) {
+  if (secret && !secret->owned_by(tok.meta.uid)) {
     auto s = failure(reason::kSecretConflict,
                      "Secret " + spec.target_name + " is managed by SysdigToken " +
                          secret->label(kOwnerLabel) + "; choose another spec.target.name",
@@ -219,7 +207,7 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
 
   bool need_fetch = !token_intact || reset_pending || spec_changed || reset_poll_due ||
                     a.now >= next_refresh || (failing && a.now >= retry_at);
-  if (failing && a.now < retry_at && !reset_pending && !spec_changed && secret) {
+  if (failing && a.now < retry_at && !reset_pending && !spec_changed) {
     result.requeue_after = until(a.now, retry_at);
     result.outcome = "BackingOff";
     co_return result;
@@ -292,7 +280,7 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
   // edited, connection info changed)?
   auto secret_matches = [&](const std::string& token_sha) {
     if (!secret) return false;
-    if (!secret->owned_by(tok.meta.name, tok.meta.uid)) return false;
+    if (!secret->owned_by(tok.meta.uid)) return false;
     for (const auto& [k, v] : desired.labels) {
       if (secret->label(k) != v) return false;
     }
@@ -321,8 +309,8 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
       s.token_fingerprint = fingerprint;
       s.revision = revision;
       s.last_handled_reset = handled;
-      if (s.last_reset_outcome.empty())
-        s.last_reset_outcome = secret->annotation(kResetOutcomeAnnotation);
+      if (auto o = secret->annotation(kResetOutcomeAnnotation); !o.empty())
+        s.last_reset_outcome = o;
       if (!s.ready || s.ready->status != "True") {
         s.ready = ready_condition(tok, true, reason::kTokenSynced,
                                   "Secret " + spec.target_name + " holds the team's token", a.now);
@@ -361,6 +349,9 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
   std::int64_t new_revision =
       first ? std::max<std::int64_t>(revision, 0) + 1 : revision + (rotated ? 1 : 0);
   std::string outcome = st.last_reset_outcome;
+  if (secret && !secret->annotation(kResetOutcomeAnnotation).empty()) {
+    outcome = secret->annotation(kResetOutcomeAnnotation);  // written with the reset it answers
+  }
   std::string reset_check_until = st.reset_check_until;
   if (reset_pending) {
     outcome = rotated || first ? "Rotated" : "Unchanged";
@@ -398,7 +389,7 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
         // Decided at write time: someone else's Secret is never overwritten.
         auto existing = co_await cluster_->get_secret(ns, spec.target_name);
         if (!existing) co_return fail(std::move(existing.error()));
-        if (!existing.value() || !(*existing)->secret->owned_by(tok.meta.name, tok.meta.uid)) {
+        if (!existing.value() || !(*existing)->secret->owned_by(tok.meta.uid)) {
           auto s = failure(
               reason::kSecretConflict,
               "Secret " + spec.target_name +
@@ -420,6 +411,20 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
       if (!applied) co_return fail(std::move(applied.error()));
       observe_secret(applied.value());
       restored = !first && !rotated && !handled_changed && !outcome_changed;
+    }
+  }
+
+  // A renamed target: once the new Secret holds the token, the old managed
+  // Secret is deleted (Delete) or released (Retain).
+  if (!st.secret_name.empty() && st.secret_name != spec.target_name) {
+    auto old = secrets_(ns, st.secret_name);
+    if (old && old->owned_by(tok.meta.uid)) {
+      auto r =
+          tok.spec.target.retain
+              ? co_await cluster_->release_secret(ns, st.secret_name, old->meta.resource_version)
+              : co_await cluster_->delete_secret(ns, st.secret_name, old->meta.uid);
+      if (!r && r.error().kind != kube::ApiErrorKind::NotFound)
+        co_return fail(std::move(r.error()));
     }
   }
 

@@ -199,7 +199,9 @@ bool is_secret_key(std::string_view k) {
 
 }  // namespace
 
-Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json) {
+namespace {
+
+Result<kube::ObjectPtr, std::string> decode_sysdig_token(std::string_view json) {
   kube::JsonDocument parsed(json);
   if (!parsed.error().empty()) return fail(parsed.error());
   auto token = std::make_shared<SysdigToken>();
@@ -234,6 +236,16 @@ Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json)
   return kube::ObjectPtr(std::move(token));
 }
 
+}  // namespace
+
+Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json) {
+  try {
+    return decode_sysdig_token(json);
+  } catch (const simdjson::simdjson_error& e) {
+    return fail(std::string("malformed JSON: ") + e.what());
+  }
+}
+
 std::optional<std::chrono::milliseconds> parse_go_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   double total_ms = 0;
@@ -243,9 +255,15 @@ std::optional<std::chrono::milliseconds> parse_go_duration(std::string_view text
     while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
       ++i;
     if (start == i) return std::nullopt;
+    std::string_view digits = text.substr(start, i - start);
+    if (digits.find('.') != digits.rfind('.') || digits.front() == '.' || digits.back() == '.') {
+      return std::nullopt;
+    }
     double number = 0;
     try {
-      number = std::stod(std::string(text.substr(start, i - start)));
+      std::size_t used = 0;
+      number = std::stod(std::string(digits), &used);
+      if (used != digits.size()) return std::nullopt;
     } catch (...) {
       return std::nullopt;
     }

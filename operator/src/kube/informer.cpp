@@ -4,7 +4,7 @@
 
 namespace sto::kube {
 
-Result<ObjectPtr, std::string> project_metadata(std::string_view json) {
+Result<ObjectPtr, std::string> project_metadata(std::string_view json) try {
   JsonDocument parsed(json);
   if (!parsed.error().empty()) return fail(parsed.error());
   simdjson::ondemand::object metadata;
@@ -16,6 +16,8 @@ Result<ObjectPtr, std::string> project_metadata(std::string_view json) {
     return fail(std::move(err));
   }
   return ObjectPtr(std::move(object));
+} catch (const simdjson::simdjson_error& e) {
+  return fail(std::string("malformed JSON: ") + e.what());
 }
 
 Informer::Informer(std::shared_ptr<Client> client, WatcherConfig config, Projector projector,
@@ -51,8 +53,16 @@ bool older(const std::string& candidate, const std::string& cached) {
 
 }  // namespace
 
+Result<ObjectPtr, std::string> Informer::project(std::string_view json) const {
+  try {
+    return projector_(json);
+  } catch (const std::exception& e) {
+    return fail(std::string("cannot decode object: ") + e.what());
+  }
+}
+
 void Informer::observe(std::string_view json) {
-  auto projected = projector_(json);
+  auto projected = project(json);
   if (!projected) return;
   if (!ns_.empty() && projected.value()->meta.ns != ns_) return;
   auto current = store_.get(projected.value()->key());
@@ -98,7 +108,7 @@ void Informer::on_event(WatcherEvent&& event) {
     case WatcherEventType::Delete:
       break;
   }
-  auto projected = projector_(event.object);
+  auto projected = project(event.object);
   if (!projected) {
     ++stats_.decode_errors;
     stats_.last_decode_error = projected.error();

@@ -58,6 +58,8 @@ class Informer {
 
  private:
   void on_event(WatcherEvent&& event);
+  // The projector's answer; exceptions become errors.
+  Result<ObjectPtr, std::string> project(std::string_view json) const;
   void apply(ObjectPtr object);
 
   Watcher watcher_;

@@ -67,7 +67,7 @@ Result<Ok, ApiError> WatchDecoder::finish(std::vector<WatchEvent>& out) {
 }
 
 Result<Ok, ApiError> WatchDecoder::decode(std::size_t begin, std::size_t end,
-                                          std::vector<WatchEvent>& out) {
+                                          std::vector<WatchEvent>& out) try {
   while (begin < end && is_space(buffer_[begin])) ++begin;
   while (end > begin && is_space(buffer_[end - 1])) --end;
   if (begin == end) return Ok{};  // blank line
@@ -109,9 +109,11 @@ Result<Ok, ApiError> WatchDecoder::decode(std::size_t begin, std::size_t end,
   }
   out.push_back(std::move(ev));
   return Ok{};
+} catch (const simdjson::simdjson_error& e) {
+  return fail(decode_error(std::string("malformed JSON: ") + e.what()));
 }
 
-Result<ListPage, ApiError> decode_list(std::string& body) {
+Result<ListPage, ApiError> decode_list(std::string& body) try {
   auto bad = [](std::string what) {
     ApiError e;
     e.kind = ApiErrorKind::Decode;
@@ -148,6 +150,11 @@ Result<ListPage, ApiError> decode_list(std::string& body) {
     page.items.emplace_back(raw);
   }
   return page;
+} catch (const simdjson::simdjson_error& e) {
+  ApiError err;
+  err.kind = ApiErrorKind::Decode;
+  err.message = std::string("list answer: malformed JSON: ") + e.what();
+  return fail(std::move(err));
 }
 
 }  // namespace sto::kube
