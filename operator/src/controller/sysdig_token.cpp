@@ -346,6 +346,10 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
     return fail("spec.refreshInterval \"" + s.refresh_interval +
                 "\" is not a duration such as 1h or 30m");
   if (*interval < std::chrono::minutes(1)) return fail("spec.refreshInterval must be at least 1m");
+  // Longer intervals overflow the clock arithmetic and make no sense for a
+  // token that can be reset at any time.
+  if (*interval > std::chrono::hours(8760))
+    return fail("spec.refreshInterval must be at most 8760h (one year)");
   r.refresh_interval = std::chrono::duration_cast<std::chrono::seconds>(*interval);
   r.target_name = s.target.name.empty() ? token.meta.name : s.target.name;
   if (!kube::is_dns1123_subdomain(r.target_name)) {
