@@ -45,9 +45,17 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       kube::WatcherConfig secrets{
           kube::resources::secrets(), ns,
           std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)};
+      // The SysdigToken a Secret belongs to: its owner label, else (labels
+      // stripped, so the Secret just left this watch) its controller owner.
       auto owner_key = [](const kube::ObjectPtr& o) {
         auto s = std::static_pointer_cast<const ManagedSecret>(o);
         std::string owner = s->label(kOwnerLabel);
+        if (owner.empty()) {
+          for (const auto& ref : s->meta.owners) {
+            if (ref.controller && ref.kind == kKind && ref.api_version.starts_with(kGroup))
+              owner = ref.name;
+          }
+        }
         return owner.empty() ? std::string() : kube::object_key(s->meta.ns, owner);
       };
       auto enqueue_owner = [this, owner_key](const kube::ObjectPtr& o) {
@@ -186,7 +194,10 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       auto key = co_await self->queue_->get();
       if (!key) break;
       const std::string k = *key;
+      const auto started = std::chrono::steady_clock::now();
       auto result = co_await self->reconciler_->reconcile(k);
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started);
       if (!result) {
         log::warn("reconcile failed", {{"resource", k}, {"error", result.error().describe()}});
         if (result.error().kind == kube::ApiErrorKind::Conflict) {
@@ -203,6 +214,14 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
           log::info("reconcile", {{"resource", k}, {"outcome", r.outcome}});
         }
         if (r.requeue_after) self->queue_->add_after(k, *r.requeue_after);
+        if (log::enabled(log::Level::Debug)) {
+          log::debug("reconciled",
+                     {{"resource", k},
+                      {"outcome", r.outcome},
+                      {"durationMs", std::to_string(took.count() / 1000.0)},
+                      {"requeueAfterMs",
+                       r.requeue_after ? std::to_string(r.requeue_after->count()) : "none"}});
+        }
       }
       self->queue_->done(k);
     }

@@ -42,6 +42,39 @@ std::string status_patch(const SysdigTokenStatus& s) {
   return json{{"status", st}}.dump();
 }
 
+std::optional<std::string> field_ownership_patch(std::string_view object_json) {
+  auto object = json::parse(object_json, nullptr, false);
+  if (object.is_discarded() || !object.is_object()) return std::nullopt;
+  const json* meta = object.contains("metadata") ? &object["metadata"] : nullptr;
+  if (!meta || !meta->contains("managedFields") || !(*meta)["managedFields"].is_array())
+    return std::nullopt;
+  json entries = json::array();
+  json applied;
+  bool moved = false;
+  for (const auto& e : (*meta)["managedFields"]) {
+    bool ours = e.value("manager", "") == kFieldManager;
+    std::string op = e.value("operation", "");
+    if (!ours || (op != "Update" && op != "Apply") || e.value("subresource", "") != "") {
+      entries.push_back(e);
+      continue;
+    }
+    if (applied.is_null()) {
+      applied = e;
+      applied["operation"] = "Apply";
+      applied["fieldsV1"] = e.value("fieldsV1", json::object());
+    } else {
+      applied["fieldsV1"].merge_patch(e.value("fieldsV1", json::object()));
+    }
+    moved = moved || op == "Update";
+  }
+  if (!moved) return std::nullopt;
+  entries.push_back(std::move(applied));
+  json patch = json::array(
+      {{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", meta->value("resourceVersion", "")}},
+       {{"op", "replace"}, {"path", "/metadata/managedFields"}, {"value", std::move(entries)}}});
+  return patch.dump();
+}
+
 namespace {
 
 class KubeGateway final : public ClusterGateway {
@@ -87,14 +120,18 @@ class KubeGateway final : public ClusterGateway {
 
   Async<std::string> create_secret(const DesiredSecret& secret) override {
     std::string body = secret.to_json();
-    co_return co_await client_->create(secrets_, secret.ns, body);
+    auto created = co_await client_->create(secrets_, secret.ns, body);
+    if (!created) co_return created;
+    co_return co_await own_fields(secret, std::move(created).value());
   }
 
   Async<std::string> apply_secret(const DesiredSecret& secret,
                                   const std::string& resource_version) override {
     std::string body = secret.to_json(resource_version);
-    co_return co_await client_->patch(secrets_, secret.ns, secret.name, kube::PatchType::Apply,
-                                      body, apply_);
+    auto applied = co_await client_->patch(secrets_, secret.ns, secret.name,
+                                           kube::PatchType::Apply, body, apply_);
+    if (!applied) co_return applied;
+    co_return co_await own_fields(secret, std::move(applied).value());
   }
 
   Async<Ok> delete_secret(const std::string& ns, const std::string& name,
@@ -136,6 +173,16 @@ class KubeGateway final : public ClusterGateway {
   }
 
  private:
+  // Moves fields written by a POST into the Apply entry (see
+  // field_ownership_patch); the object as it is after that.
+  Async<std::string> own_fields(const DesiredSecret& secret, std::string object) {
+    auto patch = field_ownership_patch(object);
+    if (!patch) co_return object;
+    kube::PatchOptions none;
+    co_return co_await client_->patch(secrets_, secret.ns, secret.name, kube::PatchType::Json,
+                                      *patch, none);
+  }
+
   std::shared_ptr<kube::Client> client_;
   kube::Resource secrets_;
   kube::Resource tokens_;

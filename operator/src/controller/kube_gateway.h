@@ -1,10 +1,15 @@
 // KubeGateway: the ClusterGateway of the running operator, on kube::Client —
-// Secrets created with POST and updated with server-side apply conditional on
-// the checked resourceVersion, status through the status subresource — and
-// the EventSink that turns reconciler events into Kubernetes Events.
+// Secrets created with POST (so an existing one is never overwritten), their
+// fields then handed to the operator's server-side apply entry, and updated
+// with server-side apply conditional on the checked resourceVersion; status
+// through the status subresource — and the EventSink that turns reconciler
+// events into Kubernetes Events.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "controller/reconciler.h"
 #include "kube/client.h"
@@ -17,6 +22,11 @@ std::shared_ptr<EventSink> make_event_sink(std::shared_ptr<kube::EventRecorder> 
 
 // The status as the JSON merge patch the status subresource receives.
 std::string status_patch(const SysdigTokenStatus& status);
+
+// The JSON patch that moves the fields the operator's manager owns through
+// Update operations (a POST create) into its Apply entry, so that a later
+// apply without a field removes it; nothing when there is none to move.
+std::optional<std::string> field_ownership_patch(std::string_view object_json);
 
 // The kube::Resource of SysdigTokens.
 kube::Resource sysdig_tokens();

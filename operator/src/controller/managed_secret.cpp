@@ -27,7 +27,68 @@ bool ManagedSecret::owned_by(std::string_view uid) const {
   return !uid.empty() && annotation(kOwnerUidAnnotation) == uid;
 }
 
+bool ManagedSecret::retained_for(std::string_view token_name) const {
+  for (const auto& o : meta.owners) {
+    if (o.controller) return false;
+  }
+  return label(kManagedByLabel) == kManagedByValue && label(kOwnerLabel) == token_name &&
+         !annotation(kOwnerUidAnnotation).empty();
+}
+
+AppliedFields applied_fields_from(std::string_view fields_v1_json) {
+  AppliedFields out;
+  auto tree = nlohmann::json::parse(fields_v1_json, nullptr, false);
+  if (tree.is_discarded() || !tree.is_object()) return out;
+  auto names = [](const nlohmann::json& node, const char* key, std::set<std::string>& into) {
+    auto it = node.find(key);
+    if (it == node.end() || !it->is_object()) return;
+    for (const auto& [k, v] : it->items()) {
+      if (k.starts_with("f:")) into.insert(k.substr(2));
+    }
+  };
+  if (auto meta = tree.find("f:metadata"); meta != tree.end() && meta->is_object()) {
+    names(*meta, "f:labels", out.labels);
+    names(*meta, "f:annotations", out.annotations);
+    auto refs = meta->find("f:ownerReferences");
+    out.owner_references = refs != meta->end() && refs->is_object() && !refs->empty();
+  }
+  names(tree, "f:data", out.data);
+  return out;
+}
+
 namespace {
+
+// Finds the operator's Apply entry in metadata.managedFields.
+std::string read_applied_fields(simdjson::ondemand::value& value, AppliedFields& out) {
+  simdjson::ondemand::array entries;
+  if (value.type() == simdjson::ondemand::json_type::null) return {};
+  if (value.get_array().get(entries)) return "metadata.managedFields is not an array";
+  for (auto entry : entries) {
+    simdjson::ondemand::object o;
+    if (entry.get_object().get(o)) return "metadata.managedFields: not an object";
+    std::string_view manager, operation, fields;
+    for (auto f : o) {
+      std::string_view k;
+      if (f.unescaped_key().get(k)) return "metadata.managedFields: malformed key";
+      bool bad = false;
+      if (k == "manager") {
+        bad = f.value().get_string().get(manager) != simdjson::SUCCESS;
+      } else if (k == "operation") {
+        bad = f.value().get_string().get(operation) != simdjson::SUCCESS;
+      } else if (k == "fieldsV1") {
+        simdjson::ondemand::object tree;
+        bad = f.value().get_object().get(tree) != simdjson::SUCCESS ||
+              tree.raw_json().get(fields) != simdjson::SUCCESS;
+      }
+      if (bad) return "metadata.managedFields: malformed " + std::string(k);
+    }
+    // raw_json() views the padded input, which outlives this loop.
+    if (manager == kFieldManager && operation == "Apply" && !fields.empty()) {
+      out = applied_fields_from(fields);
+    }
+  }
+  return {};
+}
 
 Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json) {
   kube::JsonDocument parsed(json);
@@ -48,7 +109,14 @@ Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json
         // Only our own annotations; kubectl's last-applied copy can be large.
         if (k.starts_with("monitoring.ibm.com/")) secret->annotations.emplace(k, v);
       };
-      if (auto err = kube::decode_object_meta(meta, secret->meta, on_label, on_annotation);
+      auto on_other = [&](std::string_view k, auto& v) -> std::string {
+        if (k != "managedFields") return {};
+        simdjson::ondemand::value managed;
+        if (v.get(managed)) return "metadata.managedFields is malformed";
+        return read_applied_fields(managed, secret->applied);
+      };
+      if (auto err =
+              kube::decode_object_meta(meta, secret->meta, on_label, on_annotation, on_other);
           !err.empty()) {
         return fail(std::move(err));
       }

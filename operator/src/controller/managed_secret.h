@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -15,18 +16,36 @@
 
 namespace sto::controller {
 
+// The fields of a Secret the operator's server-side apply owns (from
+// metadata.managedFields): an apply without one of them removes it.
+struct AppliedFields {
+  std::set<std::string> labels;
+  std::set<std::string> annotations;
+  std::set<std::string> data;
+  bool owner_references = false;
+};
+
 struct ManagedSecret : kube::CachedObject {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::map<std::string, std::string> data_sha256;  // key -> sha256 hex of the decoded value
   std::string type;
+  AppliedFields applied;
 
   std::string annotation(std::string_view key) const;
   std::string label(std::string_view key) const;
   // Managed by the SysdigToken with this UID: its controller owner reference,
   // or the owner-uid annotation under Retain.
   bool owned_by(std::string_view uid) const;
+  // Left behind by a deleted SysdigToken of this name with deletionPolicy
+  // Retain (names are unique in a namespace, so it was an earlier one): a new
+  // SysdigToken of the same name takes it over.
+  bool retained_for(std::string_view token_name) const;
 };
+
+// Reads the fields owned by `manager`'s Apply entry from a managedFields
+// fieldsV1 tree (JSON text).
+AppliedFields applied_fields_from(std::string_view fields_v1_json);
 
 // Projection for the Secret informer; also decodes a Secret read with GET.
 Result<kube::ObjectPtr, std::string> project_managed_secret(std::string_view json);

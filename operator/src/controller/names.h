@@ -25,6 +25,8 @@ inline constexpr std::string_view kRevisionAnnotation = "monitoring.ibm.com/revi
 inline constexpr std::string_view kResetHandledAnnotation = "monitoring.ibm.com/reset-handled";
 inline constexpr std::string_view kResetOutcomeAnnotation = "monitoring.ibm.com/reset-outcome";
 inline constexpr std::string_view kSyncedAtAnnotation = "monitoring.ibm.com/synced-at";
+// Until when Sysdig is asked again after a reset that returned the same token.
+inline constexpr std::string_view kResetCheckUntilAnnotation = "monitoring.ibm.com/reset-check-until";
 inline constexpr std::string_view kDataDigestAnnotation = "monitoring.ibm.com/data-digest";
 
 // Connection info keys written with includeConnectionInfo.

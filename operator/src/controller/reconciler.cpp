@@ -25,6 +25,13 @@ milliseconds until(Clock::time_point now, Clock::time_point t) {
   return t <= now ? milliseconds(0) : duration_cast<milliseconds>(t - now);
 }
 
+// The annotations each write of the token sets (not from the spec).
+bool is_sync_annotation(std::string_view k) {
+  return k == kFingerprintAnnotation || k == kRevisionAnnotation || k == kResetHandledAnnotation ||
+         k == kResetOutcomeAnnotation || k == kSyncedAtAnnotation ||
+         k == kResetCheckUntilAnnotation;
+}
+
 Clock::time_point parse_or(std::string_view text, Clock::time_point fallback) {
   auto t = parse_rfc3339(text);
   return t ? *t : fallback;
@@ -152,7 +159,10 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
 
   // 3. What is there, and whose it is.
   auto secret = secrets_(ns, spec.target_name);
-  if (secret && !secret->owned_by(tok.meta.uid)) {
+  auto ours = [&](const ManagedSecret& s) {
+    return s.owned_by(tok.meta.uid) || s.retained_for(tok.meta.name);
+  };
+  if (secret && !ours(*secret)) {
     auto s = failure(reason::kSecretConflict,
                      "Secret " + spec.target_name + " is managed by SysdigToken " +
                          secret->label(kOwnerLabel) + "; choose another spec.target.name",
@@ -166,7 +176,8 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
   // the truth; the status repeats them (and stands in when the Secret is gone).
   std::string fingerprint = st.token_fingerprint;
   std::int64_t revision = st.revision;
-  if (secret && !secret->annotation(kFingerprintAnnotation).empty()) {
+  const bool secret_written = secret && !secret->annotation(kFingerprintAnnotation).empty();
+  if (secret_written) {
     fingerprint = secret->annotation(kFingerprintAnnotation);
     try {
       revision = std::stoll(secret->annotation(kRevisionAnnotation));
@@ -199,8 +210,15 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
     }
   }
   bool spec_changed = tok.meta.generation != st.observed_generation;
-  Clock::time_point check_until = parse_or(st.reset_check_until, Clock::time_point{});
-  bool in_reset_window = st.last_reset_outcome == "Unchanged" && a.now < check_until;
+  // The outcome of the last reset and its polling window: written with the
+  // Secret, so they too survive a lost status write.
+  std::string outcome =
+      secret_written ? secret->annotation(kResetOutcomeAnnotation) : st.last_reset_outcome;
+  std::string reset_check_until =
+      secret_written ? secret->annotation(kResetCheckUntilAnnotation) : st.reset_check_until;
+  Clock::time_point check_until = parse_or(reset_check_until, Clock::time_point{});
+  bool in_reset_window = outcome == "Unchanged" && a.now < check_until;
+  if (!in_reset_window) reset_check_until.clear();
   bool reset_poll_due = in_reset_window && a.now >= last_sync + options_.reset_poll_interval;
   bool failing = st.failed_attempts > 0;
   Clock::time_point retry_at = parse_or(st.next_retry_time, a.now);
@@ -232,9 +250,13 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
       co_return result;
     }
     const std::string& api_key = *key->value;
+    // A reset (or a check after one) needs an answer Sysdig gave after it.
+    const milliseconds share_age =
+        reset_pending || reset_poll_due ? milliseconds(0) : options_.token_share_age;
     ibm::InstanceRef instance{spec.monitoring_endpoint, spec.iam_endpoint, tok.spec.instance_id};
     if (!tok.spec.team_id) {
-      auto id = co_await monitoring_->find_team_id(instance, tok.spec.team_name, api_key);
+      auto id = co_await monitoring_->find_team_id(instance, tok.spec.team_name, api_key,
+                                                 options_.token_share_age);
       if (!id) {
         auto& e = id.error();
         auto s = failure(ibm::to_string(e.kind), e.message, true, e.retry_after);
@@ -245,7 +267,7 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
       team_id = id.value();
     }
     ibm::TeamRef team{instance, team_id};
-    auto fetched = co_await monitoring_->fetch_token(team, api_key);
+    auto fetched = co_await monitoring_->fetch_token(team, api_key, share_age);
     if (!fetched) {
       auto& e = fetched.error();
       auto s = failure(ibm::to_string(e.kind), e.message, true, e.retry_after);
@@ -281,6 +303,19 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
   auto secret_matches = [&](const std::string& token_sha) {
     if (!secret) return false;
     if (!secret->owned_by(tok.meta.uid)) return false;
+    // What the operator applied before and wants no more (a label dropped
+    // from the spec, connection info turned off, Delete -> Retain).
+    const AppliedFields& applied = secret->applied;
+    for (const auto& k : applied.labels) {
+      if (!desired.labels.count(k)) return false;
+    }
+    for (const auto& k : applied.data) {
+      if (!desired.data.count(k) && k != tok.spec.target.token_key) return false;
+    }
+    for (const auto& k : applied.annotations) {
+      if (!desired.annotations.count(k) && !is_sync_annotation(k)) return false;
+    }
+    if (applied.owner_references && desired.owner_uid.empty()) return false;
     for (const auto& [k, v] : desired.labels) {
       if (secret->label(k) != v) return false;
     }
@@ -309,8 +344,16 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
       s.token_fingerprint = fingerprint;
       s.revision = revision;
       s.last_handled_reset = handled;
-      if (auto o = secret->annotation(kResetOutcomeAnnotation); !o.empty())
-        s.last_reset_outcome = o;
+      s.last_reset_outcome = outcome;
+      s.reset_check_until = reset_check_until;
+      // A status write lost after the Secret's: catch up from the Secret.
+      auto synced_text = secret->annotation(kSyncedAtAnnotation);
+      auto synced = parse_rfc3339(synced_text);
+      if (synced && *synced > parse_or(st.last_sync_time, Clock::time_point{})) {
+        s.last_sync_time = synced_text;
+        s.next_refresh_time = format_rfc3339(next_refresh);
+        if (revision != st.revision) s.last_rotation_time = synced_text;
+      }
       if (!s.ready || s.ready->status != "True") {
         s.ready = ready_condition(tok, true, reason::kTokenSynced,
                                   "Secret " + spec.target_name + " holds the team's token", a.now);
@@ -348,11 +391,6 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
   bool rotated = !first && new_fp != fingerprint;
   std::int64_t new_revision =
       first ? std::max<std::int64_t>(revision, 0) + 1 : revision + (rotated ? 1 : 0);
-  std::string outcome = st.last_reset_outcome;
-  if (secret && !secret->annotation(kResetOutcomeAnnotation).empty()) {
-    outcome = secret->annotation(kResetOutcomeAnnotation);  // written with the reset it answers
-  }
-  std::string reset_check_until = st.reset_check_until;
   if (reset_pending) {
     outcome = rotated || first ? "Rotated" : "Unchanged";
     handled = tok.reset_value;
@@ -361,20 +399,22 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
   } else if (in_reset_window && rotated) {
     outcome = "Rotated";
     reset_check_until.clear();
-  } else if (!in_reset_window) {
-    reset_check_until.clear();
   }
   desired.data[tok.spec.target.token_key] = token_value;
   desired.annotations[std::string(kFingerprintAnnotation)] = new_fp;
   desired.annotations[std::string(kRevisionAnnotation)] = std::to_string(new_revision);
   if (!handled.empty()) desired.annotations[std::string(kResetHandledAnnotation)] = handled;
   if (!outcome.empty()) desired.annotations[std::string(kResetOutcomeAnnotation)] = outcome;
+  if (!reset_check_until.empty())
+    desired.annotations[std::string(kResetCheckUntilAnnotation)] = reset_check_until;
   desired.annotations[std::string(kSyncedAtAnnotation)] =
       need_fetch ? format_rfc3339(a.now)
                  : (secret ? secret->annotation(kSyncedAtAnnotation) : format_rfc3339(a.now));
 
   bool handled_changed = secret && secret->annotation(kResetHandledAnnotation) != handled;
-  bool outcome_changed = secret && secret->annotation(kResetOutcomeAnnotation) != outcome;
+  bool outcome_changed = secret && (secret->annotation(kResetOutcomeAnnotation) != outcome ||
+                                    secret->annotation(kResetCheckUntilAnnotation) !=
+                                        reset_check_until);
   bool write_secret =
       !secret_matches(sha256_hex(token_value)) || handled_changed || outcome_changed ||
       (secret && secret->annotation(kRevisionAnnotation) != std::to_string(new_revision));
@@ -389,7 +429,7 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
         // Decided at write time: someone else's Secret is never overwritten.
         auto existing = co_await cluster_->get_secret(ns, spec.target_name);
         if (!existing) co_return fail(std::move(existing.error()));
-        if (!existing.value() || !(*existing)->secret->owned_by(tok.meta.uid)) {
+        if (!existing.value() || !ours(*(*existing)->secret)) {
           auto s = failure(
               reason::kSecretConflict,
               "Secret " + spec.target_name +
@@ -430,7 +470,9 @@ asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt
 
   // 6. Events and status.
   std::string team_text = "team " + std::to_string(team_id);
-  if (first) {
+  // The first sync this resource reports (also when the Secret was written
+  // before a lost status write, or taken over from a retained one).
+  if (first || (st.token_fingerprint.empty() && !rotated)) {
     events_->emit(
         tok, false, reason::kTokenSynced,
         "Secret " + spec.target_name + " now holds the Monitor API token of " + team_text);

@@ -80,6 +80,10 @@ struct ReconcilerOptions {
   double refresh_jitter = 0.1;  // up to +10 % on each refresh interval
   std::chrono::seconds reset_poll_interval{30};
   std::chrono::minutes reset_poll_window{15};
+  // A token another resource of the same team and API key fetched at most
+  // this long ago is taken as is (not for a reset or its checks, which ask
+  // Sysdig again).
+  std::chrono::milliseconds token_share_age{std::chrono::seconds(30)};
   // Receive objects as the API server stored them after a write (to update
   // the informer caches at once).
   std::function<void(std::string_view json)> observe_token;

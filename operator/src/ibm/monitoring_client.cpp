@@ -71,11 +71,11 @@ class MonitoringClientImpl final : public MonitoringClient,
   MonitoringClientImpl(std::shared_ptr<HttpGateway> gateway, std::shared_ptr<IamTokenSource> iam)
       : gateway_(std::move(gateway)),
         iam_(std::move(iam)),
-        token_flights_(gateway_->executor()),
-        team_flights_(gateway_->executor()) {}
+        token_flights_(gateway_->executor(), kMaxShareAge),
+        team_flights_(gateway_->executor(), kMaxShareAge) {}
 
   boost::asio::awaitable<Result<std::string, IbmError>> fetch_token(
-      const TeamRef& team, const std::string& api_key) override {
+      const TeamRef& team, const std::string& api_key, std::chrono::milliseconds max_age) override {
     auto instance = check_instance(team.instance);
     if (!instance) co_return fail(std::move(instance.error()));
     if (team.team_id <= 0) {
@@ -86,13 +86,14 @@ class MonitoringClientImpl final : public MonitoringClient,
     auto make = [self, instance = *instance, team_id = team.team_id, api_key] {
       return self->fetch_token_now(instance, team_id, api_key);
     };
-    auto flight = token_flights_.run(std::move(key), std::move(make));
+    std::optional<std::chrono::steady_clock::duration> age = max_age;
+    auto flight = token_flights_.run(std::move(key), std::move(make), age);
     co_return co_await std::move(flight);
   }
 
   boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id(
       const InstanceRef& instance_ref, const std::string& team_name,
-      const std::string& api_key) override {
+      const std::string& api_key, std::chrono::milliseconds max_age) override {
     auto instance = check_instance(instance_ref);
     if (!instance) co_return fail(std::move(instance.error()));
     if (team_name.empty() || team_name.size() > kMaxTeamNameSize ||
@@ -107,7 +108,8 @@ class MonitoringClientImpl final : public MonitoringClient,
     auto make = [self, instance = *instance, team_name, api_key] {
       return self->find_team_id_now(instance, team_name, api_key);
     };
-    auto flight = team_flights_.run(std::move(key), std::move(make));
+    std::optional<std::chrono::steady_clock::duration> age = max_age;
+    auto flight = team_flights_.run(std::move(key), std::move(make), age);
     co_return co_await std::move(flight);
   }
 

@@ -11,9 +11,16 @@
 //   request. The key includes the SHA-256 of the API key, so resources with
 //   different keys never share an answer: a resource whose key is invalid
 //   fails even while another resource fetches the same team's token with a
-//   good one. Nothing is cached beyond the call itself.
+//   good one;
+// - shares answers across calls that come shortly after each other: a caller
+//   says how old an answer it accepts (`max_age`, counted from when the
+//   request was sent) — a resource created next to 19 others of the same team
+//   takes the token one of them just fetched, while a reset asks for 0 and
+//   gets a request sent after it asked. Successful answers are kept at most
+//   kMaxShareAge; failures are never shared beyond the call in flight.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +47,9 @@ struct TeamRef {
   std::int64_t team_id = 0;  // SysdigTeamID
 };
 
+// The oldest shared answer any caller can get.
+inline constexpr std::chrono::seconds kMaxShareAge{60};
+
 class MonitoringClient {
  public:
   virtual ~MonitoringClient() = default;
@@ -48,11 +58,12 @@ class MonitoringClient {
   // AccessDenied (403, IAM_ONLY instances), TeamNotFound, EndpointNotAllowed,
   // RateLimited, IAMUnavailable, MonitoringUnavailable.
   virtual boost::asio::awaitable<Result<std::string, IbmError>> fetch_token(
-      const TeamRef& team, const std::string& api_key) = 0;
+      const TeamRef& team, const std::string& api_key, std::chrono::milliseconds max_age) = 0;
 
   // The id of the team named `team_name` (exact name). Errors as fetch_token.
   virtual boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id(
-      const InstanceRef& instance, const std::string& team_name, const std::string& api_key) = 0;
+      const InstanceRef& instance, const std::string& team_name, const std::string& api_key,
+      std::chrono::milliseconds max_age) = 0;
 };
 
 std::shared_ptr<MonitoringClient> make_monitoring_client(std::shared_ptr<HttpGateway> gateway,

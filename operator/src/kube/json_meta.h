@@ -30,12 +30,14 @@ class JsonDocument {
 };
 
 // Reads namespace, name, uid, resourceVersion, generation,
-// deletionTimestamp and ownerReferences; calls on_label/on_annotation (when
-// given) for each label and annotation. Returns an error text on malformed
-// input.
-template <typename OnLabel, typename OnAnnotation>
+// deletionTimestamp and ownerReferences; calls on_label/on_annotation for
+// each label and annotation, and on_other(key, value) for any other field
+// (it returns an error text, empty when fine). Returns an error text on
+// malformed input.
+template <typename OnLabel, typename OnAnnotation, typename OnOther>
 std::string decode_object_meta(simdjson::ondemand::object& metadata, ObjectMeta& meta,
-                               OnLabel&& on_label, OnAnnotation&& on_annotation) {
+                               OnLabel&& on_label, OnAnnotation&& on_annotation,
+                               OnOther&& on_other) {
   for (auto field : metadata) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return "metadata: malformed key";
@@ -101,11 +103,20 @@ std::string decode_object_meta(simdjson::ondemand::object& metadata, ObjectMeta&
         }
         meta.owners.push_back(std::move(owner));
       }
+    } else if (auto err = on_other(key, value); !err.empty()) {
+      return err;
     }
-    // managedFields and everything else are skipped without copying.
   }
   if (meta.name.empty()) return "metadata.name is missing";
   return {};
+}
+
+template <typename OnLabel, typename OnAnnotation>
+std::string decode_object_meta(simdjson::ondemand::object& metadata, ObjectMeta& meta,
+                               OnLabel&& on_label, OnAnnotation&& on_annotation) {
+  // managedFields and everything else are skipped without copying.
+  auto skip = [](std::string_view, auto&) { return std::string(); };
+  return decode_object_meta(metadata, meta, on_label, on_annotation, skip);
 }
 
 }  // namespace sto::kube

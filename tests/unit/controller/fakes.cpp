@@ -124,11 +124,20 @@ void FakeCluster::edit_secret(const std::string& ns, const std::string& name,
   if (it == secrets_.end()) return;
   edit(it->second);
   it->second["metadata"]["resourceVersion"] = next_rv();
+  // Fields someone else removed are no longer anyone's.
+  auto& owned = owned_[key_of(ns, name)];
+  auto present = fields_of(it->second);
+  std::erase_if(owned, [&](const std::string& f) { return !present.count(f); });
+  render_managed_fields(key_of(ns, name));
 }
 
 void FakeCluster::remove_secret(const std::string& ns, const std::string& name) {
   secrets_.erase(key_of(ns, name));
   owned_.erase(key_of(ns, name));
+}
+
+void FakeCluster::remove_token(const std::string& ns, const std::string& name) {
+  tokens_.erase(key_of(ns, name));
 }
 
 const Json* FakeCluster::token(const std::string& ns, const std::string& name) const {
@@ -214,7 +223,8 @@ FakeCluster::Async<std::string> FakeCluster::create_secret(
   s["metadata"]["resourceVersion"] = next_rv();
   owned_[key] = fields_of(s);
   secrets_[key] = s;
-  co_return s.dump();
+  render_managed_fields(key);
+  co_return secrets_[key].dump();
 }
 
 void FakeCluster::apply_owned(const std::string& key, const Json& applied) {
@@ -235,6 +245,36 @@ void FakeCluster::apply_owned(const std::string& key, const Json& applied) {
   }
   if (applied.contains("type")) object["type"] = applied["type"];
   owned_[key] = std::move(now);
+  render_managed_fields(key);
+}
+
+void FakeCluster::render_managed_fields(const std::string& key) {
+  Json& m = secrets_[key]["metadata"];
+  auto it = owned_.find(key);
+  if (it == owned_.end() || it->second.empty()) {
+    m.erase("managedFields");
+    return;
+  }
+  Json fields = Json::object();
+  for (const auto& field : it->second) {
+    auto slash = field.find('/');
+    if (slash == std::string::npos) {
+      fields["f:metadata"]["f:" + field] = {{"k:{\"uid\":\"x\"}", Json::object()}};
+      continue;
+    }
+    std::string map = field.substr(0, slash);
+    std::string name = "f:" + field.substr(slash + 1);
+    if (map == "data") {
+      fields["f:data"][name] = Json::object();
+    } else {
+      fields["f:metadata"]["f:" + map][name] = Json::object();
+    }
+  }
+  m["managedFields"] = Json::array({{{"manager", controller::kFieldManager},
+                                     {"operation", "Apply"},
+                                     {"apiVersion", "v1"},
+                                     {"fieldsType", "FieldsV1"},
+                                     {"fieldsV1", fields}}});
 }
 
 FakeCluster::Async<std::string> FakeCluster::apply_secret(const controller::DesiredSecret& secret,
@@ -304,6 +344,7 @@ FakeCluster::Async<Ok> FakeCluster::release_secret(const std::string& ns, const 
   }
   m["resourceVersion"] = next_rv();
   owned_.erase(key);
+  render_managed_fields(key);
   co_return Ok{};
 }
 
@@ -341,9 +382,10 @@ void FakeMonitoring::fail_find(ibm::IbmError error, int times) {
 }
 
 boost::asio::awaitable<Result<std::string, ibm::IbmError>> FakeMonitoring::fetch_token(
-    const ibm::TeamRef& team, const std::string& api_key) {
+    const ibm::TeamRef& team, const std::string& api_key, std::chrono::milliseconds max_age) {
   ++fetches_;
   fetched_.push_back(team);
+  fetch_ages_.push_back(max_age);
   api_keys_.push_back(api_key);
   if (!fetch_failures_.empty()) {
     ibm::IbmError e = std::move(fetch_failures_.front());
@@ -361,7 +403,8 @@ boost::asio::awaitable<Result<std::string, ibm::IbmError>> FakeMonitoring::fetch
 }
 
 boost::asio::awaitable<Result<std::int64_t, ibm::IbmError>> FakeMonitoring::find_team_id(
-    const ibm::InstanceRef& instance, const std::string& team_name, const std::string& api_key) {
+    const ibm::InstanceRef& instance, const std::string& team_name, const std::string& api_key,
+    std::chrono::milliseconds /*max_age*/) {
   ++finds_;
   team_names_.push_back(team_name);
   api_keys_.push_back(api_key);

@@ -70,6 +70,7 @@ class FakeCluster final : public controller::ClusterGateway {
   void edit_secret(const std::string& ns, const std::string& name,
                    const std::function<void(Json&)>& edit);
   void remove_secret(const std::string& ns, const std::string& name);
+  void remove_token(const std::string& ns, const std::string& name);
 
   const Json* token(const std::string& ns, const std::string& name) const;
   const Json* secret(const std::string& ns, const std::string& name) const;
@@ -104,6 +105,8 @@ class FakeCluster final : public controller::ClusterGateway {
   std::string next_uid() { return "uid-" + std::to_string(++uid_); }
   // Server-side apply of the fields the operator's field manager sets.
   void apply_owned(const std::string& key, const Json& applied);
+  // Shows owned_ as the operator's Apply entry in metadata.managedFields.
+  void render_managed_fields(const std::string& key);
 
   std::map<std::string, Json> tokens_;
   std::map<std::string, Json> secrets_;
@@ -132,10 +135,13 @@ class FakeMonitoring final : public ibm::MonitoringClient {
   const std::vector<std::string>& team_names() const { return team_names_; }
 
   boost::asio::awaitable<Result<std::string, ibm::IbmError>> fetch_token(
-      const ibm::TeamRef& team, const std::string& api_key) override;
+      const ibm::TeamRef& team, const std::string& api_key,
+      std::chrono::milliseconds max_age) override;
   boost::asio::awaitable<Result<std::int64_t, ibm::IbmError>> find_team_id(
-      const ibm::InstanceRef& instance, const std::string& team_name,
-      const std::string& api_key) override;
+      const ibm::InstanceRef& instance, const std::string& team_name, const std::string& api_key,
+      std::chrono::milliseconds max_age) override;
+  // The max_age of each fetch_token call.
+  const std::vector<std::chrono::milliseconds>& fetch_ages() const { return fetch_ages_; }
 
  private:
   std::map<std::pair<std::int64_t, std::string>, std::string> tokens_;
@@ -145,6 +151,7 @@ class FakeMonitoring final : public ibm::MonitoringClient {
   int fetches_ = 0;
   int finds_ = 0;
   std::vector<ibm::TeamRef> fetched_;
+  std::vector<std::chrono::milliseconds> fetch_ages_;
   std::vector<std::string> api_keys_;
   std::vector<std::string> team_names_;
 };

@@ -660,5 +660,90 @@ TEST(StatusPatch, RoundTripsThroughTheProjection) {
   EXPECT_EQ(t->status, s);
 }
 
+// --- managedFields -------------------------------------------------------------------
+
+Json managed_entry(const std::string& manager, const std::string& operation, Json fields) {
+  return {{"manager", manager},         {"operation", operation}, {"apiVersion", "v1"},
+          {"time", "2026-12-01T10:00:00Z"}, {"fieldsType", "FieldsV1"}, {"fieldsV1", fields}};
+}
+
+Json secret_with_managed_fields(Json entries) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata",
+           {{"name", "s"},
+            {"namespace", "n"},
+            {"uid", "u-1"},
+            {"resourceVersion", "42"},
+            {"managedFields", entries}}},
+          {"data", {{"TOKEN", "dG9r"}}}};
+}
+
+TEST(ManagedSecretProjection, ReadsTheFieldsTheOperatorsApplyOwns) {
+  Json ours = {{"f:metadata",
+                {{"f:labels", {{"f:team", Json::object()}, {"f:app.kubernetes.io/managed-by", Json::object()}}},
+                 {"f:annotations", {{"f:monitoring.ibm.com/revision", Json::object()}}},
+                 {"f:ownerReferences", {{"k:{\"uid\":\"t-1\"}", Json::object()}}}}},
+               {"f:data", {{"f:TOKEN", Json::object()}, {"f:SYSDIG_MONITOR_URL", Json::object()}}}};
+  Json theirs = {{"f:metadata", {{"f:labels", {{"f:other", Json::object()}}}}}};
+  auto json = secret_with_managed_fields(
+                  Json::array({managed_entry("kubectl-edit", "Update", theirs),
+                               managed_entry(std::string(kFieldManager), "Apply", ours),
+                               managed_entry(std::string(kFieldManager), "Update", theirs)}))
+                  .dump();
+  auto projected = project_managed_secret(json);
+  ASSERT_TRUE(projected.ok()) << projected.error();
+  auto secret = std::static_pointer_cast<const ManagedSecret>(projected.value());
+  EXPECT_EQ(secret->applied.labels, (std::set<std::string>{"app.kubernetes.io/managed-by", "team"}));
+  EXPECT_EQ(secret->applied.annotations, (std::set<std::string>{"monitoring.ibm.com/revision"}));
+  EXPECT_EQ(secret->applied.data, (std::set<std::string>{"SYSDIG_MONITOR_URL", "TOKEN"}));
+  EXPECT_TRUE(secret->applied.owner_references);
+  EXPECT_EQ(secret->meta.resource_version, "42");
+}
+
+TEST(ManagedSecretProjection, MalformedManagedFieldsAreAnError) {
+  auto bad = secret_with_managed_fields(Json::array({{{"manager", 7}}}));
+  EXPECT_FALSE(project_managed_secret(bad.dump()).ok());
+  auto not_array = secret_with_managed_fields(Json::object());
+  EXPECT_FALSE(project_managed_secret(not_array.dump()).ok());
+}
+
+TEST(FieldOwnershipPatch, MovesTheOperatorsUpdateEntryIntoItsApplyEntry) {
+  Json created = {{"f:data", {{"f:TOKEN", Json::object()}}},
+                  {"f:metadata", {{"f:labels", {{"f:team", Json::object()}}}}}};
+  Json applied = {{"f:metadata", {{"f:annotations", {{"f:x", Json::object()}}}}}};
+  Json other = {{"f:metadata", {{"f:labels", {{"f:other", Json::object()}}}}}};
+  auto json = secret_with_managed_fields(
+                  Json::array({managed_entry(std::string(kFieldManager), "Update", created),
+                               managed_entry("kubectl-edit", "Update", other),
+                               managed_entry(std::string(kFieldManager), "Apply", applied)}))
+                  .dump();
+  auto patch = field_ownership_patch(json);
+  ASSERT_TRUE(patch);
+  auto p = Json::parse(*patch);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0], (Json{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", "42"}}));
+  EXPECT_EQ(p[1]["op"], "replace");
+  EXPECT_EQ(p[1]["path"], "/metadata/managedFields");
+  const Json& entries = p[1]["value"];
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0]["manager"], "kubectl-edit");
+  EXPECT_EQ(entries[1]["manager"], kFieldManager);
+  EXPECT_EQ(entries[1]["operation"], "Apply");
+  Json merged = created;
+  merged.merge_patch(applied);
+  EXPECT_EQ(entries[1]["fieldsV1"], merged);
+}
+
+TEST(FieldOwnershipPatch, NothingToDoWhenTheOperatorOwnsOnlyThroughApply) {
+  Json fields = {{"f:data", {{"f:TOKEN", Json::object()}}}};
+  auto json = secret_with_managed_fields(
+      Json::array({managed_entry(std::string(kFieldManager), "Apply", fields),
+                   managed_entry("someone", "Update", fields)}));
+  EXPECT_FALSE(field_ownership_patch(json.dump()));
+  EXPECT_FALSE(field_ownership_patch("not json"));
+  EXPECT_FALSE(field_ownership_patch("{\"metadata\":{}}"));
+}
+
 }  // namespace
 }  // namespace sto::controller

@@ -633,10 +633,37 @@ TEST_F(Reconciler, RetainWritesAnOwnerUidAnnotationInsteadOfAnOwnerReference) {
   EXPECT_EQ(cluster->count("apply_secret"), 0);
 }
 
+TEST_F(Reconciler, ARecreatedSysdigTokenTakesOverTheSecretItsNamesakeRetained) {
+  Json t = token_json();
+  t["spec"]["target"] = {{"deletionPolicy", "Retain"}};
+  add_token(t);
+  reconcile();
+  const std::string old_uid = token_uid();
+  cluster->remove_token(kNs, kName);
+  sync();
+  add_token(t);
+  ASSERT_NE(token_uid(), old_uid);
+  auto r = reconcile();
+  EXPECT_FALSE(r.failed) << r.outcome << ": " << status().ready->message;
+  EXPECT_TRUE(stored_secret()->owned_by(token_uid()));
+  EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
+  EXPECT_TRUE(events->with_reason("SecretConflict").empty());
+}
+
+TEST_F(Reconciler, ASecretRetainedForAnotherNameStillConflicts) {
+  Json t = token_json("other");
+  t["spec"]["target"] = {{"deletionPolicy", "Retain"}, {"name", kName}};
+  add_token(t);
+  reconcile(std::string(kNs) + "/other");
+  cluster->remove_token(kNs, "other");
+  sync();
+  add_token();
+  auto r = reconcile();
+  EXPECT_EQ(r.outcome, "SecretConflict");
+  EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
+}
+
 TEST_F(Reconciler, SwitchingToRetainDropsTheOwnerReference) {
-  GTEST_SKIP() << "bug: secret_matches (reconciler.cpp:293-314) ignores the owner-uid annotation "
-                  "and a leftover owner reference under Retain, so switching Delete -> Retain "
-                  "writes nothing and the Secret is still garbage-collected with the SysdigToken";
   add_token();
   reconcile();
   edit_spec([](Json& spec) { spec["target"] = {{"deletionPolicy", "Retain"}}; });

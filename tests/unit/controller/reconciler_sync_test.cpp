@@ -3,6 +3,7 @@
 // annotation handled exactly once (across restarts and lost status writes),
 // the Unchanged outcome and its polling window, and drift repair.
 #include "common/encoding.h"
+#include "common/rfc3339.h"
 #include "reconciler_fixture.h"
 
 namespace sto::controller_test {
@@ -374,12 +375,45 @@ TEST_F(Reconciler, ResetIsNotHandledAgainAfterAKillBetweenSecretAndStatusWrites)
   EXPECT_EQ(monitoring->fetches(), 2);
 }
 
+TEST_F(Reconciler, StatusTimesCatchUpWithTheSecretAfterALostStatusWrite) {
+  add_token();
+  reconcile();
+  clock.advance(2min);
+  monitoring->set_token(kTeam, kApiKey, kToken2);
+  annotate_reset("r1");
+  cluster->fail_next("write_status", api_error(kube::ApiErrorKind::Transport, "killed"));
+  ASSERT_FALSE(try_reconcile());
+  const std::string rotated_at = format_rfc3339(clock.now);
+  ASSERT_EQ(stored_secret()->annotation(names::kSyncedAtAnnotation), rotated_at);
+
+  clock.advance(1min);
+  restart();
+  reconcile();
+  auto st = status();
+  EXPECT_EQ(st.revision, 2);
+  EXPECT_EQ(st.last_sync_time, rotated_at);
+  EXPECT_EQ(st.last_rotation_time, rotated_at);
+  auto next = parse_rfc3339(st.next_refresh_time);
+  ASSERT_TRUE(next);
+  EXPECT_GE(*next, *parse_rfc3339(rotated_at) + 1h) << st.next_refresh_time;
+  EXPECT_EQ(monitoring->fetches(), 2);
+}
+
+TEST_F(Reconciler, AResetAsksSysdigAgainWhileOtherFetchesMayShare) {
+  add_token();
+  reconcile();
+  ASSERT_EQ(monitoring->fetch_ages().size(), 1u);
+  EXPECT_GT(monitoring->fetch_ages().back(), 0ms);
+  monitoring->set_token(kTeam, kApiKey, kToken2);
+  annotate_reset("r1");
+  reconcile();
+  ASSERT_EQ(monitoring->fetch_ages().size(), 2u);
+  EXPECT_EQ(monitoring->fetch_ages().back(), 0ms);
+}
+
 // The Unchanged outcome and its polling window must survive a lost status
 // write too: the Secret records the outcome with the handled value.
 TEST_F(Reconciler, ResetPollingSurvivesALostStatusWrite) {
-  GTEST_SKIP() << "bug: the Unchanged polling window lives only in status.resetCheckUntil "
-                  "(reconciler.cpp:214-216); after a lost status write nothing polls, the new "
-                  "token waits for the next refresh";
   add_token();
   reconcile();
   clock.advance(5min);
@@ -664,9 +698,6 @@ TEST_F(Reconciler, StrippedCustomLabelIsRestoredWithoutAFetch) {
 }
 
 TEST_F(Reconciler, TurningOffConnectionInfoRemovesItsKeys) {
-  GTEST_SKIP() << "bug: secret_matches (reconciler.cpp:293-314) checks only that desired keys are "
-                  "present, so includeConnectionInfo true -> false writes nothing and the three "
-                  "keys stay";
   add_token();
   reconcile();
   ASSERT_TRUE(stored_value("SYSDIG_MONITOR_URL"));
@@ -681,9 +712,6 @@ TEST_F(Reconciler, TurningOffConnectionInfoRemovesItsKeys) {
 }
 
 TEST_F(Reconciler, LabelRemovedFromTheSpecIsRemovedFromTheSecret) {
-  GTEST_SKIP() << "bug: secret_matches (reconciler.cpp:293-314) checks only that desired labels "
-                  "are present, so removing one from spec.target.labels writes nothing and it "
-                  "stays on the Secret";
   Json t = token_json();
   t["spec"]["target"] = {{"labels", {{"team", "ops"}}}};
   add_token(t);

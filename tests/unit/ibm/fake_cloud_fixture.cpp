@@ -142,34 +142,36 @@ Result<IamToken, IbmError> FakeCloudTest::get_iam_token(std::string_view api_key
 }
 
 Result<std::string, IbmError> FakeCloudTest::fetch_token(const TeamRef& team,
-                                                         std::string_view api_key) {
+                                                         std::string_view api_key,
+                                                         std::chrono::milliseconds max_age) {
   auto& client = monitoring();
   const std::string key(api_key);
-  auto result = run_on(io_, client.fetch_token(team, key));
+  auto result = run_on(io_, client.fetch_token(team, key, max_age));
   if (!result) seen(result.error());
   return result;
 }
 
 Result<std::int64_t, IbmError> FakeCloudTest::find_team(const std::string& name,
-                                                        std::string_view api_key) {
+                                                        std::string_view api_key,
+                                                        std::chrono::milliseconds max_age) {
   auto& client = monitoring();
   const std::string key(api_key);
   const InstanceRef where = instance();
-  auto result = run_on(io_, client.find_team_id(where, name, key));
+  auto result = run_on(io_, client.find_team_id(where, name, key, max_age));
   if (!result) seen(result.error());
   return result;
 }
 
 std::vector<Result<std::string, IbmError>> FakeCloudTest::fetch_tokens_concurrently(
-    const std::vector<std::pair<TeamRef, std::string>>& calls) {
+    const std::vector<std::pair<TeamRef, std::string>>& calls, std::chrono::milliseconds max_age) {
   auto& client = monitoring();
   std::vector<std::optional<Result<std::string, IbmError>>> slots(calls.size());
   for (std::size_t i = 0; i < calls.size(); ++i) {
     asio::co_spawn(
         io_,
-        [&client, &calls, &slots, i]() -> asio::awaitable<void> {
+        [&client, &calls, &slots, i, max_age]() -> asio::awaitable<void> {
           const auto& [team, key] = calls[i];
-          auto result = co_await client.fetch_token(team, key);
+          auto result = co_await client.fetch_token(team, key, max_age);
           slots[i].emplace(std::move(result));
         },
         asio::detached);

@@ -83,14 +83,18 @@ class FakeCloudTest : public ::testing::Test {
   TeamRef team(std::int64_t id = kOpsTeam, std::string_view guid = kGuid) const;
 
   Result<IamToken, IbmError> get_iam_token(std::string_view api_key = kGoodKey);
+  // max_age 0: an answer from a request sent after this call.
   Result<std::string, IbmError> fetch_token(const TeamRef& team,
-                                            std::string_view api_key = kGoodKey);
+                                            std::string_view api_key = kGoodKey,
+                                            std::chrono::milliseconds max_age = {});
   Result<std::int64_t, IbmError> find_team(const std::string& name,
-                                           std::string_view api_key = kGoodKey);
+                                           std::string_view api_key = kGoodKey,
+                                           std::chrono::milliseconds max_age = {});
 
   // Runs `count` calls of fetch_token (or of token()) at once.
   std::vector<Result<std::string, IbmError>> fetch_tokens_concurrently(
-      const std::vector<std::pair<TeamRef, std::string>>& calls);
+      const std::vector<std::pair<TeamRef, std::string>>& calls,
+      std::chrono::milliseconds max_age = kMaxShareAge);
   std::vector<Result<IamToken, IbmError>> get_iam_tokens_concurrently(
       const std::vector<std::string>& api_keys);
 

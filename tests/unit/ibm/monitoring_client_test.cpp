@@ -81,6 +81,47 @@ TEST_F(MonitoringClientTest, TwentyConcurrentFetchesOfOneTeamShareOneRequest) {
   EXPECT_GE(token_requests(), 1u);
 }
 
+TEST_F(MonitoringClientTest, AFetchWithinMaxAgeTakesTheAnswerJustFetched) {
+  ASSERT_EQ(*fetch_token(team(), kGoodKey, 30s), kOpsToken);
+  ASSERT_EQ(*fetch_token(team(), kGoodKey, 30s), kOpsToken);
+  EXPECT_EQ(token_requests(), 1u);
+  // A zero max_age (a reset) asks again.
+  ASSERT_EQ(*fetch_token(team(), kGoodKey, 0ms), kOpsToken);
+  EXPECT_EQ(token_requests(), 2u);
+}
+
+TEST_F(MonitoringClientTest, AResetIsSeenByAZeroMaxAgeEvenRightAfterASharedFetch) {
+  ASSERT_EQ(*fetch_token(team(), kGoodKey, 30s), kOpsToken);
+  auto reset = fake_->admin("POST", "/_fake/instances/" + std::string(kGuid) + "/teams/" +
+                                        std::to_string(kOpsTeam) + "/reset");
+  EXPECT_EQ(*fetch_token(team(), kGoodKey, 30s), kOpsToken);  // shared, as asked
+  EXPECT_EQ(*fetch_token(team(), kGoodKey, 0ms), reset.at("token").get<std::string>());
+}
+
+TEST_F(MonitoringClientTest, AFailureIsNeverSharedWithALaterCall) {
+  fake_->add_fault({{"pathPrefix", "/api/token"}, {"status", 503}, {"times", 1}});
+  expect_error(fetch_token(team(), kGoodKey, 30s), IbmErrorKind::MonitoringUnavailable);
+  auto token = fetch_token(team(), kGoodKey, 30s);
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_EQ(token_requests(), 2u);
+}
+
+TEST_F(MonitoringClientTest, AnInvalidKeyNeverGetsAnotherKeysSharedAnswer) {
+  ASSERT_TRUE(fetch_token(team(), kGoodKey, 30s).ok());
+  expect_error(fetch_token(team(), kUnknownKey, 30s), IbmErrorKind::APIKeyInvalid);
+  ASSERT_TRUE(fetch_token(team(), kSecondKey, 30s).ok());
+  EXPECT_EQ(token_requests(), 2u);  // the unknown key fails at IAM
+}
+
+TEST_F(MonitoringClientTest, ResetCallersArrivingDuringAFetchShareTheNextOne) {
+  // 20 callers that accept no earlier answer: one request for the first, one
+  // after it for all who came while it was in flight.
+  std::vector<std::pair<TeamRef, std::string>> calls(20, {team(), std::string(kGoodKey)});
+  auto tokens = fetch_tokens_concurrently(calls, 0ms);
+  for (const auto& token : tokens) ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_LE(token_requests(), 2u);
+}
+
 TEST_F(MonitoringClientTest, ConcurrentFetchesWithDifferentKeysNeverShareAnAnswer) {
   std::vector<std::pair<TeamRef, std::string>> calls;
   for (int i = 0; i < 5; ++i) {

@@ -57,6 +57,59 @@ TEST(SingleFlight, ConcurrentCallsForOneKeyShareOneRun) {
   EXPECT_EQ(flights.in_flight(), 0u);
 }
 
+TEST(SingleFlight, CallersNeedingANewerAnswerShareTheNextRun) {
+  asio::io_context io;
+  SingleFlight<std::string, std::string> flights(io.get_executor());
+  auto counter = std::make_shared<Counter>();
+  std::vector<std::string> results;
+  std::optional<SingleFlight<std::string, std::string>::Clock::duration> no_older{0ms};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto flight = flights.run("a", slow_work(counter, "a"));
+        results.push_back(co_await std::move(flight));
+      },
+      asio::detached);
+  for (int i = 0; i < 10; ++i) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await sleep_for(5ms);  // while the first run is in flight
+          auto flight = flights.run("a", slow_work(counter, "a"), no_older);
+          results.push_back(co_await std::move(flight));
+        },
+        asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(counter->started, 2);
+  ASSERT_EQ(results.size(), 11u);
+  EXPECT_EQ(results[0], "a#1");
+  for (std::size_t i = 1; i < results.size(); ++i) EXPECT_EQ(results[i], "a#2");
+}
+
+TEST(SingleFlight, SuccessfulAnswersAreKeptForCallersThatAcceptTheirAge) {
+  asio::io_context io;
+  SingleFlight<std::string, std::string> flights(io.get_executor(), 200ms);
+  auto counter = std::make_shared<Counter>();
+  std::vector<std::string> results;
+  std::optional<SingleFlight<std::string, std::string>::Clock::duration> recent{150ms}, none{0ms};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (auto* age : {&recent, &recent, &none, &recent}) {
+          auto flight = flights.run("a", slow_work(counter, "a"), *age);
+          results.push_back(co_await std::move(flight));
+        }
+        co_await sleep_for(250ms);  // past keep_for
+        auto flight = flights.run("a", slow_work(counter, "a"), recent);
+        results.push_back(co_await std::move(flight));
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(results, (std::vector<std::string>{"a#1", "a#1", "a#2", "a#2", "a#3"}));
+  EXPECT_EQ(flights.kept(), 1u);
+}
+
 TEST(SingleFlight, DifferentKeysRunSeparately) {
   asio::io_context io;
   SingleFlight<std::string, std::string> flights(io.get_executor());

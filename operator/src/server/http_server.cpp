@@ -1,0 +1,430 @@
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <exception>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/metrics.h"
+
+namespace sto::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
+// After an error response, how much of the rest of the request is read and
+// dropped (so that closing does not reset the connection before the client
+// reads the response), and for how long at most.
+constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::chrono::milliseconds kLingerTime = 2s;
+
+bool is_hostname(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    char c = host[i];
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || (c == '-' && label > 0);
+    if (!ok || ++label > 63) return false;
+  }
+  return label > 0 && host.back() != '-';
+}
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  auto addr = ep.address();
+  std::string out = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+  return out + ":" + std::to_string(ep.port());
+}
+
+enum class Route { None, Metrics, Healthz, Readyz };
+
+}  // namespace
+
+// ---------------------------------------------------------------- addresses
+
+std::string BindAddress::to_string() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
+Result<std::optional<BindAddress>, std::string> parse_bind_address(std::string_view text,
+                                                                   std::string_view flag) {
+  auto bad = [&](const std::string& why) {
+    std::string msg = flag.empty() ? std::string() : std::string(flag) + ": ";
+    msg += "\"" + std::string(text) + "\" is not a valid listen address: " + why +
+           " (want HOST:PORT, :PORT, or 0 to disable)";
+    return fail(std::move(msg));
+  };
+  if (text == "0") return std::optional<BindAddress>{};
+  if (text.empty()) return bad("it is empty");
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("it has no port");
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+
+  BindAddress out;
+  if (host.starts_with('[')) {
+    if (host.size() < 2 || !host.ends_with(']')) return bad("unbalanced brackets");
+    std::string inner(host.substr(1, host.size() - 2));
+    boost::system::error_code ec;
+    asio::ip::make_address_v6(inner, ec);
+    if (ec) return bad("\"" + inner + "\" is not an IPv6 address");
+    out.host = std::move(inner);
+  } else if (host.find_first_of(":[]") != std::string_view::npos) {
+    return bad("an IPv6 address needs brackets, as in [::1]:8080");
+  } else if (!host.empty()) {
+    bool numeric = std::all_of(host.begin(), host.end(), [](char c) {
+      return c == '.' || std::isdigit(static_cast<unsigned char>(c));
+    });
+    boost::system::error_code ec;
+    if (numeric) {
+      asio::ip::make_address_v4(std::string(host), ec);
+      if (ec) return bad("\"" + std::string(host) + "\" is not an IPv4 address");
+    } else if (!is_hostname(host)) {
+      return bad("\"" + std::string(host) + "\" is not a host name or IP address");
+    }
+    out.host = std::string(host);
+  }
+
+  if (port.empty()) return bad("it has no port");
+  if (!std::all_of(port.begin(), port.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return bad("port \"" + std::string(port) + "\" is not a number");
+  if (port.size() > 5 || std::stoul(std::string(port)) > 65535)
+    return bad("port " + std::string(port) + " is out of range (0-65535)");
+  out.port = static_cast<std::uint16_t>(std::stoul(std::string(port)));
+  return std::optional<BindAddress>{std::move(out)};
+}
+
+// ---------------------------------------------------------------- server
+
+namespace {
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// The response status for a request that could not be read, or none when the
+// connection just ended (closed, reset, timed out).
+std::optional<http::status> read_error_status(const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return std::nullopt;
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    return http::status::request_header_fields_too_large;
+  if (ec == http::error::body_limit) return http::status::payload_too_large;
+  if (ec.category() == http::make_error_code(http::error::bad_method).category())
+    return http::status::bad_request;
+  return std::nullopt;
+}
+
+Response text_response(http::status status, std::string body, unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, kTextContentType);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.body() = std::move(body);
+  return res;
+}
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::any_io_executor executor, ServerOptions options)
+      : ex(std::move(executor)), opt(std::move(options)), retry_timer(ex) {}
+
+  asio::any_io_executor ex;
+  ServerOptions opt;
+  const Registry* registry = nullptr;
+  bool health = false;
+  ReadinessCheck readiness;
+
+  std::optional<tcp::acceptor> acceptor;
+  asio::steady_timer retry_timer;
+  tcp::endpoint local;
+  bool started = false;
+  bool stopped = false;
+  std::uint64_t next_id = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
+
+  void report(const std::string& message) const {
+    if (opt.on_error) opt.on_error(message);
+  }
+
+  boost::system::error_code listen(const tcp::endpoint& ep, bool dual_stack) {
+    boost::system::error_code ec;
+    tcp::acceptor a(ex);
+    a.open(ep.protocol(), ec);
+    if (!ec && dual_stack) a.set_option(asio::ip::v6_only(false), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) local = a.local_endpoint(ec);
+    if (!ec) acceptor.emplace(std::move(a));
+    return ec;
+  }
+
+  Result<Ok, std::string> start(const BindAddress& address) {
+    std::string where = "listen on " + address.to_string() + ": ";
+    if (started || stopped) return fail(where + "the server was already started");
+    boost::system::error_code ec;
+    if (address.host.empty()) {
+      // All interfaces: IPv6 and IPv4 on one socket, or IPv4 alone where the
+      // host has no IPv6.
+      ec = listen(tcp::endpoint(tcp::v6(), address.port), true);
+      if (ec == asio::error::address_family_not_supported ||
+          ec == boost::system::errc::address_not_available ||
+          ec == asio::error::invalid_argument)
+        ec = listen(tcp::endpoint(tcp::v4(), address.port), false);
+    } else {
+      auto ip = asio::ip::make_address(address.host, ec);
+      std::vector<tcp::endpoint> candidates;
+      if (!ec) {
+        candidates.emplace_back(ip, address.port);
+      } else {
+        tcp::resolver resolver(ex);
+        auto results = resolver.resolve(address.host, std::to_string(address.port),
+                                        tcp::resolver::passive, ec);
+        if (ec) return fail(where + "cannot resolve \"" + address.host + "\": " + ec.message());
+        for (const auto& entry : results) candidates.push_back(entry.endpoint());
+        if (candidates.empty()) return fail(where + "\"" + address.host + "\" has no address");
+        // Like Go's net.Listen: an IPv4 address of the name first.
+        std::stable_partition(candidates.begin(), candidates.end(),
+                              [](const tcp::endpoint& e) { return e.address().is_v4(); });
+      }
+      for (const auto& ep : candidates) {
+        ec = listen(ep, false);
+        if (!ec) break;
+      }
+    }
+    if (ec) return fail(where + ec.message());
+    started = true;
+    auto self = shared_from_this();
+    asio::co_spawn(
+        ex, [self]() -> asio::awaitable<void> { co_await self->accept_loop(); }, asio::detached);
+    return Ok{};
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    registry = nullptr;
+    readiness = nullptr;
+    health = false;
+    boost::system::error_code ignored;
+    if (acceptor) acceptor->close(ignored);
+    retry_timer.cancel();
+    for (auto& [id, c] : connections) {
+      c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      c->stream.close();
+    }
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor->async_accept(use_tuple);
+      if (stopped || ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        if (ec == asio::error::connection_aborted) continue;
+        // Out of descriptors or memory: wait a little instead of spinning.
+        report("accepting a connection on " + endpoint_string(local) + ": " + ec.message());
+        retry_timer.expires_after(100ms);
+        co_await retry_timer.async_wait(use_tuple);
+        if (stopped) co_return;
+        continue;
+      }
+      if (connections.size() >= opt.max_connections) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      std::uint64_t id = next_id++;
+      connections.emplace(id, conn);
+      auto self = shared_from_this();
+      asio::co_spawn(
+          ex,
+          [self, conn, id]() -> asio::awaitable<void> {
+            try {
+              co_await self->serve(*conn);
+            } catch (const std::exception&) {
+              // One connection fails, never the server.
+            }
+            boost::system::error_code ignored;
+            conn->stream.socket().close(ignored);
+            self->connections.erase(id);
+          },
+          asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(Connection& c) {
+    beast::flat_buffer buffer(opt.max_header_bytes + opt.max_body_bytes + 1024);
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(
+          std::min<std::size_t>(opt.max_header_bytes, UINT32_MAX)));
+      parser.body_limit(opt.max_body_bytes);
+      c.stream.expires_after(opt.timeout);
+      auto [ec, n] = co_await http::async_read(c.stream, buffer, parser, use_tuple);
+      if (stopped) co_return;
+      if (ec) {
+        auto status = read_error_status(ec);
+        if (!status) co_return;
+        std::string text = std::string(http::obsolete_reason(*status)) + "\n";
+        Response res = text_response(*status, std::move(text), 11);
+        res.keep_alive(false);
+        res.prepare_payload();
+        c.stream.expires_after(opt.timeout);
+        auto [wec, wn] = co_await http::async_write(c.stream, res, use_tuple);
+        if (!wec && !stopped) co_await linger(c);
+        co_return;
+      }
+
+      Response res = respond(parser.get());
+      bool keep_alive = res.keep_alive();
+      c.stream.expires_after(opt.timeout);
+      auto [wec, wn] = co_await http::async_write(c.stream, res, use_tuple);
+      if (wec || stopped) co_return;
+      if (!keep_alive) {
+        boost::system::error_code ignored;
+        c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        co_return;
+      }
+    }
+  }
+
+  // Half-closes and reads what is left of a rejected request for a moment,
+  // so the client sees the error response rather than a reset.
+  asio::awaitable<void> linger(Connection& c) {
+    boost::system::error_code ignored;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    c.stream.expires_after(std::min<std::chrono::milliseconds>(opt.timeout, kLingerTime));
+    std::array<char, 4096> scratch;
+    std::size_t drained = 0;
+    while (drained < kLingerBytes && !stopped) {
+      auto buf = asio::buffer(scratch);
+      auto [ec, n] = co_await c.stream.async_read_some(buf, use_tuple);
+      if (ec) break;
+      drained += n;
+    }
+  }
+
+  Route route_of(std::string_view target) const {
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/metrics" && registry) return Route::Metrics;
+    if (path == "/healthz" && health) return Route::Healthz;
+    if (path == "/readyz" && health) return Route::Readyz;
+    return Route::None;
+  }
+
+  Response respond(const Request& req) {
+    unsigned version = req.version();
+    Response res;
+    Route route = route_of(req.target());
+    bool head = req.method() == http::verb::head;
+    if (route == Route::None) {
+      res = text_response(http::status::not_found, "404 page not found\n", version);
+    } else if (req.method() != http::verb::get && !head) {
+      res = text_response(http::status::method_not_allowed, "405 method not allowed\n", version);
+      res.set(http::field::allow, "GET, HEAD");
+    } else {
+      try {
+        switch (route) {
+          case Route::Metrics:
+            res = text_response(http::status::ok, registry->render(), version);
+            res.set(http::field::content_type, kMetricsContentType);
+            break;
+          case Route::Healthz:
+            res = text_response(http::status::ok, "ok", version);
+            break;
+          case Route::Readyz: {
+            // A copy: the check may call stop(), which drops the original.
+            ReadinessCheck check = readiness;
+            ReadyStatus status = check ? check() : ReadyStatus{};
+            if (status.ready) {
+              res = text_response(http::status::ok, "ok", version);
+            } else {
+              res = text_response(http::status::service_unavailable,
+                                  status.reason.empty() ? "not ready" : status.reason, version);
+            }
+            break;
+          }
+          case Route::None:
+            break;
+        }
+      } catch (const std::exception& e) {
+        report(std::string("serving ") + std::string(req.target()) + ": " + e.what());
+        res = text_response(http::status::internal_server_error, "500 internal server error\n",
+                            version);
+      }
+      res.set(http::field::cache_control, "no-store");
+    }
+    res.keep_alive(req.keep_alive());
+    if (head) {
+      auto size = res.body().size();
+      res.body().clear();
+      res.content_length(size);
+    } else {
+      res.prepare_payload();
+    }
+    return res;
+  }
+};
+
+HttpServer::HttpServer(asio::any_io_executor executor, ServerOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
+
+HttpServer::~HttpServer() { impl_->stop(); }
+
+void HttpServer::serve_metrics(const Registry& registry) { impl_->registry = &registry; }
+
+void HttpServer::serve_health(ReadinessCheck readiness) {
+  impl_->health = true;
+  impl_->readiness = std::move(readiness);
+}
+
+Result<Ok, std::string> HttpServer::start(const BindAddress& address) {
+  return impl_->start(address);
+}
+
+void HttpServer::stop() { impl_->stop(); }
+
+std::uint16_t HttpServer::port() const { return impl_->started ? impl_->local.port() : 0; }
+
+std::string HttpServer::local_address() const {
+  return impl_->started ? endpoint_string(impl_->local) : std::string();
+}
+
+std::size_t HttpServer::connections() const { return impl_->connections.size(); }
+
+}  // namespace sto::server

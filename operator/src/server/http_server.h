@@ -1,0 +1,104 @@
+// HttpServer: the operator's own small HTTP/1.1 server for GET /metrics,
+// /healthz and /readyz, on the operator's event loop (Boost.Beast, C++20
+// coroutines).
+//
+// It is built for probes and scrapers, not the open internet, but a bad
+// client cannot hurt it: request heads and bodies are bounded, every request
+// has a deadline (an idle keep-alive connection is closed after it too), the
+// number of connections is capped, and errors end one connection, never the
+// server.
+//
+//   HttpServer metrics(io.get_executor());
+//   metrics.serve_metrics(registry);
+//   if (auto r = metrics.start(address); !r) { print r.error(); exit 2; }
+//   ... on SIGTERM: metrics.stop();
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "common/result.h"
+
+namespace sto::server {
+
+class Registry;
+
+// A listen address in controller-runtime's form.
+struct BindAddress {
+  std::string host;  // IP address or host name (IPv6 without brackets); empty = all interfaces
+  std::uint16_t port = 0;  // 0 = any free port
+  // ":8080", "127.0.0.1:8080", "[::1]:8080"
+  std::string to_string() const;
+  friend bool operator==(const BindAddress&, const BindAddress&) = default;
+};
+
+// Parses ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8080",
+// "localhost:8080"; "0" means disabled (an empty optional). The error is one
+// line naming the value, prefixed with "<flag>: " when a flag is given, e.g.
+//   --metrics-bind-address: "127.0.0.1:99999" is not a valid listen address:
+//   port 99999 is out of range (0-65535) (want HOST:PORT, :PORT, or 0 to disable)
+Result<std::optional<BindAddress>, std::string> parse_bind_address(std::string_view text,
+                                                                   std::string_view flag = {});
+
+// What /readyz reports.
+struct ReadyStatus {
+  bool ready = true;
+  std::string reason;  // why not ready: a short line for the 503 body
+};
+using ReadinessCheck = std::function<ReadyStatus()>;
+
+struct ServerOptions {
+  std::size_t max_header_bytes = 8 * 1024;  // request line and headers
+  std::size_t max_body_bytes = 8 * 1024;
+  // Deadline for reading one request (including the idle wait before it on a
+  // kept-alive connection) and for writing its response.
+  std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  std::size_t max_connections = 64;  // connections beyond are closed at once
+  // Told about failures worth a log line (accept errors); silent when empty.
+  std::function<void(std::string_view)> on_error;
+};
+
+class HttpServer {
+ public:
+  explicit HttpServer(boost::asio::any_io_executor executor, ServerOptions options = {});
+  ~HttpServer();  // stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Routes, set before start(). Routes not served answer 404.
+  // GET /metrics: registry.render(); the registry must outlive the server
+  // (or stop() must be called first).
+  void serve_metrics(const Registry& registry);
+  // GET /healthz: 200 "ok". GET /readyz: 200 "ok" when readiness() says
+  // ready (or no check is given), else 503 with the reason.
+  void serve_health(ReadinessCheck readiness = {});
+
+  // Binds, listens and starts accepting on the executor. The error names the
+  // address and the cause ("listen on 127.0.0.1:8080: Address already in use").
+  Result<Ok, std::string> start(const BindAddress& address);
+  // Closes the listener and every open connection and drops the routes'
+  // callbacks, so the io_context runs out of work. Idempotent. Call it on the
+  // thread that runs the executor (or while nothing runs it).
+  void stop();
+
+  // The bound port (the chosen one when started with port 0); 0 before start().
+  std::uint16_t port() const;
+  // The bound address, e.g. "127.0.0.1:8080" or "[::]:8080"; empty before start().
+  std::string local_address() const;
+  // Connections open now.
+  std::size_t connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sto::server
