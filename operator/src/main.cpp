@@ -13,6 +13,8 @@
 #include "ibm/iam_token_source.h"
 #include "ibm/monitoring_client.h"
 #include "kube/config.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace {
 
@@ -38,9 +40,23 @@ int run(const sto::cli::Options& options) {
   }
 
   asio::io_context ioc(1);
+  server::Registry metrics;
+  server::register_process_metrics(metrics);
+  auto& rest_requests = metrics.counter("rest_client_requests_total",
+                                        "Number of HTTP requests, partitioned by status code, "
+                                        "method, and host.",
+                                        {"code", "method", "host"});
   kube::ClientOptions client_options;
   client_options.qps = options.kube_api_qps;
   client_options.burst = options.kube_api_burst;
+  client_options.on_request = [&rest_requests](std::string_view method, int code,
+                                               std::string_view host) {
+    const std::string code_text = code == 0 ? "<error>" : std::to_string(code);
+    rest_requests.with({code_text, method, host}).inc();
+    if (log::enabled(log::Level::Debug)) {
+      log::debug("kubernetes request", {{"method", method}, {"code", code_text}});
+    }
+  };
   auto client =
       kube::Client::create(ioc.get_executor(), std::move(cluster.value()), client_options);
   if (!client) {
@@ -51,6 +67,14 @@ int run(const sto::cli::Options& options) {
   // IBM Cloud endpoints are verified against the system store, or the
   // certificates that SSL_CERT_FILE / SSL_CERT_DIR name.
   ibm::GatewayOptions gateway_options;
+  auto& ibm_requests = metrics.counter("sysdigtoken_ibm_requests_total",
+                                       "Requests to IBM Cloud, by API (iam, monitoring) and "
+                                       "HTTP status",
+                                       {"api", "code"});
+  gateway_options.on_response = [&ibm_requests](ibm::Service service, int code) {
+    const std::string code_text = code == 0 ? "<error>" : std::to_string(code);
+    ibm_requests.with({service == ibm::Service::Iam ? "iam" : "monitoring", code_text}).inc();
+  };
   auto gateway = ibm::HttpGateway::create(ioc.get_executor(), allowlist.value(), gateway_options);
   if (!gateway) {
     std::cerr << "sysdig-token-operator: " << gateway.error() << "\n";
@@ -67,7 +91,36 @@ int run(const sto::cli::Options& options) {
   co.lease_name = options.leader_election_id;
   co.allowlist = allowlist.value();
   co.monitoring = monitoring;
+  co.metrics = &metrics;
   controller::Controller ctrl(client.value(), co);
+
+  // /metrics and the probes: one server when both use the same address.
+  std::vector<std::unique_ptr<server::HttpServer>> servers;
+  auto readiness = [&ctrl]() {
+    return ctrl.status().synced ? server::ReadyStatus{}
+                                : server::ReadyStatus{false, "informer caches not synced"};
+  };
+  const auto& metrics_at = options.metrics_bind_address;
+  const auto& health_at = options.health_probe_bind_address;
+  if (metrics_at) {
+    auto& s = servers.emplace_back(std::make_unique<server::HttpServer>(ioc.get_executor()));
+    s->serve_metrics(metrics);
+    if (health_at && *health_at == *metrics_at) s->serve_health(readiness);
+    if (auto started = s->start(*metrics_at); !started) {
+      std::cerr << "sysdig-token-operator: --metrics-bind-address: " << started.error() << "\n";
+      return 2;
+    }
+  }
+  if (health_at && !(metrics_at && *health_at == *metrics_at)) {
+    auto& s = servers.emplace_back(std::make_unique<server::HttpServer>(ioc.get_executor()));
+    s->serve_health(readiness);
+    if (auto started = s->start(*health_at); !started) {
+      std::cerr << "sysdig-token-operator: --health-probe-bind-address: " << started.error()
+                << "\n";
+      return 2;
+    }
+  }
+  for (const auto& s : servers) log::info("serving", {{"address", s->local_address()}});
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -83,6 +136,7 @@ int run(const sto::cli::Options& options) {
         exit_code = clean ? 0 : 1;
         signals.cancel();
         gateway.value()->shutdown();
+        for (auto& s : servers) s->stop();
       },
       [&](std::exception_ptr e) {
         if (e) {

@@ -36,25 +36,6 @@ std::vector<std::string> split_commas(const std::vector<std::string>& values) {
 
 std::string version_string() { return std::string("sysdig-token-operator ") + STO_VERSION; }
 
-std::optional<std::optional<BindAddress>> parse_bind_address(const std::string& text) {
-  if (text == "0") return std::optional<BindAddress>{};
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  std::string host = text.substr(0, colon);
-  std::string port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
-    return std::nullopt;
-  unsigned long p = std::stoul(port);
-  if (p > 65535) return std::nullopt;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return std::nullopt;  // IPv6 needs brackets
-  }
-  return std::optional<BindAddress>{BindAddress{host, static_cast<std::uint16_t>(p)}};
-}
-
 ParseOutcome parse_command_line(int argc, const char* const* argv) {
   CLI::App app{
       "Kubernetes operator that keeps IBM Cloud Monitoring (Sysdig) API tokens in Secrets.",
@@ -124,14 +105,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   } else {
     return usage_error("--log-format: \"" + log_format + "\" is not one of json, text");
   }
-  auto m = parse_bind_address(metrics);
-  if (!m)
-    return usage_error("--metrics-bind-address: \"" + metrics + "\" is not HOST:PORT, :PORT or 0");
+  auto m = server::parse_bind_address(metrics, "--metrics-bind-address");
+  if (!m) return usage_error(m.error());
   o.metrics_bind_address = *m;
-  auto h = parse_bind_address(health);
-  if (!h)
-    return usage_error("--health-probe-bind-address: \"" + health +
-                       "\" is not HOST:PORT, :PORT or 0");
+  auto h = server::parse_bind_address(health, "--health-probe-bind-address");
+  if (!h) return usage_error(h.error());
   o.health_probe_bind_address = *h;
 
   for (const auto& ns : split_commas(namespaces)) {

@@ -9,14 +9,12 @@
 #include <vector>
 
 #include "cli/logging.h"
+#include "server/http_server.h"
 
 namespace sto::cli {
 
 // A listen address such as ":8080" or "127.0.0.1:9090"; absent when "0".
-struct BindAddress {
-  std::string host;  // empty = all interfaces
-  std::uint16_t port = 0;
-};
+using BindAddress = server::BindAddress;
 
 struct Options {
   std::string kubeconfig;               // empty: $KUBECONFIG, in-cluster, ~/.kube/config
@@ -45,9 +43,6 @@ struct Exit {
 using ParseOutcome = std::variant<Options, Exit>;
 
 ParseOutcome parse_command_line(int argc, const char* const* argv);
-
-// Parses ":8080", "127.0.0.1:8080", "[::1]:8080"; "0" means disabled.
-std::optional<std::optional<BindAddress>> parse_bind_address(const std::string& text);
 
 std::string version_string();
 

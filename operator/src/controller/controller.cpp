@@ -14,16 +14,63 @@
 #include "kube/informer.h"
 #include "kube/leader_election.h"
 #include "kube/work_queue.h"
+#include "server/metrics.h"
 
 namespace sto::controller {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
+// The controller's metrics, with controller-runtime's names.
+struct Metrics {
+  explicit Metrics(server::Registry& r)
+      : registry(r),
+        reconcile_total(r.counter("controller_runtime_reconcile_total",
+                                  "Total number of reconciliations per controller",
+                                  {"controller", "result"})),
+        success(reconcile_total.with({kControllerName, "success"})),
+        error(reconcile_total.with({kControllerName, "error"})),
+        requeue_after(reconcile_total.with({kControllerName, "requeue_after"})),
+        errors(r.counter("controller_runtime_reconcile_errors_total",
+                         "Total number of reconciliation errors per controller", {"controller"})
+                   .with({kControllerName})),
+        time(r.histogram("controller_runtime_reconcile_time_seconds",
+                         "Length of time per reconciliation per controller", {"controller"})
+                 .with({kControllerName})),
+        rotations(r.counter("sysdigtoken_rotations_total",
+                            "Token rotations written to Secrets (a new token from Sysdig)")
+                      .with()),
+        last_rotation(r.gauge("sysdigtoken_last_rotation_timestamp_seconds",
+                              "Unix time of the last token rotation written to a Secret")
+                          .with()) {}
+
+  server::Registry& registry;
+  server::CounterFamily& reconcile_total;
+  server::Counter& success;
+  server::Counter& error;
+  server::Counter& requeue_after;
+  server::Counter& errors;
+  server::Histogram& time;
+  server::Counter& rotations;
+  server::Gauge& last_rotation;
+};
+
+// Scrape-time metrics that read the controller's state.
+constexpr std::string_view kCallbackMetrics[] = {
+    "workqueue_depth", "workqueue_adds_total", "workqueue_retries_total",
+    "leader_election_master_status", "sysdigtoken_resources"};
+
 class Controller::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(std::shared_ptr<kube::Client> client, ControllerOptions options)
-      : client_(std::move(client)), options_(std::move(options)) {}
+      : client_(std::move(client)), options_(std::move(options)) {
+    if (options_.metrics) metrics_ = std::make_unique<Metrics>(*options_.metrics);
+  }
+  ~Impl() {
+    if (metrics_) {
+      for (auto name : kCallbackMetrics) metrics_->registry.unregister(name);
+    }
+  }
 
   asio::awaitable<bool> run() {
     auto ex = co_await asio::this_coro::executor;
@@ -96,6 +143,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
                                                options_.monitoring, options_.allowlist,
                                                make_event_sink(recorder_), reconciler_options);
 
+    register_callbacks();
     asio::co_spawn(ex, recorder_->run(), asio::detached);
     for (auto& inf : token_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
     for (auto& inf : secret_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
@@ -151,6 +199,72 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
  private:
   void recorder_options_on_error() {}
 
+  void register_callbacks() {
+    if (!metrics_) return;
+    auto& r = metrics_->registry;
+    const std::string queue_name(kControllerName);
+    r.gauge_callback("workqueue_depth", "Current depth of workqueue", {"name"},
+                     [this, queue_name](server::SampleSink& s) {
+                       s.add({queue_name}, static_cast<double>(queue_->stats().depth));
+                     });
+    r.counter_callback("workqueue_adds_total", "Total number of adds handled by workqueue",
+                       {"name"}, [this, queue_name](server::SampleSink& s) {
+                         s.add({queue_name}, static_cast<double>(queue_->stats().adds));
+                       });
+    r.counter_callback("workqueue_retries_total", "Total number of retries handled by workqueue",
+                       {"name"}, [this, queue_name](server::SampleSink& s) {
+                         s.add({queue_name}, static_cast<double>(queue_->stats().retries));
+                       });
+    r.gauge_callback("leader_election_master_status",
+                     "Gauge of if the reporting system is master of the relevant lease, 0 "
+                     "indicates backup, 1 indicates master",
+                     {"name"}, [this](server::SampleSink& s) {
+                       s.add({options_.lease_name}, leading_ ? 1.0 : 0.0);
+                     });
+    r.gauge_callback("sysdigtoken_resources", "SysdigTokens by the status of their Ready condition",
+                     {"ready"}, [this](server::SampleSink& s) {
+                       double yes = 0, no = 0, unknown = 0;
+                       for (auto& inf : token_informers_) {
+                         for (const auto& o : inf->store().list()) {
+                           const auto& ready = std::static_pointer_cast<const SysdigToken>(o)->status.ready;
+                           if (!ready) {
+                             ++unknown;
+                           } else if (ready->status == "True") {
+                             ++yes;
+                           } else if (ready->status == "False") {
+                             ++no;
+                           } else {
+                             ++unknown;
+                           }
+                         }
+                       }
+                       s.add({"True"}, yes);
+                       s.add({"False"}, no);
+                       s.add({"Unknown"}, unknown);
+                     });
+  }
+
+  // Counts one reconcile in the metrics.
+  void count(bool error, const ReconcileResult* r, std::chrono::microseconds took) {
+    if (!metrics_) return;
+    auto& m = *metrics_;
+    m.time.observe(static_cast<double>(took.count()) / 1e6);
+    if (error || (r && r->failed)) {
+      m.error.inc();
+      m.errors.inc();
+    } else if (r && r->requeue_after) {
+      m.requeue_after.inc();
+    } else {
+      m.success.inc();
+    }
+    if (r && r->outcome == "Rotated") {
+      m.rotations.inc();
+      m.last_rotation.set(std::chrono::duration<double>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+    }
+  }
+
   static std::string join(const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
@@ -198,6 +312,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       auto result = co_await self->reconciler_->reconcile(k);
       const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - started);
+      self->count(!result, result ? &result.value() : nullptr, took);
       if (!result) {
         log::warn("reconcile failed", {{"resource", k}, {"error", result.error().describe()}});
         if (result.error().kind == kube::ApiErrorKind::Conflict) {
@@ -240,6 +355,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::unique_ptr<kube::Informer>> secret_informers_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<kube::LeaderElector> elector_;
+  std::unique_ptr<Metrics> metrics_;
   bool stopped_ = false;
   bool lost_ = false;
   bool synced_ = false;

@@ -14,6 +14,10 @@
 #include "controller/reconciler.h"
 #include "kube/client.h"
 
+namespace sto::server {
+class Registry;
+}
+
 namespace sto::controller {
 
 struct ControllerOptions {
@@ -26,6 +30,10 @@ struct ControllerOptions {
   ibm::HostAllowlist allowlist;
   std::shared_ptr<ibm::MonitoringClient> monitoring;
   ReconcilerOptions reconciler;
+  // controller-runtime's controller, workqueue and leader-election metrics
+  // and the operator's own are registered here when given; it must outlive
+  // the Controller.
+  server::Registry* metrics = nullptr;
 };
 
 struct ControllerStatus {

@@ -98,6 +98,7 @@ boost::asio::awaitable<Result<net::HttpResponse, IbmError>> HttpGateway::send(
   co_await limiter_.acquire(origin);
   request.timeout = options_.request_timeout;
   auto response = co_await http->send(std::move(request));
+  if (options_.on_response) options_.on_response(service, response ? response->status : 0);
   if (!response) {
     const auto& error = response.error();
     co_return fail(make_error(unavailable(service), service_text + " at " + base_url + ": " +

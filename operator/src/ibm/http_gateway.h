@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,9 @@ struct GatewayOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::size_t max_response_bytes = 1024 * 1024;  // IBM's answers are small
   HostRateLimiter::Options rate;
+  // Called once per request sent: the service and the HTTP status (0 when
+  // no answer came). Feeds sysdigtoken_ibm_requests_total.
+  std::function<void(Service service, int code)> on_response;
 };
 
 class HttpGateway {

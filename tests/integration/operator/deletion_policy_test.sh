@@ -79,11 +79,25 @@ pass "Retain: deleting the SysdigToken leaves its Secret in place, token intact,
 # 3. The same SysdigToken created again after a Retain deletion.
 apply_sdt keep "$(base_spec)
   target: {name: keep-token-2, deletionPolicy: Retain}"
-if eventually 20 ready_is keep True TokenSynced; then
-  pass "a re-created SysdigToken adopts the Secret it retained before"
-else
-  info "note: the re-created SysdigToken 'keep' (new UID) does not adopt the Secret its predecessor retained: $(reason keep): $(sdt keep '.status.conditions[0].message')"
-  [[ "$(secret_token keep-token-2)" == "$TOKEN" ]] || fail "the retained Secret was changed"
-fi
+wait_ready keep True TokenSynced 20
+[[ "$(secret_token keep-token-2)" == "$TOKEN" ]] || fail "the adopted Secret lost its token"
+[[ "$(secret_jp keep-token-2 '.metadata.annotations.monitoring\.ibm\.com/owner-uid')" == "$(sdt keep .metadata.uid)" ]] ||
+  fail "the adopted Secret does not name the new SysdigToken's UID"
+pass "a re-created SysdigToken adopts the Secret its namesake retained"
+
+# 4. Switching the policy of a live SysdigToken: the owner reference goes
+# with Retain and comes back with Delete (server-side apply removes it).
+apply_sdt flip "$(base_spec)
+  target: {name: flip-token, deletionPolicy: Delete}"
+wait_ready flip True TokenSynced 30
+kubectl patch sdt flip -n "$NS" --type=merge -p '{"spec":{"target":{"deletionPolicy":"Retain"}}}' >/dev/null
+no_owner_refs() { [[ -z "$(secret_jp flip-token .metadata.ownerReferences)" ]]; }
+wait_for "Delete -> Retain to drop the owner reference" 20 no_owner_refs
+kubectl patch sdt flip -n "$NS" --type=merge -p '{"spec":{"target":{"deletionPolicy":"Delete"}}}' >/dev/null
+owner_ref_back() { [[ "$(secret_jp flip-token '.metadata.ownerReferences[0].uid')" == "$(sdt flip .metadata.uid)" ]]; }
+owner_uid_gone() { [[ -z "$(secret_jp flip-token '.metadata.annotations.monitoring\.ibm\.com/owner-uid')" ]]; }
+wait_for "Retain -> Delete to restore the owner reference" 20 owner_ref_back
+wait_for "Retain -> Delete to drop the owner-uid annotation" 20 owner_uid_gone
+pass "deletionPolicy Delete -> Retain -> Delete on a live SysdigToken: owner reference removed and restored"
 
 check_no_leaks

@@ -93,6 +93,15 @@ eventually 20 intact ||
 repaired "all labels stripped" "$t0"
 pass "all labels stripped: restored in $REPAIR_MS ms"
 
+# 7. What the spec no longer asks for is removed (server-side apply owns it).
+kubectl patch sdt ops -n "$NS" --type=merge -p '{"spec":{"target":{"labels":null,"includeConnectionInfo":false}}}' >/dev/null
+pruned() {
+  [[ -z "$(secret_jp $S '.metadata.labels.team')" && -z "$(secret_jp $S '.data.SYSDIG_MONITOR_URL')" &&
+    -z "$(secret_jp $S '.data.IBM_INSTANCE_ID')" && -n "$(secret_jp $S '.data.SYSDIG_MONITOR_API_TOKEN')" ]]
+}
+wait_for "the label and the connection info dropped from the spec to leave the Secret" 20 pruned
+pass "a label removed from spec.target.labels and includeConnectionInfo=false are removed from the Secret"
+
 # Nothing of this was a rotation, and nothing is written afterwards.
 [[ "$(revision ops)" == 1 && "$(event_count ops Normal TokenRotated)" == 0 ]] ||
   fail "drift repair counted as a rotation: revision $(revision ops), TokenRotated events $(event_count ops Normal TokenRotated)"

@@ -8,7 +8,8 @@
 #   new_namespace VAR PREFIX        create namespace PREFIX-<random>, delete it on exit
 #   start_fake CONFIG_YAML          start fake-ibm-cloud; sets FAKE_URL, FAKE_CA, FAKE_PORT
 #   start_operator NAME [ARGS...]   start an operator (log in $WORK/NAME.log), scoped with
-#                                   --namespace to this test's namespaces
+#                                   --namespace to this test's namespaces (OP_KUBECONFIG,
+#                                   OP_METRICS_ADDRESS, OP_HEALTH_ADDRESS override defaults)
 #   wait_operator_started NAME      wait for its "starting workers" log line (this run)
 #   stop_operator NAME [SIGNAL]     signal it (default TERM) and reap it
 #   wait_for DESC TIMEOUT CMD...    run CMD until it succeeds, fail after TIMEOUT seconds
@@ -222,8 +223,9 @@ start_operator() {
   touch "$WORK/$name.log"
   OP_LINE[$name]=$(($(wc -l <"$WORK/$name.log") + 1))
   echo "{\"test\":\"start $name: $*\"}" >>"$WORK/$name.log"
-  SSL_CERT_FILE="$FAKE_CA" "$OPERATOR_BIN" --kubeconfig "$KUBECONFIG" --allowed-hosts 127.0.0.1 \
-    --metrics-bind-address 0 --health-probe-bind-address 0 --log-format json \
+  SSL_CERT_FILE="$FAKE_CA" "$OPERATOR_BIN" --kubeconfig "${OP_KUBECONFIG:-$KUBECONFIG}" \
+    --allowed-hosts 127.0.0.1 --metrics-bind-address "${OP_METRICS_ADDRESS:-0}" \
+    --health-probe-bind-address "${OP_HEALTH_ADDRESS:-0}" --log-format json \
     "${ns_args[@]}" "$@" >>"$WORK/$name.log" 2>&1 &
   OP_PID[$name]=$!
 }

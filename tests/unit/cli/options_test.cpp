@@ -134,19 +134,5 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--kube-api-qps", "0"}, "--kube-api-qps"},
         BadFlag{{"--kubeconfig"}, "--kubeconfig"}));
 
-TEST(BindAddress, ParsesForms) {
-  auto any = parse_bind_address(":8080");
-  ASSERT_TRUE(any && *any);
-  EXPECT_EQ((*any)->host, "");
-  auto v6 = parse_bind_address("[::1]:9");
-  ASSERT_TRUE(v6 && *v6);
-  EXPECT_EQ((*v6)->host, "::1");
-  auto off = parse_bind_address("0");
-  ASSERT_TRUE(off);
-  EXPECT_FALSE(off->has_value());
-  EXPECT_FALSE(parse_bind_address("localhost"));
-  EXPECT_FALSE(parse_bind_address("localhost:"));
-}
-
 }  // namespace
 }  // namespace sto::cli

@@ -1,0 +1,118 @@
+{{/* Chart name, possibly overridden. */}}
+{{- define "sto.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Name of the release's objects: the release name if it already contains the
+chart name, else "<release>-<chart>"; at most 63 characters.
+*/}}
+{{- define "sto.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sto.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "sto.labels" -}}
+helm.sh/chart: {{ include "sto.chart" . }}
+app.kubernetes.io/name: {{ include "sto.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sysdig-token-operator
+{{- end }}
+
+{{/* Labels of the operator's Deployment, pods, Service, PDB and ServiceMonitor. */}}
+{{- define "sto.controllerLabels" -}}
+{{ include "sto.labels" . }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{/* Labels that select the operator's pods. */}}
+{{- define "sto.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sto.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{/* The ServiceAccount the operator runs as. */}}
+{{- define "sto.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sto.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace of the leader-election Lease: leaderElection.namespace, else the release's. */}}
+{{- define "sto.leaseNamespace" -}}
+{{- default .Release.Namespace .Values.leaderElection.namespace }}
+{{- end }}
+
+{{- define "sto.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- end }}
+
+{{/*
+The operator's rules on SysdigTokens, Secrets and Events (docs/install.md
+explains each verb): the ClusterRole's in all-namespaces mode, every Role's
+with watchNamespaces. Keep in line with deploy/rbac.yaml and OPERATOR_RULES in
+tests/e2e/install_lib.sh.
+*/}}
+{{- define "sto.rules" -}}
+# The informer lists and watches SysdigTokens (get adds nothing to list).
+- apiGroups: [monitoring.ibm.com]
+  resources: [sysdigtokens]
+  verbs: [get, list, watch]
+# Conditions, fingerprint, revision, ...: a merge patch of /status.
+- apiGroups: [monitoring.ibm.com]
+  resources: [sysdigtokens/status]
+  verbs: [patch]
+# Owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement).
+- apiGroups: [monitoring.ibm.com]
+  resources: [sysdigtokens/finalizers]
+  verbs: [update]
+# get: API key Secrets and target Secrets at write time; list/watch: managed
+# Secrets (label-selected); create: new target Secrets; patch: server-side
+# apply, field-ownership fix-up, release (Retain); delete: the old Secret when
+# target.name changes.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch, create, patch, delete]
+# events.k8s.io/v1 Events about SysdigTokens; patch counts repeats.
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
+
+{{/* Checks of combinations the schema cannot express; fails with a message. */}}
+{{- define "sto.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail (printf "replicaCount: %d replicas need leaderElection.enabled=true (without a Lease every replica would reconcile); set replicaCount: 1 or enable leader election" (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "serviceMonitor.enabled: needs metrics.enabled=true (the ServiceMonitor scrapes the metrics Service)" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.service.enabled) }}
+{{- fail "serviceMonitor.enabled: needs metrics.service.enabled=true (the ServiceMonitor selects the metrics Service)" }}
+{{- end }}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- if and $pdb.enabled (gt (int .Values.replicaCount) 1) (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) (int .Values.replicaCount)) }}
+{{- fail (printf "podDisruptionBudget.minAvailable: %d with replicaCount %d would block every voluntary eviction (node drains); use fewer than replicaCount" (int $pdb.minAvailable) (int .Values.replicaCount)) }}
+{{- end }}
+{{- if eq (int .Values.metrics.port) (int .Values.healthProbe.port) }}
+{{- fail (printf "metrics.port and healthProbe.port are both %d; they must differ" (int .Values.metrics.port)) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# e2e.helm_template: `helm template` of the chart with its defaults and with
+# each ci/*.yaml is accepted by the real kube-apiserver
+# (`kubectl apply --dry-run=server --validate=strict`: schemas, unknown
+# fields, admission), a pod of each rendered Deployment passes the
+# "restricted" Pod Security Standard, the operator's flag parser accepts each
+# rendered args list, and each variant renders what it promises (objects,
+# args, security settings, probes, resources).
+#   helm_template_test.sh OPERATOR_BINARY
+. "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
+OPERATOR_BIN=${1:?usage: $0 OPERATOR_BINARY}
+[[ -x "$OPERATOR_BIN" ]] || fail "$OPERATOR_BIN is not an executable (build the sysdig-token-operator target)"
+
+temp_namespace NS sto-tmpl
+kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted >/dev/null
+
+# The ServiceMonitor variant needs the prometheus-operator's CRD. A stub with
+# the fields the chart uses stands in for it (strict validation then refuses
+# any other field); it is removed on exit if this test created it.
+if ! kubectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
+  CREATED_CLUSTER_OBJECTS+=(crd/servicemonitors.monitoring.coreos.com)
+  kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+  labels: {sysdig-token-operator-test: stub}
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          required: [spec]
+          properties:
+            spec:
+              type: object
+              required: [selector]
+              properties:
+                jobLabel: {type: string}
+                namespaceSelector:
+                  type: object
+                  properties:
+                    any: {type: boolean}
+                    matchNames: {type: array, items: {type: string}}
+                selector:
+                  type: object
+                  properties:
+                    matchLabels: {type: object, additionalProperties: {type: string}}
+                    matchExpressions: {type: array, items: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+                endpoints:
+                  type: array
+                  items:
+                    type: object
+                    properties:
+                      port: {type: string}
+                      path: {type: string}
+                      scheme: {type: string}
+                      interval: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
+                      scrapeTimeout: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
+                      honorLabels: {type: boolean}
+YAML
+  kubectl wait --for condition=established --timeout=60s crd/servicemonitors.monitoring.coreos.com >/dev/null
+fi
+
+# list FILE: "Kind namespace/name" of every rendered object.
+list() {
+  [[ -f "$1.list" ]] ||
+    kubectl create --dry-run=client -f "$1" -o go-template='{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}}{{"\n"}}' >"$1.list"
+  cat "$1.list"
+}
+has() { grep -qxF -- "$2" <<<"$(list "$1")"; }
+expect_obj() { has "$1" "$2" || fail "$VARIANT: no $2 among: $(list "$1" | tr '\n' ',')"; }
+expect_no_obj() { ! has "$1" "$2" || fail "$VARIANT: renders $2"; }
+# load_deployment FILE: reads the fields the checks use from the rendered
+# Deployment (one kubectl run); dep KEY prints one.
+declare -A DEPF
+load_deployment() {
+  local c='.spec.template.spec.containers[0]' tmpl='' line i
+  local fields=(
+    replicas .spec.replicas
+    image "$c.image"
+    pod_sc .spec.template.spec.securityContext
+    pod_nonroot .spec.template.spec.securityContext.runAsNonRoot
+    pod_seccomp .spec.template.spec.securityContext.seccompProfile.type
+    sc "$c.securityContext"
+    ape "$c.securityContext.allowPrivilegeEscalation"
+    rorf "$c.securityContext.readOnlyRootFilesystem"
+    nonroot "$c.securityContext.runAsNonRoot"
+    drop "$c.securityContext.capabilities.drop"
+    liveness "$c.livenessProbe"
+    readiness "$c.readinessProbe"
+    live_path "$c.livenessProbe.httpGet.path"
+    live_port "$c.livenessProbe.httpGet.port"
+    ready_path "$c.readinessProbe.httpGet.path"
+    ready_port "$c.readinessProbe.httpGet.port"
+    health_port "$c.ports[?(@.name==\"health\")].containerPort"
+    metrics_port "$c.ports[?(@.name==\"metrics\")].containerPort"
+    pod_namespace_env "$c.env[?(@.name==\"POD_NAMESPACE\")].valueFrom.fieldRef.fieldPath"
+    resources "$c.resources"
+    req_cpu "$c.resources.requests.cpu"
+    req_mem "$c.resources.requests.memory"
+    lim_mem "$c.resources.limits.memory"
+    lim_cpu "$c.resources.limits.cpu"
+  )
+  for ((i = 0; i < ${#fields[@]}; i += 2)); do tmpl+="${fields[i]}={${fields[i + 1]}}{\"\\n\"}"; done
+  DEPF=()
+  while IFS= read -r line; do DEPF[${line%%=*}]=${line#*=}; done < <(kubectl create --dry-run=client -f "$1" -o jsonpath="$tmpl")
+  [[ -n "${DEPF[image]:-}" ]] || fail "$VARIANT: cannot read the rendered Deployment"
+}
+dep() { echo "${DEPF[$1]:-}"; }
+
+check_common() { # RENDERED DEPLOYMENT_FILE
+  local f=$1 d=$2
+  load_deployment "$d"
+  grep -q runAsUser "$f" && fail "$VARIANT: renders a fixed runAsUser"
+  [[ "$(dep ape)/$(dep rorf)/$(dep nonroot)/$(dep drop)" == 'false/true/true/["ALL"]' ]] ||
+    fail "$VARIANT: container securityContext is $(dep sc)"
+  [[ "$(dep pod_nonroot)/$(dep pod_seccomp)" == true/RuntimeDefault ]] ||
+    fail "$VARIANT: pod securityContext is $(dep pod_sc)"
+  [[ "$(dep live_path) $(dep live_port) $(dep ready_path) $(dep ready_port) $(dep health_port)" == "/healthz health /readyz health 8081" ]] ||
+    fail "$VARIANT: probes $(dep liveness) $(dep readiness)"
+  [[ "$(dep pod_namespace_env)" == metadata.namespace ]] ||
+  # The operator's flag parser accepts the args: with a missing kubeconfig it
+  # fails on that, not on a flag ("(see --help)").
+  local args=() err rc=0
+  mapfile -t args < <(kubectl create --dry-run=client -f "$d" -o go-template='{{range (index .spec.template.spec.containers 0).args}}{{.}}{{"\n"}}{{end}}')
+  err=$("$OPERATOR_BIN" "${args[@]}" --kubeconfig "$WORK/no-such-kubeconfig" 2>&1 >/dev/null) || rc=$?
+  [[ $rc == 2 && "$err" == *no-such-kubeconfig* && "$err" != *'see --help'* ]] ||
+    fail "$VARIANT: the operator refuses the rendered args ${args[*]}: $err"
+  ARGS=" ${args[*]} "
+}
+args_have() { [[ "$ARGS" == *" $1 "* ]] || fail "$VARIANT: the args lack $1:$ARGS"; }
+args_lack() { [[ "$ARGS" != *"$1"* ]] || fail "$VARIANT: the args have $1:$ARGS"; }
+
+while read -r variant; do
+  VARIANT=$(variant_name "$variant")
+  f=$WORK/$VARIANT.yaml
+  render "$variant" -n "$NS" >"$f" || fail "$VARIANT: helm template failed"
+  render "$variant" -n "$NS" --show-only templates/deployment.yaml >"$WORK/$VARIANT-deployment.yaml"
+  d=$WORK/$VARIANT-deployment.yaml
+  # Namespaces named by the values (watchNamespaces) must exist.
+  while read -r ns; do ensure_namespace "$ns"; done < <(list "$f" | sed -n 's/^[A-Za-z]* \([^/]\{1,\}\)\/.*/\1/p' | sort -u)
+  out=$(kubectl apply --dry-run=server --validate=strict -f "$f" 2>&1) || fail "$VARIANT: the API server refuses the rendered chart: $out"
+  # (An existing CRD applied by other means draws kubectl's note about its
+  # missing last-applied annotation: not a finding.)
+  warnings=$(grep Warning <<<"$out" | grep -v 'is missing the kubectl.kubernetes.io/last-applied-configuration annotation' || true)
+  [[ -z "$warnings" ]] || fail "$VARIANT: the API server warns: $warnings"
+  kubectl create --dry-run=client -f "$d" -o jsonpath='{.spec.template}' |
+    sed -e 's/^{"metadata":{/{"apiVersion":"v1","kind":"Pod","metadata":{"name":"pss-check",/' >"$WORK/pod.json"
+  out=$(kubectl create -n "$NS" --dry-run=server -f "$WORK/pod.json" 2>&1) ||
+    fail "$VARIANT: a pod of the Deployment is refused in a restricted namespace: $out"
+  [[ "$out" != *Warning* ]] || fail "$VARIANT: a pod of the Deployment draws warnings: $out"
+  check_common "$f" "$d"
+  full=sto-sysdig-token-operator
+  case $VARIANT in
+    default)
+      for o in "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com" "ServiceAccount $NS/$full" \
+        "ClusterRole /$full" "ClusterRoleBinding /$full" "Role $NS/$full-leader-election" \
+        "RoleBinding $NS/$full-leader-election" "Deployment $NS/$full" "PodDisruptionBudget $NS/$full" \
+        "Service $NS/$full-metrics"; do expect_obj "$f" "$o"; done
+      expect_no_obj "$f" "ServiceMonitor $NS/$full"
+      [[ $(list "$f" | wc -l) == 9 ]] || fail "default: renders $(list "$f" | tr '\n' ',')"
+      [[ "$(dep replicas)" == 2 ]] || fail "default: replicas $(dep replicas)"
+      for a in --leader-elect "--leader-election-namespace=$NS" --leader-election-id=sysdig-token-operator \
+        --metrics-bind-address=:8080 --health-probe-bind-address=:8081 --log-level=info --log-format=json; do
+        args_have "$a"
+      done
+      args_lack --namespace=
+      args_lack --allowed-hosts
+      [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 64Mi " ]] ||
+        fail "default: resources $(dep resources)"
+      [[ "$(dep metrics_port)" == 8080 ]] || fail "default: no metrics port 8080"
+      [[ "$(dep image)" == sysdig-token-operator:* ]] || fail "default: image $(dep image)"
+      [[ "$(helm template sto "$CHART" -n "$NS" --show-only templates/pdb.yaml | grep -c 'minAvailable: 1')" == 1 ]] ||
+        fail "default: the PDB is not minAvailable: 1"
+      ;;
+    namespaced)
+      for ns in sto-ci-team-a sto-ci-team-b; do
+        expect_obj "$f" "Role $ns/$full"
+        expect_obj "$f" "RoleBinding $ns/$full"
+        args_have "--namespace=$ns"
+      done
+      expect_no_obj "$f" "ClusterRole /$full"
+      expect_no_obj "$f" "ClusterRoleBinding /$full"
+      expect_obj "$f" "Role $NS/$full-leader-election"
+      grep -q '^ClusterRole' <<<"$(list "$f")" && fail "namespaced: renders cluster-wide RBAC: $(list "$f" | grep '^ClusterRole')"
+      ;;
+    no-leader-election)
+      args_lack --leader-elect
+      args_lack --leader-election
+      [[ "$(dep replicas)" == 1 ]] || fail "no-leader-election: replicas $(dep replicas)"
+      expect_no_obj "$f" "Role $NS/$full-leader-election"
+      expect_no_obj "$f" "PodDisruptionBudget $NS/$full"
+      ;;
+    servicemonitor)
+      expect_obj "$f" "ServiceMonitor $NS/$full"
+      sm=$(helm template sto "$CHART" -n "$NS" -f "$variant" --show-only templates/servicemonitor.yaml)
+      for want in 'release: prometheus' 'interval: 15s' 'scrapeTimeout: 10s' 'port: metrics' 'path: /metrics'; do
+        grep -qF "$want" <<<"$sm" || fail "servicemonitor: lacks '$want': $sm"
+      done
+      ;;
+    no-crds)
+      expect_no_obj "$f" "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com"
+      ;;
+    custom)
+      full=sto
+      expect_obj "$f" "Deployment $NS/sto"
+      expect_no_obj "$f" "Service $NS/sto-metrics"
+      for a in '--allowed-hosts=*.monitoring.cloud.ibm.com' --allowed-hosts=private.iam.cloud.ibm.com \
+        --metrics-bind-address=0 --log-level=debug --log-format=text --leader-election-id=sto-leader \
+        --max-concurrent-reconciles=8 --kube-api-qps=50; do
+        args_have "$a"
+      done
+      [[ "$(dep image)" == platform/sysdig-token-operator:0.1.0-custom ]] || fail "custom: image $(dep image)"
+      [[ "$(dep metrics_port)" == "" ]] || fail "custom: metrics disabled, yet a metrics port $(dep metrics_port)"
+      grep -q 'resourceNames: \["sto-leader"\]' <<<"$(helm template sto "$CHART" -n "$NS" -f "$variant" --show-only templates/rbac.yaml)" ||
+        fail "custom: the leader-election Role is not limited to the Lease sto-leader"
+      ;;
+    *) fail "ci/$VARIANT.yaml has no expectations in $0: add them" ;;
+  esac
+  pass "$VARIANT: $(list "$f" | wc -l) objects accepted by the API server (strict dry run), restricted pod, args:$ARGS"
+done < <(variants)

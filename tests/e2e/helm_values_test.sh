@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# e2e.helm_values: bad values fail `helm template` (and so install/upgrade)
+# with a message that names the value: values.schema.json refuses wrong
+# types, enums, ranges, patterns and unknown keys; the templates refuse
+# combinations the schema cannot express.
+. "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
+
+n=0
+# reject DESCRIPTION WANT [helm args...]: helm template fails and its error
+# contains WANT (a field path, e.g. "/logLevel", or a phrase).
+reject() {
+  local what=$1 want=$2 out
+  shift 2
+  n=$((n + 1))
+  if out=$(helm template sto "$CHART" "$@" 2>&1); then
+    fail "$what: accepted"
+  fi
+  grep -qF -- "$want" <<<"$out" || fail "$what: the error does not say '$want': $out"
+  pass "rejects $what: $(grep -F -- "$want" <<<"$out" | head -n 1 | sed 's/^ *//' | cut -c1-160)"
+}
+# reject_file DESCRIPTION WANT YAML: the same with a values file.
+reject_file() {
+  local f=$WORK/values-$((n + 1)).yaml
+  printf '%s\n' "$3" >"$f"
+  reject "$1" "$2" -f "$f"
+}
+
+reject "logLevel: loud" "logLevel" --set logLevel=loud
+out=$(helm template sto "$CHART" --set logLevel=loud 2>&1 || true)
+grep -q "debug" <<<"$out" || fail "the logLevel error does not list the allowed values: $out"
+reject "logFormat: xml" "logFormat" --set logFormat=xml
+reject_file "replicaCount: -1" "replicaCount" 'replicaCount: -1'
+reject_file "replicaCount: two" "replicaCount" 'replicaCount: two'
+reject_file "an unknown top-level key (replicas)" "replicas" 'replicas: 3'
+reject_file "an unknown key under leaderElection" "leaseDuration" 'leaderElection: {leaseDuration: 15s}'
+reject_file "an unknown key under image" "registry" 'image: {registry: example}'
+reject_file "image.pullPolicy: Sometimes" "pullPolicy" 'image: {pullPolicy: Sometimes}'
+reject_file "watchNamespaces with an invalid name" "watchNamespaces" 'watchNamespaces: [Team_A]'
+reject_file "watchNamespaces not a list" "watchNamespaces" 'watchNamespaces: team-a'
+reject_file "watchNamespaces with a duplicate" "watchNamespaces" 'watchNamespaces: [team-a, team-a]'
+reject_file "allowedHosts with a comma-separated entry" "allowedHosts" 'allowedHosts: ["a.example,b.example"]'
+reject_file "allowedHosts with a URL" "allowedHosts" 'allowedHosts: ["https://iam.cloud.ibm.com"]'
+reject_file "leaderElection.id with an upper-case letter" "leaderElection" 'leaderElection: {id: Leader}'
+reject_file "crds.install: yes-please" "install" 'crds: {install: yes-please}'
+reject_file "metrics.port: 70000" "port" 'metrics: {port: 70000}'
+reject_file "serviceMonitor.interval: 30 seconds" "interval" 'serviceMonitor: {interval: 30 seconds}'
+reject_file "maxConcurrentReconciles: 0" "maxConcurrentReconciles" 'maxConcurrentReconciles: 0'
+reject_file "extraArgs entry that is not a flag" "extraArgs" 'extraArgs: [debug]'
+reject_file "podDisruptionBudget.minAvailable: lots" "minAvailable" 'podDisruptionBudget: {minAvailable: lots}'
+# Combinations, checked by the templates.
+reject_file "2 replicas without leader election" "leaderElection.enabled" 'leaderElection: {enabled: false}'
+reject_file "a ServiceMonitor without metrics" "serviceMonitor.enabled" 'serviceMonitor: {enabled: true}
+metrics: {enabled: false}'
+reject_file "minAvailable equal to replicaCount" "podDisruptionBudget.minAvailable" 'podDisruptionBudget: {minAvailable: 2}'
+reject_file "metrics and probes on one port" "healthProbe.port" 'healthProbe: {port: 8080}'
+reject_file "serviceAccount.create false without a name" "serviceAccount.name" 'serviceAccount: {create: false}'
+
+# And the edges that are fine.
+helm template sto "$CHART" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null ||
+  fail "replicaCount=1 without leader election is refused"
+helm template sto "$CHART" --set replicaCount=0 >/dev/null || fail "replicaCount=0 (scaled down) is refused"
+helm template sto "$CHART" --set 'allowedHosts={*.monitoring.cloud.ibm.com,iam.cloud.ibm.com,10.1.2.3}' >/dev/null ||
+  fail "allowedHosts with patterns and an IP is refused"
+pass "accepted: 1 replica without leader election, 0 replicas, allowedHosts patterns and IPs"
+pass "$n bad values refused, each naming the value"
