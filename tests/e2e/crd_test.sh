@@ -17,6 +17,7 @@ ns=crdtest-$(printf '%04x%04x' $RANDOM $RANDOM)
 trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
+trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited with $?" >&2' ERR
 
 # retry SECONDS command...: runs the command until it succeeds (discovery and
 # the published OpenAPI lag behind the Established condition).
@@ -103,12 +104,15 @@ expect_field minimal .spec.target.deletionPolicy Delete
 pass "an object without target gets target's defaults; teamName, endpoint and refreshInterval=1m are accepted"
 
 # 4. kubectl get sdt shows the printer columns.
-header=$(kubectl get sdt -n "$ns" | head -n1)
+# (Whole outputs first: a pipe into head could end kubectl with SIGPIPE.)
+table=$(kubectl get sdt -n "$ns")
+header=${table%%$'\n'*}
 for col in NAME READY TEAM SECRET 'LAST ROTATION' AGE; do
   grep -q "$col" <<<"$header" || fail "kubectl get sdt header lacks $col: $header"
 done
 grep -q REASON <<<"$header" && fail "REASON should only show with -o wide: $header"
-grep -q REASON <<<"$(kubectl get sdt -n "$ns" -o wide | head -n1)" || fail "kubectl get sdt -o wide lacks REASON"
+wide=$(kubectl get sdt -n "$ns" -o wide)
+grep -q REASON <<<"${wide%%$'\n'*}" || fail "kubectl get sdt -o wide lacks REASON"
 pass "kubectl get sdt shows: $(tr -s ' ' <<<"$header")"
 grep -q "sysdigtoken.monitoring.ibm.com/$name" <<<"$(kubectl get ibm -n "$ns" -o name)" || fail "kubectl get ibm does not list the SysdigToken"
 pass "kubectl get ibm (category) lists sysdigtokens"

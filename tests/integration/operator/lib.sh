@@ -18,6 +18,8 @@
 #   check_no_leaks                  no API key, token or IAM token in logs, events, status
 # Everything the test started is stopped on exit, its namespaces are deleted.
 set -euo pipefail
+# A command that fails outside a check still says where.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/} line $LINENO: \"$BASH_COMMAND\" exited with $?" >&2' ERR
 : "${STO_CONTROLPLANE_DIR:?run through ctest (controlplane fixture)}"
 # shellcheck disable=SC1091
 . "$STO_CONTROLPLANE_DIR/env"
