@@ -1,4 +1,5 @@
 // sysdig-token-operator: flags -> configuration -> wiring -> run until SIGTERM.
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -150,6 +151,10 @@ int run(const sto::cli::Options& options) {
         ioc.stop();
       });
   ioc.run();
+  // Let the work cancelled at shutdown (watches, timers) finish while the
+  // objects it belongs to still exist.
+  ioc.restart();
+  ioc.run_for(std::chrono::seconds(2));
   log::info("stopped");
   return exit_code;
 }

@@ -21,7 +21,7 @@ Watcher::Watcher(std::shared_ptr<Client> client, WatcherConfig config)
 
 void Watcher::stop() {
   stopped_ = true;
-  if (active_ && *active_) (*active_)->cancel();
+  if (active_->stream && *active_->stream) (*active_->stream)->cancel();
   if (sleeper_) sleeper_->timer.cancel();
 }
 
@@ -101,11 +101,11 @@ asio::awaitable<Result<Ok, ApiError>> Watcher::watch(const Sink& sink) {
   if (!opened) co_return fail(std::move(opened.error()));
   ++stats_.watches;
   std::unique_ptr<WatchStream> stream = std::move(opened.value());
-  active_ = &stream;
+  active_->stream = &stream;
   struct Clear {
-    std::unique_ptr<WatchStream>** slot;
-    ~Clear() { *slot = nullptr; }
-  } clear{&active_};
+    std::shared_ptr<ActiveSlot> slot;
+    ~Clear() { slot->stream = nullptr; }
+  } clear{active_};
   for (;;) {
     if (stopped_) co_return Ok{};
     auto next = co_await stream->next();

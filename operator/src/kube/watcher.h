@@ -67,7 +67,12 @@ class Watcher {
   std::string resource_version_;  // empty: a list is needed
   WatcherStats stats_;
   bool stopped_ = false;
-  std::unique_ptr<WatchStream>* active_ = nullptr;  // the open watch, to cancel on stop
+  // The open watch, to cancel on stop. Shared with the watch coroutine, whose
+  // frame may be destroyed (with its io_context) after this Watcher.
+  struct ActiveSlot {
+    std::unique_ptr<WatchStream>* stream = nullptr;
+  };
+  std::shared_ptr<ActiveSlot> active_ = std::make_shared<ActiveSlot>();
   struct Sleeper;
   std::shared_ptr<Sleeper> sleeper_;
 };
