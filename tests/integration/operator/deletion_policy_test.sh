@@ -8,24 +8,7 @@
 #   deletion_policy_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-install_crd
-new_namespace NS op-delete
-GUID=$(new_guid)
-TEAM=26055
-TOKEN=$(new_guid)
-KEY=delete-api-key-$RAND
-cat >"$WORK/fake.yaml" <<EOF
-apiKeys:
-  - {key: "$KEY", iamID: "IBMid-DELETE"}
-instances:
-  - guid: "$GUID"
-    teams:
-      - {id: $TEAM, name: Ops, token: "$TOKEN"}
-EOF
-start_fake "$WORK/fake.yaml"
-api_key_secret ibm-api-key apikey "$KEY"
-start_operator op
-wait_operator_started op
+one_team_setup delete
 
 apply_sdt del "$(base_spec)
   target: {name: del-token, deletionPolicy: Delete}"

@@ -6,24 +6,7 @@
 #   drift_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-install_crd
-new_namespace NS op-drift
-GUID=$(new_guid)
-TEAM=26055
-TOKEN=$(new_guid)
-KEY=drift-api-key-$RAND
-cat >"$WORK/fake.yaml" <<EOF
-apiKeys:
-  - {key: "$KEY", iamID: "IBMid-DRIFT"}
-instances:
-  - guid: "$GUID"
-    teams:
-      - {id: $TEAM, name: Ops, token: "$TOKEN"}
-EOF
-start_fake "$WORK/fake.yaml"
-api_key_secret ibm-api-key apikey "$KEY"
-start_operator op
-wait_operator_started op
+one_team_setup drift
 apply_sdt ops "$(base_spec)
   target: {name: ops-token, labels: {team: ops}}"
 wait_ready ops True TokenSynced 30

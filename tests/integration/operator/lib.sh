@@ -7,6 +7,7 @@
 # and then uses:
 #   new_namespace VAR PREFIX        create namespace PREFIX-<random>, delete it on exit
 #   start_fake CONFIG_YAML          start fake-ibm-cloud; sets FAKE_URL, FAKE_CA, FAKE_PORT
+#   one_team_setup PREFIX           CRD, namespace, fake with one key and team, operator "op"
 #   start_operator NAME [ARGS...]   start an operator (log in $WORK/NAME.log), scoped with
 #                                   --namespace to this test's namespaces (OP_KUBECONFIG,
 #                                   OP_METRICS_ADDRESS, OP_HEALTH_ADDRESS override defaults)
@@ -212,6 +213,32 @@ fake_token_requests_for() {
 record_secrets_from_fake() {
   fake_api GET /_fake/state | grep -o '"\(key\|token\)":"[^"]*"' | sed -e 's/^"[a-z]*":"//' -e 's/"$//' \
     >>"$SECRETS_FILE"
+}
+
+# one_team_setup PREFIX: the common start of a test — the CRD, namespace NS
+# (op-PREFIX-*), fake-ibm-cloud seeded with one API key (KEY) and one instance
+# (GUID) with team TEAM (token TOKEN), the key's Secret ibm-api-key, and an
+# operator "op" with its workers started.
+one_team_setup() {
+  local prefix=$1
+  install_crd
+  new_namespace NS "op-$prefix"
+  GUID=$(new_guid)
+  TEAM=26055
+  TOKEN=$(new_guid)
+  KEY=$prefix-api-key-$RAND
+  cat >"$WORK/fake.yaml" <<YAML
+apiKeys:
+  - {key: "$KEY", iamID: "IBMid-${prefix^^}"}
+instances:
+  - guid: "$GUID"
+    teams:
+      - {id: $TEAM, name: Ops, token: "$TOKEN"}
+YAML
+  start_fake "$WORK/fake.yaml"
+  api_key_secret ibm-api-key apikey "$KEY"
+  start_operator op
+  wait_operator_started op
 }
 
 # start_operator NAME [ARGS...]: starts the operator against the control plane,
