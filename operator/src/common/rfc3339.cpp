@@ -54,8 +54,15 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = se;
-  std::time_t t = timegm(&tm);
-  return std::chrono::system_clock::from_time_t(t - offset);
+  const std::time_t t = timegm(&tm) - offset;
+  // Times the clock cannot hold (past 2262 with nanosecond ticks) are not
+  // times at all here, rather than an overflow.
+  constexpr auto kLimit = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::duration::max())
+                              .count() -
+                          1;
+  if (t > kLimit || t < -kLimit) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 }  // namespace sto

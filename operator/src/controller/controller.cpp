@@ -7,6 +7,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cstdlib>
+#include <cxxabi.h>
+#include <typeinfo>
+
 #include "cli/logging.h"
 #include "controller/kube_gateway.h"
 #include "controller/names.h"
@@ -40,6 +44,9 @@ struct Metrics {
         rotations(r.counter("sysdigtoken_rotations_total",
                             "Token rotations written to Secrets (a new token from Sysdig)")
                       .with()),
+        panics(r.counter("controller_runtime_reconcile_panics_total",
+                         "Total number of reconciliation panics per controller", {"controller"})
+                   .with({kControllerName})),
         last_rotation(r.gauge("sysdigtoken_last_rotation_timestamp_seconds",
                               "Unix time of the last token rotation written to a Secret")
                           .with()) {}
@@ -52,6 +59,7 @@ struct Metrics {
   server::Counter& errors;
   server::Histogram& time;
   server::Counter& rotations;
+  server::Counter& panics;
   server::Gauge& last_rotation;
 };
 
@@ -76,7 +84,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     auto ex = co_await asio::this_coro::executor;
     queue_ = std::make_unique<kube::WorkQueue>(ex);
     recorder_ = std::make_shared<kube::EventRecorder>(
-        client_, "monitoring.ibm.com/sysdig-token-operator",
+        client_, std::string(kReportingController),
         options_.identity.empty() ? kube::default_identity() : options_.identity);
     recorder_options_on_error();
     std::vector<std::string> namespaces = options_.namespaces;
@@ -244,12 +252,54 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
                      });
   }
 
-  // Counts one reconcile in the metrics.
-  void count(bool error, const ReconcileResult* r, std::chrono::microseconds took) {
+  // Reconciles one key; an exception that escapes (a bug, or input no
+  // parser should have let through) is reported on that resource
+  // (InternalError), counted and logged by type only (its text may quote
+  // what was being parsed), and the worker goes on.
+  asio::awaitable<Result<ReconcileResult, kube::ApiError>> reconcile_guarded(const std::string& k) {
+    using Reconciled = Result<ReconcileResult, kube::ApiError>;
+    // The reconcile runs as its own coroutine so that an exception arrives
+    // here as a value (no co_await inside a try block).
+    auto attempt = [this, &k](bool internal_error) -> asio::awaitable<std::optional<Reconciled>> {
+      if (internal_error) co_return co_await reconciler_->report_internal_error(k, "internal error");
+      co_return co_await reconciler_->reconcile(k);
+    };
+    auto ex = co_await asio::this_coro::executor;
+    auto [error, result] =
+        co_await asio::co_spawn(ex, attempt(false), asio::as_tuple(asio::use_awaitable));
+    if (!error && result) co_return std::move(*result);
+    std::string crashed = "unknown exception";
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      crashed = exception_type(e);
+    } catch (...) {
+    }
+    if (metrics_) metrics_->panics.inc();
+    log::error("reconcile threw; reported as InternalError",
+               {{"resource", k}, {"exception", crashed}});
+    auto [report_error, reported] =
+        co_await asio::co_spawn(ex, attempt(true), asio::as_tuple(asio::use_awaitable));
+    if (!report_error && reported) co_return std::move(*reported);
+    kube::ApiError e;
+    e.message = "reporting an internal error failed";
+    co_return fail(std::move(e));
+  }
+
+  static std::string exception_type(const std::exception& e) {
+    int status = 0;
+    char* name = abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status);
+    std::string out = status == 0 && name ? name : typeid(e).name();
+    std::free(name);
+    return out;
+  }
+
+  // Counts one reconcile in the metrics (r is null for a Kubernetes API error).
+  void count(const ReconcileResult* r, std::chrono::microseconds took) {
     if (!metrics_) return;
     auto& m = *metrics_;
     m.time.observe(static_cast<double>(took.count()) / 1e6);
-    if (error || (r && r->failed)) {
+    if (!r || r->failed()) {
       m.error.inc();
       m.errors.inc();
     } else if (r && r->requeue_after) {
@@ -257,7 +307,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     } else {
       m.success.inc();
     }
-    if (r && r->outcome == "Rotated") {
+    if (r && r->outcome == Outcome::Rotated) {
       m.rotations.inc();
       m.last_rotation.set(std::chrono::duration<double>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -309,10 +359,10 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       if (!key) break;
       const std::string k = *key;
       const auto started = std::chrono::steady_clock::now();
-      auto result = co_await self->reconciler_->reconcile(k);
+      auto result = co_await self->reconcile_guarded(k);
       const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - started);
-      self->count(!result, result ? &result.value() : nullptr, took);
+      self->count(result ? &result.value() : nullptr, took);
       if (!result) {
         log::warn("reconcile failed", {{"resource", k}, {"error", result.error().describe()}});
         if (result.error().kind == kube::ApiErrorKind::Conflict) {
@@ -323,16 +373,18 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       } else {
         self->queue_->forget(k);
         const auto& r = result.value();
-        if (r.failed) {
-          log::warn("reconcile", {{"resource", k}, {"reason", r.outcome}});
-        } else if (r.outcome != "UpToDate" && r.outcome != "Deleted" && r.outcome != "BackingOff") {
-          log::info("reconcile", {{"resource", k}, {"outcome", r.outcome}});
+        const std::string label(r.label());
+        if (r.failed()) {
+          log::warn("reconcile", {{"resource", k}, {"reason", label}});
+        } else if (r.outcome != Outcome::UpToDate && r.outcome != Outcome::Deleted &&
+                   r.outcome != Outcome::BackingOff) {
+          log::info("reconcile", {{"resource", k}, {"outcome", label}});
         }
         if (r.requeue_after) self->queue_->add_after(k, *r.requeue_after);
         if (log::enabled(log::Level::Debug)) {
           log::debug("reconciled",
                      {{"resource", k},
-                      {"outcome", r.outcome},
+                      {"outcome", label},
                       {"durationMs", std::to_string(took.count() / 1000.0)},
                       {"requeueAfterMs",
                        r.requeue_after ? std::to_string(r.requeue_after->count()) : "none"}});

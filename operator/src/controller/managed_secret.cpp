@@ -107,7 +107,7 @@ Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json
       auto on_label = [&](std::string_view k, std::string_view v) { secret->labels.emplace(k, v); };
       auto on_annotation = [&](std::string_view k, std::string_view v) {
         // Only our own annotations; kubectl's last-applied copy can be large.
-        if (k.starts_with("monitoring.ibm.com/")) secret->annotations.emplace(k, v);
+        if (k.starts_with(kAnnotationPrefix)) secret->annotations.emplace(k, v);
       };
       auto on_other = [&](std::string_view k, auto& v) -> std::string {
         if (k != "managedFields") return {};

@@ -1,5 +1,6 @@
-// The operator's names in one place: condition types and reasons, event
-// reasons, labels and annotations, the field manager.
+// The operator's names in one place: the API group and kind, the field
+// manager, and every label and annotation key it owns. Reasons and outcomes
+// are in reasons.h.
 #pragma once
 
 #include <string_view>
@@ -11,6 +12,10 @@ inline constexpr std::string_view kApiVersion = "monitoring.ibm.com/v1alpha1";
 inline constexpr std::string_view kKind = "SysdigToken";
 inline constexpr std::string_view kFieldManager = "sysdig-token-operator";
 inline constexpr std::string_view kControllerName = "sysdigtoken";
+// The event source (reportingController) of the operator's events.
+inline constexpr std::string_view kReportingController = "monitoring.ibm.com/sysdig-token-operator";
+// Every annotation the operator reads or writes starts with this.
+inline constexpr std::string_view kAnnotationPrefix = "monitoring.ibm.com/";
 
 // On a SysdigToken: any new value means "the token was reset: rotate now".
 inline constexpr std::string_view kResetAnnotation = "monitoring.ibm.com/reset-token";
@@ -27,7 +32,6 @@ inline constexpr std::string_view kResetOutcomeAnnotation = "monitoring.ibm.com/
 inline constexpr std::string_view kSyncedAtAnnotation = "monitoring.ibm.com/synced-at";
 // Until when Sysdig is asked again after a reset that returned the same token.
 inline constexpr std::string_view kResetCheckUntilAnnotation = "monitoring.ibm.com/reset-check-until";
-inline constexpr std::string_view kDataDigestAnnotation = "monitoring.ibm.com/data-digest";
 
 // Connection info keys written with includeConnectionInfo.
 inline constexpr std::string_view kUrlKey = "SYSDIG_MONITOR_URL";
@@ -38,15 +42,14 @@ namespace condition {
 inline constexpr std::string_view kReady = "Ready";
 }
 
-namespace reason {
-inline constexpr std::string_view kTokenSynced = "TokenSynced";
-inline constexpr std::string_view kTokenRotated = "TokenRotated";
-inline constexpr std::string_view kSecretRestored = "SecretRestored";
-inline constexpr std::string_view kResetUnchanged = "ResetTokenUnchanged";
-inline constexpr std::string_view kInvalidSpec = "InvalidSpec";
-inline constexpr std::string_view kAPIKeySecretNotFound = "APIKeySecretNotFound";
-inline constexpr std::string_view kSecretConflict = "SecretConflict";
-inline constexpr std::string_view kKubernetesUnavailable = "KubernetesUnavailable";
-}  // namespace reason
+// The annotations each write of the token sets on the Secret (not from the
+// spec): the Secret's own record of what was handled.
+inline constexpr std::string_view kSyncAnnotations[] = {
+    kFingerprintAnnotation, kRevisionAnnotation,        kResetHandledAnnotation,
+    kResetOutcomeAnnotation, kSyncedAtAnnotation, kResetCheckUntilAnnotation};
+
+// Values of the reset-outcome annotation and status.lastResetOutcome.
+inline constexpr std::string_view kResetRotated = "Rotated";
+inline constexpr std::string_view kResetUnchanged = "Unchanged";
 
 }  // namespace sto::controller

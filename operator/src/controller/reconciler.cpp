@@ -1,49 +1,63 @@
+// The reconcile reads as DESIGN §2's rules, top to bottom: each step answers
+// one question (is the spec usable, whose is the Secret, what is recorded,
+// is a fetch due, what changed) and a failure is reported in one place.
 #include "controller/reconciler.h"
 
 #include <random>
+#include <variant>
 
 #include "common/encoding.h"
 #include "common/rfc3339.h"
+#include "controller/desired_secret.h"
 #include "controller/names.h"
+#include "controller/recorded_state.h"
 #include "net/http_client.h"
 
 namespace sto::controller {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::system_clock;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 namespace {
 
-std::string host_of(const std::string& url) {
-  auto u = net::Url::parse(url);
-  return u ? u->host : std::string();
-}
+// Why an attempt ends early: a failure reported on the resource (Ready=False),
+// or a Kubernetes API error the work queue retries.
+struct Failure {
+  Reason reason;
+  std::string message;
+  std::optional<std::chrono::seconds> retry_after;
+};
+using Stop = std::variant<Failure, kube::ApiError>;
+template <typename T>
+using Step = asio::awaitable<Result<T, Stop>>;
+using Reconciled = Result<ReconcileResult, kube::ApiError>;
+
+struct Attempt {
+  Reconciler::Parts& parts;
+  const std::string& key;
+  const SysdigToken& tok;
+  Clock::time_point now;
+  ResolvedSpec spec;
+  std::shared_ptr<const ManagedSecret> secret;
+  RecordedState recorded;
+  FetchPlan plan;
+  std::int64_t team_id = 0;
+  ReconcileResult result;
+};
 
 milliseconds until(Clock::time_point now, Clock::time_point t) {
   return t <= now ? milliseconds(0) : duration_cast<milliseconds>(t - now);
 }
 
-// The annotations each write of the token sets (not from the spec).
-bool is_sync_annotation(std::string_view k) {
-  return k == kFingerprintAnnotation || k == kRevisionAnnotation || k == kResetHandledAnnotation ||
-         k == kResetOutcomeAnnotation || k == kSyncedAtAnnotation ||
-         k == kResetCheckUntilAnnotation;
-}
-
-Clock::time_point parse_or(std::string_view text, Clock::time_point fallback) {
-  auto t = parse_rfc3339(text);
-  return t ? *t : fallback;
-}
-
-// The condition to store: the transition time changes only with the status.
-Condition ready_condition(const SysdigToken& token, bool ready, std::string_view reason,
+// The Ready condition to store: the transition time changes only with the
+// condition's status.
+Condition ready_condition(const SysdigToken& token, bool ready, Reason reason,
                           std::string message, Clock::time_point now) {
   Condition c;
   c.type = std::string(condition::kReady);
   c.status = ready ? "True" : "False";
-  c.reason = std::string(reason);
+  c.reason = std::string(to_string(reason));
   c.message = std::move(message);
   c.observed_generation = token.meta.generation;
   const auto& old = token.status.ready;
@@ -53,480 +67,439 @@ Condition ready_condition(const SysdigToken& token, bool ready, std::string_view
   return c;
 }
 
-}  // namespace
+void emit(Attempt& a, Reason reason, const std::string& message) {
+  a.parts.events->emit(a.tok, info(reason).warning, to_string(reason), message);
+}
 
-struct Reconciler::Attempt {
-  std::string key;
-  std::shared_ptr<const SysdigToken> token;
-  Clock::time_point now;
-};
+// Writes the status when it differs from the stored one, and feeds the
+// answer back into the cache.
+asio::awaitable<Result<Ok, kube::ApiError>> write_status(Attempt& a, const SysdigTokenStatus& s) {
+  if (s == a.tok.status) co_return Ok{};
+  auto written = co_await a.parts.cluster->write_status(a.tok, s);
+  if (!written) co_return fail(std::move(written.error()));
+  if (a.parts.options.observe_token) a.parts.options.observe_token(written.value());
+  co_return Ok{};
+}
+
+void observe_secret(Attempt& a, const std::string& json) {
+  if (a.parts.options.observe_secret) a.parts.options.observe_secret(json);
+}
+
+// A failure: Ready=False with the reason, a Warning event when the condition
+// changes, the Secret left as it is; a reason that retries backs off per
+// resource (kept in the status), one that does not waits for a change.
+asio::awaitable<Reconciled> fail_with(Attempt& a, const Failure& f) {
+  const SysdigTokenStatus& st = a.tok.status;
+  const ReasonInfo& ri = info(f.reason);
+  const bool repeated = st.ready && st.ready->status == "False" &&
+                        st.ready->reason == ri.name && st.ready->message == f.message;
+  SysdigTokenStatus s = st;
+  s.ready = ready_condition(a.tok, false, f.reason, f.message, a.now);
+  s.observed_generation = a.tok.meta.generation;
+  if (ri.retries) {
+    const int attempt = static_cast<int>(std::min<std::int64_t>(st.failed_attempts, 30));
+    milliseconds delay = a.parts.options.failure_backoff.delay(attempt);
+    // Some reasons back off from a floor (a person has to act first).
+    delay = std::max<milliseconds>(delay, ri.min_backoff);
+    if (f.retry_after) delay = std::max<milliseconds>(delay, *f.retry_after);
+    s.failed_attempts = st.failed_attempts + 1;
+    s.next_retry_time = format_rfc3339(a.now + delay);
+    a.result.requeue_after = delay;
+  } else {
+    // Waits for a change of the resource: counted once, not per look.
+    s.failed_attempts = repeated ? st.failed_attempts : st.failed_attempts + 1;
+    s.next_retry_time.clear();
+  }
+  a.result.outcome = Outcome::Failed;
+  a.result.reason = f.reason;
+  if (!repeated) emit(a, f.reason, f.message);
+  auto w = co_await write_status(a, s);
+  if (!w) co_return fail(std::move(w.error()));
+  co_return a.result;
+}
+
+asio::awaitable<Reconciled> stop_with(Attempt& a, Stop& stop) {
+  if (auto* api = std::get_if<kube::ApiError>(&stop)) co_return fail(std::move(*api));
+  co_return co_await fail_with(a, std::get<Failure>(stop));
+}
+
+// 1. The spec: what the schema could not catch, and hosts off the allowlist.
+Result<ResolvedSpec, Failure> check_spec(const Reconciler::Parts& parts, const SysdigToken& tok) {
+  auto resolved = resolve_spec(tok);
+  if (!resolved) return fail(Failure{Reason::InvalidSpec, resolved.error(), std::nullopt});
+  for (const std::string* url : {&resolved->monitoring_endpoint, &resolved->iam_endpoint}) {
+    auto u = net::Url::parse(*url);
+    std::string host = u ? u->host : std::string();
+    if (!parts.allowlist.allows(host)) {
+      return fail(Failure{Reason::EndpointNotAllowed,
+                          "host \"" + host + "\" of " + *url + " is not in --allowed-hosts",
+                          std::nullopt});
+    }
+  }
+  return std::move(resolved.value());
+}
+
+// 2. Whose the target Secret is (from the cache; decided again at write time).
+bool ours(const SysdigToken& tok, const ManagedSecret& s) {
+  return s.owned_by(tok.meta.uid) || s.retained_for(tok.meta.name);
+}
+
+std::optional<Failure> check_ownership(const Attempt& a) {
+  if (!a.secret || ours(a.tok, *a.secret)) return std::nullopt;
+  return Failure{Reason::SecretConflict,
+                 "Secret " + a.spec.target_name + " is managed by SysdigToken " +
+                     a.secret->label(kOwnerLabel) + "; choose another spec.target.name",
+                 std::nullopt};
+}
+
+// 3. The token from Sysdig: the API key, the team (by name when no ID is
+// given), then the team's token.
+Step<std::string> fetch_token(Attempt& a) {
+  const SysdigTokenSpec& spec = a.tok.spec;
+  const std::string& ns = a.tok.meta.ns;
+  auto key = co_await a.parts.cluster->read_secret_value(ns, spec.api_key_secret_name,
+                                                         spec.api_key_secret_key);
+  if (!key) co_return fail(Stop(std::move(key.error())));
+  if (!key->secret_found || !key->value || key->value->empty()) {
+    std::string msg =
+        !key->secret_found
+            ? "Secret " + spec.api_key_secret_name + " (spec.apiKeySecretRef.name) not found"
+            : "Secret " + spec.api_key_secret_name + " has no non-empty key \"" +
+                  spec.api_key_secret_key + "\" (spec.apiKeySecretRef.key)";
+    co_return fail(Stop(Failure{Reason::APIKeySecretNotFound, std::move(msg), std::nullopt}));
+  }
+  const std::string& api_key = *key->value;
+  const auto& options = a.parts.options;
+  auto ibm_failure = [](const ibm::IbmError& e) {
+    return Stop(Failure{reason_for(e.kind), e.message, e.retry_after});
+  };
+  ibm::InstanceRef instance{a.spec.monitoring_endpoint, a.spec.iam_endpoint, spec.instance_id};
+  if (!spec.team_id) {
+    auto id = co_await a.parts.monitoring->find_team_id(instance, spec.team_name, api_key,
+                                                       options.token_share_age);
+    if (!id) co_return fail(ibm_failure(id.error()));
+    a.team_id = id.value();
+  }
+  // A reset (or a check after one) needs an answer Sysdig gave after it.
+  const milliseconds share_age = a.plan.reset_pending || a.plan.reset_check_due
+                                     ? milliseconds(0)
+                                     : options.token_share_age;
+  ibm::TeamRef team{instance, a.team_id};
+  auto fetched = co_await a.parts.monitoring->fetch_token(team, api_key, share_age);
+  if (!fetched) co_return fail(ibm_failure(fetched.error()));
+  co_return std::move(fetched.value());
+}
+
+// Nothing due and the Secret as it should be: only a status that lags the
+// Secret's record is written.
+asio::awaitable<Reconciled> report_up_to_date(Attempt& a) {
+  const SysdigTokenStatus& st = a.tok.status;
+  const RecordedState& rec = a.recorded;
+  SysdigTokenStatus s = st;
+  s.secret_name = a.spec.target_name;
+  s.token_fingerprint = rec.fingerprint;
+  s.revision = rec.revision;
+  s.last_handled_reset = rec.handled_reset;
+  s.last_reset_outcome = rec.reset_outcome;
+  s.reset_check_until = rec.reset_check_until;
+  // A status write lost after the Secret's: catch up from the Secret.
+  const std::string synced_text = a.secret->annotation(kSyncedAtAnnotation);
+  auto synced = parse_rfc3339(synced_text);
+  auto status_synced = parse_rfc3339(st.last_sync_time);
+  if (synced && *synced <= a.now && (!status_synced || *synced > *status_synced)) {
+    s.last_sync_time = synced_text;
+    s.next_refresh_time = format_rfc3339(rec.next_refresh);
+    if (rec.revision != st.revision) s.last_rotation_time = synced_text;
+  }
+  if (!s.ready || s.ready->status != "True") {
+    s.ready = ready_condition(a.tok, true, Reason::TokenSynced,
+                              "Secret " + a.spec.target_name + " holds the team's token", a.now);
+  }
+  auto w = co_await write_status(a, s);
+  if (!w) co_return fail(std::move(w.error()));
+  const auto interval = a.parts.options.reset_poll_interval;
+  a.result.requeue_after =
+      until(a.now, next_look(rec.next_refresh, rec.last_sync, rec.reset_check_until, interval));
+  a.result.outcome = Outcome::UpToDate;
+  co_return a.result;
+}
+
+// Drift without a due fetch: the token is taken from the Secret if it is
+// still the one recorded; nullopt when it was edited (fetch again).
+Step<std::optional<std::string>> token_from_secret(Attempt& a) {
+  auto fresh = co_await a.parts.cluster->get_secret(a.tok.meta.ns, a.spec.target_name);
+  if (!fresh) co_return fail(Stop(std::move(fresh.error())));
+  std::optional<std::string> value;
+  if (fresh.value()) value = secret_value((*fresh)->json, a.tok.spec.target.token_key);
+  const std::string& fp = a.recorded.fingerprint;
+  const std::string fp_hex = fp.starts_with("sha256:") ? fp.substr(7) : std::string();
+  if (!value || fp_hex.empty() || !sha256_hex(*value).starts_with(fp_hex))
+    co_return std::optional<std::string>();
+  co_return value;
+}
+
+// The token's value is never part of a message, not even when the API
+// server quotes what it refused.
+std::string without(std::string text, const std::string& secret_value) {
+  if (secret_value.empty()) return text;
+  for (auto pos = text.find(secret_value); pos != std::string::npos;
+       pos = text.find(secret_value, pos))
+    text.replace(pos, secret_value.size(), "[redacted]");
+  return text;
+}
+
+// A write the API server refuses for good (invalid, forbidden) is reported
+// on the resource and backs off; anything else is retried by the queue.
+Stop write_error(Attempt& a, kube::ApiError e, const std::string& token_value) {
+  using K = kube::ApiErrorKind;
+  if (e.kind == K::Invalid || e.kind == K::Forbidden || e.kind == K::BadRequest) {
+    return Failure{Reason::SecretRejected,
+                   "the API server refused Secret " + a.spec.target_name + ": " +
+                       without(e.describe(), token_value),
+                   std::nullopt};
+  }
+  return e;
+}
+
+// 4. The write, ownership decided again at write time: a new Secret is
+// created (AlreadyExists: look, then SecretConflict unless it is ours); an
+// update carries the resourceVersion that was checked.
+Step<Ok> write_secret(Attempt& a, const DesiredSecret& desired, const std::string& token_value) {
+  auto& cluster = *a.parts.cluster;
+  std::string rv;
+  if (a.secret) {
+    rv = a.secret->meta.resource_version;
+  } else {
+    auto created = co_await cluster.create_secret(desired);
+    if (created) {
+      observe_secret(a, created.value());
+      co_return Ok{};
+    }
+    if (created.error().kind != kube::ApiErrorKind::AlreadyExists)
+      co_return fail(write_error(a, std::move(created.error()), token_value));
+    auto existing = co_await cluster.get_secret(a.tok.meta.ns, a.spec.target_name);
+    if (!existing) co_return fail(Stop(std::move(existing.error())));
+    if (!existing.value() || !ours(a.tok, *(*existing)->secret)) {
+      co_return fail(Stop(Failure{Reason::SecretConflict,
+                                  "Secret " + a.spec.target_name +
+                                      " exists and is not managed by this SysdigToken; choose "
+                                      "another spec.target.name",
+                                  std::nullopt}));
+    }
+    rv = (*existing)->secret->meta.resource_version;
+  }
+  auto applied = co_await cluster.apply_secret(desired, rv);
+  if (!applied) co_return fail(write_error(a, std::move(applied.error()), token_value));
+  observe_secret(a, applied.value());
+  co_return Ok{};
+}
+
+// A renamed target: once the new Secret holds the token, the old managed
+// Secret is deleted (Delete) or released (Retain).
+asio::awaitable<Result<Ok, kube::ApiError>> clean_up_renamed(Attempt& a) {
+  const std::string& old_name = a.tok.status.secret_name;
+  if (old_name.empty() || old_name == a.spec.target_name) co_return Ok{};
+  const std::string& ns = a.tok.meta.ns;
+  auto old = a.parts.secrets(ns, old_name);
+  if (!old || !old->owned_by(a.tok.meta.uid)) co_return Ok{};
+  auto r = a.tok.spec.target.retain
+               ? co_await a.parts.cluster->release_secret(ns, old_name, old->meta.resource_version)
+               : co_await a.parts.cluster->delete_secret(ns, old_name, old->meta.uid);
+  if (!r && r.error().kind != kube::ApiErrorKind::NotFound) co_return fail(std::move(r.error()));
+  co_return Ok{};
+}
+
+// 5. Events: what a person watching the resource wants to know.
+void emit_sync_events(Attempt& a, const SyncRecord& rec, bool restored) {
+  const std::string team_text = "team " + std::to_string(a.team_id);
+  const std::string& target = a.spec.target_name;
+  // The first sync this resource reports (also when the Secret was written
+  // before a lost status write, or taken over from a retained one).
+  if (rec.first || (a.tok.status.token_fingerprint.empty() && !rec.rotated)) {
+    emit(a, Reason::TokenSynced, "Secret " + target + " now holds the Monitor API token of " +
+                                     team_text);
+  } else if (rec.rotated) {
+    emit(a, Reason::TokenRotated,
+         "Secret " + target + " now holds a new token of " + team_text + " (revision " +
+             std::to_string(rec.revision) + ")");
+  } else if (restored) {
+    emit(a, Reason::SecretRestored, "Secret " + target + " was repaired");
+  }
+  if (a.plan.reset_pending && rec.reset_outcome == kResetUnchanged) {
+    emit(a, Reason::ResetTokenUnchanged,
+         "Sysdig returned the same token for reset \"" + rec.handled_reset +
+             "\": reset the token in the Monitoring UI (Settings > Monitor API > Reset Token); "
+             "the operator checks again every 30s for 15 minutes");
+  }
+}
+
+// 6. The status after a sync, and when to look again. A fetch that changed
+// nothing writes nothing: it is remembered in memory only.
+asio::awaitable<Reconciled> report_synced(Attempt& a, const SyncRecord& rec, bool secret_written,
+                                          bool restored) {
+  const auto& options = a.parts.options;
+  SysdigTokenStatus s = a.tok.status;
+  s.observed_generation = a.tok.meta.generation;
+  s.secret_name = a.spec.target_name;
+  s.team_id = a.team_id;
+  s.token_fingerprint = rec.fingerprint;
+  s.revision = rec.revision;
+  s.last_handled_reset = rec.handled_reset;
+  s.last_reset_outcome = rec.reset_outcome;
+  s.reset_check_until = rec.reset_check_until;
+  s.failed_attempts = 0;
+  s.next_retry_time.clear();
+  if (rec.first || rec.rotated) s.last_rotation_time = format_rfc3339(a.now);
+  Clock::time_point next_refresh = a.recorded.next_refresh;
+  Clock::time_point last_sync = a.recorded.last_sync;
+  s.ready = ready_condition(a.tok, true, Reason::TokenSynced,
+                            "Secret " + a.spec.target_name + " holds the Monitor API token of team " +
+                                std::to_string(a.team_id) + " (revision " +
+                                std::to_string(rec.revision) + ")",
+                            a.now);
+  if (a.plan.fetch) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> jitter(0.0, options.refresh_jitter);
+    const auto interval = duration_cast<milliseconds>(a.spec.refresh_interval);
+    next_refresh =
+        a.now + milliseconds(static_cast<long long>(interval.count() * (1.0 + jitter(rng))));
+    last_sync = a.now;
+    if (s == a.tok.status && !secret_written) {
+      a.parts.unwritten[a.key] = UnwrittenCheck{a.now, next_refresh};
+    } else {
+      a.parts.unwritten.erase(a.key);
+      s.last_sync_time = format_rfc3339(a.now);
+      s.next_refresh_time = format_rfc3339(next_refresh);
+    }
+  }
+  auto w = co_await write_status(a, s);
+  if (!w) co_return fail(std::move(w.error()));
+  a.result.requeue_after = until(a.now, next_look(next_refresh, last_sync, rec.reset_check_until,
+                                                  options.reset_poll_interval));
+  a.result.outcome = rec.first                                           ? Outcome::Synced
+                     : rec.rotated                                       ? Outcome::Rotated
+                     : a.plan.reset_pending                              ? Outcome::Unchanged
+                     : restored                                          ? Outcome::Restored
+                                                                         : Outcome::Refreshed;
+  co_return a.result;
+}
+
+// Whether the Secret's record of a reset must be rewritten although its
+// token and fields match: a reset handled, an outcome or check window.
+bool reset_record_changed(const ManagedSecret* secret, const SyncRecord& rec) {
+  return secret && (secret->annotation(kResetHandledAnnotation) != rec.handled_reset ||
+                    secret->annotation(kResetOutcomeAnnotation) != rec.reset_outcome ||
+                    secret->annotation(kResetCheckUntilAnnotation) != rec.reset_check_until);
+}
+
+asio::awaitable<Reconciled> run(Attempt& a) {
+  auto spec = check_spec(a.parts, a.tok);
+  if (!spec) co_return co_await fail_with(a, spec.error());
+  a.spec = std::move(spec.value());
+
+  a.secret = a.parts.secrets(a.tok.meta.ns, a.spec.target_name);
+  if (auto conflict = check_ownership(a)) co_return co_await fail_with(a, *conflict);
+
+  const auto& options = a.parts.options;
+  auto unwritten = a.parts.unwritten.find(a.key);
+  a.recorded = read_recorded(a.tok, a.secret.get(), a.spec.refresh_interval, a.now,
+                             unwritten == a.parts.unwritten.end() ? nullptr : &unwritten->second);
+  a.plan = plan_fetch(a.tok, a.recorded, options.reset_poll_interval, a.now);
+  if (a.plan.backing_off_until) {
+    a.result.requeue_after = until(a.now, *a.plan.backing_off_until);
+    a.result.outcome = Outcome::BackingOff;
+    co_return a.result;
+  }
+  a.team_id = a.tok.spec.team_id.value_or(a.tok.status.team_id);
+
+  std::string token_value;
+  if (a.plan.fetch) {
+    auto fetched = co_await fetch_token(a);
+    if (!fetched) co_return co_await stop_with(a, fetched.error());
+    token_value = std::move(fetched.value());
+  }
+  DesiredSecret desired = render_desired_secret(a.tok, a.spec, a.team_id);
+  if (!a.plan.fetch) {
+    if (!drift(*a.secret, desired, a.tok, a.recorded.token_sha256))
+      co_return co_await report_up_to_date(a);
+    auto kept = co_await token_from_secret(a);
+    if (!kept) co_return co_await stop_with(a, kept.error());
+    if (!kept.value()) {
+      // The token itself was edited: fetch it again now.
+      SysdigTokenStatus s = a.tok.status;
+      s.next_refresh_time = format_rfc3339(a.now);
+      auto w = co_await write_status(a, s);
+      if (!w) co_return fail(std::move(w.error()));
+      a.result.requeue_after = milliseconds(0);
+      a.result.outcome = Outcome::Refetch;
+      co_return a.result;
+    }
+    token_value = std::move(*kept.value());
+  }
+
+  const SyncRecord rec =
+      next_record(a.recorded, a.plan, a.tok.reset_value, token_fingerprint(token_value),
+                  options.reset_poll_window, a.now);
+  const std::string synced_at =
+      a.plan.fetch || !a.secret ? format_rfc3339(a.now) : a.secret->annotation(kSyncedAtAnnotation);
+  with_token(desired, a.tok, token_value, rec, synced_at);
+  const bool fields_drifted =
+      !a.secret || drift(*a.secret, desired, a.tok, sha256_hex(token_value)).has_value();
+  const bool reset_recorded = reset_record_changed(a.secret.get(), rec);
+  const bool revision_recorded =
+      a.secret && a.secret->annotation(kRevisionAnnotation) != std::to_string(rec.revision);
+  bool restored = false;
+  const bool secret_written = fields_drifted || reset_recorded || revision_recorded;
+  if (secret_written) {
+    auto written = co_await write_secret(a, desired, token_value);
+    if (!written) co_return co_await stop_with(a, written.error());
+    // A repair is a write that neither hands out a token nor records a reset.
+    restored = !rec.first && !rec.rotated && !reset_recorded;
+  }
+  auto cleaned = co_await clean_up_renamed(a);
+  if (!cleaned) co_return fail(std::move(cleaned.error()));
+  emit_sync_events(a, rec, restored);
+  co_return co_await report_synced(a, rec, secret_written, restored);
+}
+
+}  // namespace
 
 Reconciler::Reconciler(TokenLookup tokens, SecretLookup secrets,
                        std::shared_ptr<ClusterGateway> cluster,
                        std::shared_ptr<ibm::MonitoringClient> monitoring,
                        ibm::HostAllowlist allowlist, std::shared_ptr<EventSink> events,
                        ReconcilerOptions options)
-    : tokens_(std::move(tokens)),
-      secrets_(std::move(secrets)),
-      cluster_(std::move(cluster)),
-      monitoring_(std::move(monitoring)),
-      allowlist_(std::move(allowlist)),
-      events_(std::move(events)),
-      options_(std::move(options)) {
-  if (!options_.clock) options_.clock = [] { return Clock::now(); };
+    : parts_{std::move(tokens),    std::move(secrets), std::move(cluster), std::move(monitoring),
+             std::move(allowlist), std::move(events),  std::move(options)} {
+  if (!parts_.options.clock) parts_.options.clock = [] { return Clock::now(); };
 }
 
-asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::reconcile(
-    const std::string& key) {
-  Attempt a;
-  a.key = key;
-  a.token = tokens_(key);
-  a.now = options_.clock();
-  if (!a.token || a.token->meta.deleting) {
+asio::awaitable<Reconciled> Reconciler::reconcile(const std::string& key) {
+  auto token = parts_.tokens(key);
+  if (!token || token->meta.deleting) {
+    parts_.unwritten.erase(key);
     ReconcileResult gone;
-    gone.outcome = "Deleted";
+    gone.outcome = Outcome::Deleted;
     co_return gone;
   }
+  Attempt a{parts_, key, *token, parts_.options.clock(), {}, {}, {}, {}, 0, {}};
   co_return co_await run(a);
 }
 
-asio::awaitable<Result<ReconcileResult, kube::ApiError>> Reconciler::run(Attempt& a) {
-  const SysdigToken& tok = *a.token;
-  const auto& st = tok.status;
-  const std::string& ns = tok.meta.ns;
-  ReconcileResult result;
-
-  // A failure: Ready=False with the reason, a Warning event, the Secret left
-  // as it is; retryable failures back off per resource (kept in status).
-  auto failure = [&](std::string_view reason, const std::string& message, bool retry,
-                     std::optional<std::chrono::seconds> retry_after) -> SysdigTokenStatus {
-    SysdigTokenStatus s = st;
-    s.ready = ready_condition(tok, false, reason, message, a.now);
-    s.observed_generation = tok.meta.generation;
-    if (retry) {
-      int attempt = static_cast<int>(std::min<std::int64_t>(st.failed_attempts, 30));
-      auto delay = options_.failure_backoff.delay(attempt);
-      if (retry_after) delay = std::max<milliseconds>(delay, *retry_after);
-      s.failed_attempts = st.failed_attempts + 1;
-      s.next_retry_time = format_rfc3339(a.now + delay);
-      result.requeue_after = delay;
-    } else {
-      // Waits for a change of the resource: count it once, not per look.
-      bool repeated = st.ready && st.ready->reason == reason && st.ready->message == message;
-      s.failed_attempts = repeated ? st.failed_attempts : st.failed_attempts + 1;
-      s.next_retry_time.clear();
-    }
-    result.failed = true;
-    result.outcome = std::string(reason);
-    if (!(st.ready && st.ready->reason == reason && st.ready->message == message)) {
-      events_->emit(tok, true, reason, message);
-    }
-    return s;
-  };
-  auto write_status =
-      [&](const SysdigTokenStatus& s) -> asio::awaitable<Result<Ok, kube::ApiError>> {
-    if (s == st) co_return Ok{};
-    auto written = co_await cluster_->write_status(tok, s);
-    if (!written) co_return fail(std::move(written.error()));
-    if (options_.observe_token) options_.observe_token(written.value());
-    co_return Ok{};
-  };
-  auto observe_secret = [&](const std::string& json) {
-    if (options_.observe_secret) options_.observe_secret(json);
-  };
-
-  // 1. The spec: what the schema could not catch fails for good (until the
-  // spec changes).
-  auto resolved = resolve_spec(tok);
-  if (!resolved) {
-    auto s = failure(reason::kInvalidSpec, resolved.error(), false, std::nullopt);
-    auto w = co_await write_status(s);
-    if (!w) co_return fail(std::move(w.error()));
-    co_return result;
+asio::awaitable<Reconciled> Reconciler::report_internal_error(const std::string& key,
+                                                              const std::string& what) {
+  auto token = parts_.tokens(key);
+  if (!token || token->meta.deleting) {
+    ReconcileResult gone;
+    gone.outcome = Outcome::Deleted;
+    co_return gone;
   }
-  const ResolvedSpec& spec = resolved.value();
-  for (const std::string* url : {&spec.monitoring_endpoint, &spec.iam_endpoint}) {
-    std::string host = host_of(*url);
-    if (!allowlist_.allows(host)) {
-      auto s = failure(ibm::to_string(ibm::IbmErrorKind::EndpointNotAllowed),
-                       "host \"" + host + "\" of " + *url + " is not in --allowed-hosts", false,
-                       std::nullopt);
-      auto w = co_await write_status(s);
-      if (!w) co_return fail(std::move(w.error()));
-      co_return result;
-    }
-  }
-
-  // 3. What is there, and whose it is.
-  auto secret = secrets_(ns, spec.target_name);
-  auto ours = [&](const ManagedSecret& s) {
-    return s.owned_by(tok.meta.uid) || s.retained_for(tok.meta.name);
-  };
-  if (secret && !ours(*secret)) {
-    auto s = failure(reason::kSecretConflict,
-                     "Secret " + spec.target_name + " is managed by SysdigToken " +
-                         secret->label(kOwnerLabel) + "; choose another spec.target.name",
-                     true, std::nullopt);
-    auto w = co_await write_status(s);
-    if (!w) co_return fail(std::move(w.error()));
-    co_return result;
-  }
-
-  // The Secret is written together with the token, so its annotations are
-  // the truth; the status repeats them (and stands in when the Secret is gone).
-  std::string fingerprint = st.token_fingerprint;
-  std::int64_t revision = st.revision;
-  const bool secret_written = secret && !secret->annotation(kFingerprintAnnotation).empty();
-  if (secret_written) {
-    fingerprint = secret->annotation(kFingerprintAnnotation);
-    try {
-      revision = std::stoll(secret->annotation(kRevisionAnnotation));
-    } catch (...) {
-    }
-  }
-  // The reset value already handled: the Secret records it in the same write
-  // as the token, so it survives a crash before the status write.
-  std::string handled =
-      secret ? secret->annotation(kResetHandledAnnotation) : st.last_handled_reset;
-  if (handled.empty()) handled = st.last_handled_reset;
-  bool reset_pending = !tok.reset_value.empty() && tok.reset_value != handled;
-
-  auto token_hash = [&]() -> std::string {
-    if (!secret) return {};
-    auto it = secret->data_sha256.find(tok.spec.target.token_key);
-    return it == secret->data_sha256.end() ? std::string() : it->second;
-  };
-  std::string fp_hex = fingerprint.starts_with("sha256:") ? fingerprint.substr(7) : std::string();
-  bool token_intact = secret && !fp_hex.empty() && token_hash().starts_with(fp_hex);
-
-  Clock::time_point last_sync = parse_or(st.last_sync_time, Clock::time_point{});
-  Clock::time_point next_refresh = parse_or(st.next_refresh_time, a.now);
-  if (secret) {
-    // A write of the Secret is a sync too (the status may lag behind it).
-    auto synced = parse_rfc3339(secret->annotation(kSyncedAtAnnotation));
-    if (synced && *synced > last_sync) {
-      last_sync = *synced;
-      next_refresh = std::max(next_refresh, *synced + spec.refresh_interval);
-    }
-  }
-  bool spec_changed = tok.meta.generation != st.observed_generation;
-  // The outcome of the last reset and its polling window: written with the
-  // Secret, so they too survive a lost status write.
-  std::string outcome =
-      secret_written ? secret->annotation(kResetOutcomeAnnotation) : st.last_reset_outcome;
-  std::string reset_check_until =
-      secret_written ? secret->annotation(kResetCheckUntilAnnotation) : st.reset_check_until;
-  Clock::time_point check_until = parse_or(reset_check_until, Clock::time_point{});
-  bool in_reset_window = outcome == "Unchanged" && a.now < check_until;
-  if (!in_reset_window) reset_check_until.clear();
-  bool reset_poll_due = in_reset_window && a.now >= last_sync + options_.reset_poll_interval;
-  bool failing = st.failed_attempts > 0;
-  Clock::time_point retry_at = parse_or(st.next_retry_time, a.now);
-
-  bool need_fetch = !token_intact || reset_pending || spec_changed || reset_poll_due ||
-                    a.now >= next_refresh || (failing && a.now >= retry_at);
-  if (failing && a.now < retry_at && !reset_pending && !spec_changed) {
-    result.requeue_after = until(a.now, retry_at);
-    result.outcome = "BackingOff";
-    co_return result;
-  }
-
-  // 4. The token: from Sysdig when due, else from the Secret itself.
-  std::string token_value;
-  std::int64_t team_id = tok.spec.team_id.value_or(st.team_id);
-  if (need_fetch) {
-    auto key = co_await cluster_->read_secret_value(ns, tok.spec.api_key_secret_name,
-                                                    tok.spec.api_key_secret_key);
-    if (!key) co_return fail(std::move(key.error()));
-    if (!key->secret_found || !key->value || key->value->empty()) {
-      std::string msg =
-          !key->secret_found
-              ? "Secret " + tok.spec.api_key_secret_name + " (spec.apiKeySecretRef.name) not found"
-              : "Secret " + tok.spec.api_key_secret_name + " has no non-empty key \"" +
-                    tok.spec.api_key_secret_key + "\" (spec.apiKeySecretRef.key)";
-      auto s = failure(reason::kAPIKeySecretNotFound, msg, true, std::nullopt);
-      auto w = co_await write_status(s);
-      if (!w) co_return fail(std::move(w.error()));
-      co_return result;
-    }
-    const std::string& api_key = *key->value;
-    // A reset (or a check after one) needs an answer Sysdig gave after it.
-    const milliseconds share_age =
-        reset_pending || reset_poll_due ? milliseconds(0) : options_.token_share_age;
-    ibm::InstanceRef instance{spec.monitoring_endpoint, spec.iam_endpoint, tok.spec.instance_id};
-    if (!tok.spec.team_id) {
-      auto id = co_await monitoring_->find_team_id(instance, tok.spec.team_name, api_key,
-                                                 options_.token_share_age);
-      if (!id) {
-        auto& e = id.error();
-        auto s = failure(ibm::to_string(e.kind), e.message, true, e.retry_after);
-        auto w = co_await write_status(s);
-        if (!w) co_return fail(std::move(w.error()));
-        co_return result;
-      }
-      team_id = id.value();
-    }
-    ibm::TeamRef team{instance, team_id};
-    auto fetched = co_await monitoring_->fetch_token(team, api_key, share_age);
-    if (!fetched) {
-      auto& e = fetched.error();
-      auto s = failure(ibm::to_string(e.kind), e.message, true, e.retry_after);
-      auto w = co_await write_status(s);
-      if (!w) co_return fail(std::move(w.error()));
-      co_return result;
-    }
-    token_value = std::move(fetched.value());
-  }
-
-  // Desired Secret (the token is filled below when read from the Secret).
-  DesiredSecret desired;
-  desired.ns = ns;
-  desired.name = spec.target_name;
-  desired.labels = tok.spec.target.labels;
-  desired.labels[std::string(kManagedByLabel)] = std::string(kManagedByValue);
-  desired.labels[std::string(kOwnerLabel)] = tok.meta.name;
-  desired.annotations = tok.spec.target.annotations;
-  if (tok.spec.target.retain) {
-    desired.annotations[std::string(kOwnerUidAnnotation)] = tok.meta.uid;
-  } else {
-    desired.owner_name = tok.meta.name;
-    desired.owner_uid = tok.meta.uid;
-  }
-  if (tok.spec.target.include_connection_info) {
-    desired.data[std::string(kUrlKey)] = spec.monitoring_endpoint;
-    desired.data[std::string(kTeamIdKey)] = std::to_string(team_id);
-    desired.data[std::string(kInstanceIdKey)] = tok.spec.instance_id;
-  }
-
-  // Without a fetch, is the Secret as it should be (labels stripped, data
-  // edited, connection info changed)?
-  auto secret_matches = [&](const std::string& token_sha) {
-    if (!secret) return false;
-    if (!secret->owned_by(tok.meta.uid)) return false;
-    // What the operator applied before and wants no more (a label dropped
-    // from the spec, connection info turned off, Delete -> Retain).
-    const AppliedFields& applied = secret->applied;
-    for (const auto& k : applied.labels) {
-      if (!desired.labels.count(k)) return false;
-    }
-    for (const auto& k : applied.data) {
-      if (!desired.data.count(k) && k != tok.spec.target.token_key) return false;
-    }
-    for (const auto& k : applied.annotations) {
-      if (!desired.annotations.count(k) && !is_sync_annotation(k)) return false;
-    }
-    if (applied.owner_references && desired.owner_uid.empty()) return false;
-    for (const auto& [k, v] : desired.labels) {
-      if (secret->label(k) != v) return false;
-    }
-    auto ours = [&](std::string_view k) { return secret->annotation(k); };
-    if (ours(kFingerprintAnnotation).empty() || ours(kRevisionAnnotation).empty()) return false;
-    for (const auto& [k, v] : desired.data) {
-      auto it = secret->data_sha256.find(k);
-      if (it == secret->data_sha256.end() || it->second != sha256_hex(v)) return false;
-    }
-    auto it = secret->data_sha256.find(tok.spec.target.token_key);
-    if (it == secret->data_sha256.end() || it->second != token_sha) return false;
-    if (!desired.owner_uid.empty()) {
-      bool owner = false;
-      for (const auto& o : secret->meta.owners)
-        owner = owner || (o.controller && o.uid == tok.meta.uid);
-      if (!owner) return false;
-    }
-    return true;
-  };
-
-  if (!need_fetch) {
-    if (secret_matches(token_hash())) {
-      // Up to date: only a status that lags the Secret is written.
-      SysdigTokenStatus s = st;
-      s.secret_name = spec.target_name;
-      s.token_fingerprint = fingerprint;
-      s.revision = revision;
-      s.last_handled_reset = handled;
-      s.last_reset_outcome = outcome;
-      s.reset_check_until = reset_check_until;
-      // A status write lost after the Secret's: catch up from the Secret.
-      auto synced_text = secret->annotation(kSyncedAtAnnotation);
-      auto synced = parse_rfc3339(synced_text);
-      if (synced && *synced > parse_or(st.last_sync_time, Clock::time_point{})) {
-        s.last_sync_time = synced_text;
-        s.next_refresh_time = format_rfc3339(next_refresh);
-        if (revision != st.revision) s.last_rotation_time = synced_text;
-      }
-      if (!s.ready || s.ready->status != "True") {
-        s.ready = ready_condition(tok, true, reason::kTokenSynced,
-                                  "Secret " + spec.target_name + " holds the team's token", a.now);
-      }
-      auto w = co_await write_status(s);
-      if (!w) co_return fail(std::move(w.error()));
-      Clock::time_point next = next_refresh;
-      if (in_reset_window) next = std::min(next, last_sync + options_.reset_poll_interval);
-      result.requeue_after = until(a.now, next);
-      result.outcome = "UpToDate";
-      co_return result;
-    }
-    // Drift without a due fetch: take the token from the Secret if it is
-    // still the one we wrote, else from Sysdig next time round.
-    auto fresh = co_await cluster_->get_secret(ns, spec.target_name);
-    if (!fresh) co_return fail(std::move(fresh.error()));
-    std::optional<std::string> value;
-    if (fresh.value()) value = secret_value((*fresh)->json, tok.spec.target.token_key);
-    if (!value || !sha256_hex(*value).starts_with(fp_hex)) {
-      // The token itself was edited: fetch it again now.
-      SysdigTokenStatus s = st;
-      s.next_refresh_time = format_rfc3339(a.now);
-      auto w = co_await write_status(s);
-      if (!w) co_return fail(std::move(w.error()));
-      result.requeue_after = milliseconds(0);
-      result.outcome = "Refetch";
-      co_return result;
-    }
-    token_value = std::move(*value);
-  }
-
-  // 5. Decide what changed.
-  std::string new_fp = token_fingerprint(token_value);
-  bool first = fingerprint.empty();
-  bool rotated = !first && new_fp != fingerprint;
-  std::int64_t new_revision =
-      first ? std::max<std::int64_t>(revision, 0) + 1 : revision + (rotated ? 1 : 0);
-  if (reset_pending) {
-    outcome = rotated || first ? "Rotated" : "Unchanged";
-    handled = tok.reset_value;
-    reset_check_until =
-        outcome == "Unchanged" ? format_rfc3339(a.now + options_.reset_poll_window) : "";
-  } else if (in_reset_window && rotated) {
-    outcome = "Rotated";
-    reset_check_until.clear();
-  }
-  desired.data[tok.spec.target.token_key] = token_value;
-  desired.annotations[std::string(kFingerprintAnnotation)] = new_fp;
-  desired.annotations[std::string(kRevisionAnnotation)] = std::to_string(new_revision);
-  if (!handled.empty()) desired.annotations[std::string(kResetHandledAnnotation)] = handled;
-  if (!outcome.empty()) desired.annotations[std::string(kResetOutcomeAnnotation)] = outcome;
-  if (!reset_check_until.empty())
-    desired.annotations[std::string(kResetCheckUntilAnnotation)] = reset_check_until;
-  desired.annotations[std::string(kSyncedAtAnnotation)] =
-      need_fetch ? format_rfc3339(a.now)
-                 : (secret ? secret->annotation(kSyncedAtAnnotation) : format_rfc3339(a.now));
-
-  bool handled_changed = secret && secret->annotation(kResetHandledAnnotation) != handled;
-  bool outcome_changed = secret && (secret->annotation(kResetOutcomeAnnotation) != outcome ||
-                                    secret->annotation(kResetCheckUntilAnnotation) !=
-                                        reset_check_until);
-  bool write_secret =
-      !secret_matches(sha256_hex(token_value)) || handled_changed || outcome_changed ||
-      (secret && secret->annotation(kRevisionAnnotation) != std::to_string(new_revision));
-  bool restored = false;
-  if (write_secret) {
-    if (!secret) {
-      auto created = co_await cluster_->create_secret(desired);
-      if (created) observe_secret(created.value());
-      if (!created) {
-        if (created.error().kind != kube::ApiErrorKind::AlreadyExists)
-          co_return fail(std::move(created.error()));
-        // Decided at write time: someone else's Secret is never overwritten.
-        auto existing = co_await cluster_->get_secret(ns, spec.target_name);
-        if (!existing) co_return fail(std::move(existing.error()));
-        if (!existing.value() || !ours(*(*existing)->secret)) {
-          auto s = failure(
-              reason::kSecretConflict,
-              "Secret " + spec.target_name +
-                  " exists and is not managed by this SysdigToken; choose another spec.target.name",
-              true, std::nullopt);
-          auto w = co_await write_status(s);
-          if (!w) co_return fail(std::move(w.error()));
-          co_return result;
-        }
-        std::string rv = (*existing)->secret->meta.resource_version;
-        auto applied = co_await cluster_->apply_secret(desired, rv);
-        if (!applied) co_return fail(std::move(applied.error()));
-        observe_secret(applied.value());
-      }
-      restored = !first && !rotated;
-    } else {
-      std::string rv = secret->meta.resource_version;
-      auto applied = co_await cluster_->apply_secret(desired, rv);
-      if (!applied) co_return fail(std::move(applied.error()));
-      observe_secret(applied.value());
-      restored = !first && !rotated && !handled_changed && !outcome_changed;
-    }
-  }
-
-  // A renamed target: once the new Secret holds the token, the old managed
-  // Secret is deleted (Delete) or released (Retain).
-  if (!st.secret_name.empty() && st.secret_name != spec.target_name) {
-    auto old = secrets_(ns, st.secret_name);
-    if (old && old->owned_by(tok.meta.uid)) {
-      auto r =
-          tok.spec.target.retain
-              ? co_await cluster_->release_secret(ns, st.secret_name, old->meta.resource_version)
-              : co_await cluster_->delete_secret(ns, st.secret_name, old->meta.uid);
-      if (!r && r.error().kind != kube::ApiErrorKind::NotFound)
-        co_return fail(std::move(r.error()));
-    }
-  }
-
-  // 6. Events and status.
-  std::string team_text = "team " + std::to_string(team_id);
-  // The first sync this resource reports (also when the Secret was written
-  // before a lost status write, or taken over from a retained one).
-  if (first || (st.token_fingerprint.empty() && !rotated)) {
-    events_->emit(
-        tok, false, reason::kTokenSynced,
-        "Secret " + spec.target_name + " now holds the Monitor API token of " + team_text);
-  } else if (rotated) {
-    events_->emit(tok, false, reason::kTokenRotated,
-                  "Secret " + spec.target_name + " now holds a new token of " + team_text +
-                      " (revision " + std::to_string(new_revision) + ")");
-  } else if (restored) {
-    events_->emit(tok, false, reason::kSecretRestored,
-                  "Secret " + spec.target_name + " was repaired");
-  }
-  if (reset_pending && outcome == "Unchanged") {
-    events_->emit(
-        tok, true, reason::kResetUnchanged,
-        "Sysdig returned the same token for reset \"" + handled +
-            "\": reset the token in the Monitoring UI (Settings > Monitor API > Reset Token); "
-            "the operator checks again every 30s for 15 minutes");
-  }
-
-  SysdigTokenStatus s = st;
-  s.observed_generation = tok.meta.generation;
-  s.secret_name = spec.target_name;
-  s.team_id = team_id;
-  s.token_fingerprint = new_fp;
-  s.revision = new_revision;
-  s.last_handled_reset = handled;
-  s.last_reset_outcome = outcome;
-  s.reset_check_until = reset_check_until;
-  s.failed_attempts = 0;
-  s.next_retry_time.clear();
-  if (first || rotated) s.last_rotation_time = format_rfc3339(a.now);
-  Clock::time_point next = next_refresh;
-  if (need_fetch) {
-    s.last_sync_time = format_rfc3339(a.now);
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uniform_real_distribution<double> jitter(0.0, options_.refresh_jitter);
-    auto interval = duration_cast<milliseconds>(spec.refresh_interval);
-    next = a.now + milliseconds(static_cast<long long>(interval.count() * (1.0 + jitter(rng))));
-    s.next_refresh_time = format_rfc3339(next);
-    last_sync = a.now;
-  }
-  s.ready = ready_condition(tok, true, reason::kTokenSynced,
-                            "Secret " + spec.target_name + " holds the Monitor API token of " +
-                                team_text + " (revision " + std::to_string(new_revision) + ")",
-                            a.now);
-  auto w = co_await write_status(s);
-  if (!w) co_return fail(std::move(w.error()));
-
-  if (!reset_check_until.empty()) next = std::min(next, last_sync + options_.reset_poll_interval);
-  result.requeue_after = until(a.now, next);
-  result.outcome = first     ? "Synced"
-                   : rotated ? "Rotated"
-                             : (reset_pending ? outcome : (restored ? "Restored" : "Refreshed"));
-  co_return result;
+  Attempt a{parts_, key, *token, parts_.options.clock(), {}, {}, {}, {}, 0, {}};
+  const Failure f{Reason::InternalError,
+                  "the operator failed while reconciling this resource (" + what +
+                      "); it retries with backoff, and the operator's log has details",
+                  std::nullopt};
+  co_return co_await fail_with(a, f);
 }
 
 }  // namespace sto::controller

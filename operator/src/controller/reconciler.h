@@ -13,12 +13,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "common/backoff.h"
 #include "common/result.h"
 #include "controller/managed_secret.h"
+#include "controller/reasons.h"
+#include "controller/recorded_state.h"
 #include "controller/sysdig_token.h"
 #include "ibm/host_allowlist.h"
 #include "ibm/monitoring_client.h"
@@ -66,7 +69,8 @@ class ClusterGateway {
                                           const SysdigTokenStatus& status) = 0;
 };
 
-// Events on SysdigTokens (Normal or Warning).
+// Events on SysdigTokens (Normal or Warning). A message never holds a token
+// or an API key.
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -94,10 +98,12 @@ struct ReconcileResult {
   // Reconcile this key again after this long (nothing when only a change
   // should trigger it).
   std::optional<std::chrono::milliseconds> requeue_after;
-  // What happened, for logs and metrics: "Synced", "Rotated", "Restored",
-  // "Unchanged", "UpToDate", the failure reason, or "Deleted".
-  std::string outcome;
-  bool failed = false;
+  Outcome outcome = Outcome::UpToDate;
+  // Set when the resource was reported Ready=False (outcome Failed).
+  std::optional<Reason> reason;
+  bool failed() const { return reason.has_value(); }
+  // The reason when it failed, else the outcome: for logs and metrics.
+  std::string_view label() const { return reason ? to_string(*reason) : to_string(outcome); }
 };
 
 class Reconciler {
@@ -114,17 +120,27 @@ class Reconciler {
   // failure to retry with the work queue's backoff.
   boost::asio::awaitable<Result<ReconcileResult, kube::ApiError>> reconcile(const std::string& key);
 
- private:
-  struct Attempt;
-  boost::asio::awaitable<Result<ReconcileResult, kube::ApiError>> run(Attempt& a);
+  // Reports an exception that escaped reconcile(): Ready=False with reason
+  // InternalError (the message names only the exception's type of failure,
+  // never bytes from outside), a Warning event and a backoff.
+  boost::asio::awaitable<Result<ReconcileResult, kube::ApiError>> report_internal_error(
+      const std::string& key, const std::string& what);
 
-  TokenLookup tokens_;
-  SecretLookup secrets_;
-  std::shared_ptr<ClusterGateway> cluster_;
-  std::shared_ptr<ibm::MonitoringClient> monitoring_;
-  ibm::HostAllowlist allowlist_;
-  std::shared_ptr<EventSink> events_;
-  ReconcilerOptions options_;
+  // What the steps of a reconcile work with.
+  struct Parts {
+    TokenLookup tokens;
+    SecretLookup secrets;
+    std::shared_ptr<ClusterGateway> cluster;
+    std::shared_ptr<ibm::MonitoringClient> monitoring;
+    ibm::HostAllowlist allowlist;
+    std::shared_ptr<EventSink> events;
+    ReconcilerOptions options;
+    // Fetches that found nothing new, by resource key (written nowhere).
+    std::unordered_map<std::string, UnwrittenCheck> unwritten;
+  };
+
+ private:
+  Parts parts_;
 };
 
 }  // namespace sto::controller

@@ -369,7 +369,7 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
       return fail("spec.target.labels must not set " + k);
   }
   for (const auto& [k, v] : s.target.annotations) {
-    if (k.rfind("monitoring.ibm.com/", 0) == 0)
+    if (k.starts_with(kAnnotationPrefix))
       return fail("spec.target.annotations must not set " + k);
   }
   return r;

@@ -242,4 +242,55 @@ fi
 ((ok_after >= 18)) || fail "synced $ok_after s after a 429 with Retry-After: 20"
 pass "RateLimited honours Retry-After: nextRetryTime $((next - t0)) s ahead, no request in the meantime, synced after $ok_after s ($(event_total rate-limited RateLimited) RateLimited events)"
 
+# 7. SecretRejected: an admission policy refuses the Secret for good (as a
+# quota or a policy engine would): Ready=False with the server's message, a
+# Warning event, backoff (not a hot loop); the resource syncs once the
+# policy is gone.
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: deny-blocked-secrets-$RAND}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [secrets]}
+  validations:
+    - expression: "!has(object.metadata.labels) || !('blocked' in object.metadata.labels)"
+      message: "Secrets labelled blocked are not allowed here"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: deny-blocked-secrets-$RAND}
+spec:
+  policyName: deny-blocked-secrets-$RAND
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {kubernetes.io/metadata.name: $NS}
+EOF
+# The policy takes effect within a second or two: wait until it refuses.
+policy_refuses() {
+  ! kubectl apply --dry-run=server -f - >/dev/null 2>&1 <<EOP
+apiVersion: v1
+kind: Secret
+metadata: {name: probe-blocked, namespace: $NS, labels: {blocked: "yes"}}
+EOP
+}
+wait_for "the admission policy to refuse labelled Secrets" 30 policy_refuses
+apply_sdt rejected "$(base_spec "$GUID" 26058)
+  target: {labels: {blocked: \"yes\"}}"
+expect_failure rejected SecretRejected yes
+msg=$(sdt rejected '.status.conditions[?(@.type=="Ready")].message')
+grep -q "not allowed here" <<<"$msg" || fail "SecretRejected message does not quote the server: $msg"
+attempts0=$(sdt rejected .status.failedAttempts)
+sleep 8
+attempts1=$(sdt rejected .status.failedAttempts)
+((attempts1 - attempts0 <= 2)) || fail "SecretRejected is retried in a hot loop: failedAttempts $attempts0 -> $attempts1 in 8 s"
+pass "SecretRejected: \"$(cut -c1-120 <<<"$msg")\"; failedAttempts $attempts0 -> $attempts1 in 8 s (backoff)"
+kubectl delete validatingadmissionpolicybinding "deny-blocked-secrets-$RAND" >/dev/null
+kubectl delete validatingadmissionpolicy "deny-blocked-secrets-$RAND" >/dev/null
+wait_ready rejected True TokenSynced 60
+pass "after the policy is gone, the rejected resource syncs by itself"
+
 check_no_leaks

@@ -28,8 +28,8 @@ TEST_F(Reconciler, MissingApiKeySecretIsAPIKeySecretNotFound) {
   cluster->remove_secret(kNs, "ibm-api-key");
   add_token();
   auto r = reconcile();
-  EXPECT_TRUE(r.failed);
-  EXPECT_EQ(r.outcome, "APIKeySecretNotFound");
+  EXPECT_TRUE(r.failed());
+  EXPECT_EQ(r.reason, Reason::APIKeySecretNotFound);
   auto st = status();
   ASSERT_TRUE(st.ready);
   EXPECT_EQ(st.ready->status, "False");
@@ -50,7 +50,7 @@ TEST_F(Reconciler, MissingApiKeyKeyNamesTheKeyField) {
   cluster->put_api_key(kNs, "ibm-api-key", "other", kApiKey);
   add_token();
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "APIKeySecretNotFound");
+  EXPECT_EQ(r.reason, Reason::APIKeySecretNotFound);
   auto st = status();
   ASSERT_TRUE(st.ready);
   EXPECT_EQ(st.ready->reason, "APIKeySecretNotFound");
@@ -62,7 +62,7 @@ TEST_F(Reconciler, MissingApiKeyKeyNamesTheKeyField) {
 TEST_F(Reconciler, EmptyApiKeyIsAPIKeySecretNotFound) {
   cluster->put_api_key(kNs, "ibm-api-key", "apikey", "");
   add_token();
-  EXPECT_EQ(reconcile().outcome, "APIKeySecretNotFound");
+  EXPECT_EQ(reconcile().reason, Reason::APIKeySecretNotFound);
   EXPECT_EQ(monitoring->fetches(), 0);
 }
 
@@ -90,8 +90,8 @@ TEST_P(ReconcilerFailure, IsReportedWithItsReasonAndBacksOffExponentially) {
   for (int attempt = 1; attempt <= 3; ++attempt) {
     SCOPED_TRACE("attempt " + std::to_string(attempt));
     auto r = reconcile();
-    EXPECT_TRUE(r.failed);
-    EXPECT_EQ(r.outcome, reason);
+    EXPECT_TRUE(r.failed());
+    EXPECT_EQ(r.label(), reason);
     auto st = status();
     ASSERT_TRUE(st.ready);
     EXPECT_EQ(st.ready->status, "False");
@@ -112,8 +112,8 @@ TEST_P(ReconcilerFailure, IsReportedWithItsReasonAndBacksOffExponentially) {
 
   // Recovery.
   auto r = reconcile();
-  EXPECT_FALSE(r.failed);
-  EXPECT_EQ(r.outcome, "Synced");
+  EXPECT_FALSE(r.failed());
+  EXPECT_EQ(r.outcome, Outcome::Synced);
   auto st = status();
   EXPECT_EQ(st.ready->status, "True");
   EXPECT_EQ(st.failed_attempts, 0);
@@ -122,13 +122,94 @@ TEST_P(ReconcilerFailure, IsReportedWithItsReasonAndBacksOffExponentially) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryKind, ReconcilerFailure,
-                         ::testing::Values(IbmErrorKind::InvalidSpec, IbmErrorKind::APIKeyInvalid,
-                                           IbmErrorKind::AccessDenied, IbmErrorKind::TeamNotFound,
-                                           IbmErrorKind::EndpointNotAllowed,
+                         ::testing::Values(IbmErrorKind::APIKeyInvalid, IbmErrorKind::TeamNotFound,
                                            IbmErrorKind::IAMUnavailable,
                                            IbmErrorKind::MonitoringUnavailable,
                                            IbmErrorKind::RateLimited),
                          [](const auto& info) { return std::string(ibm::to_string(info.param)); });
+
+// A 403 (including instances set to IAM_ONLY) needs a person to act: the
+// resource backs off from 5 minutes, not seconds, and a new reset value or a
+// spec change tries again at once.
+TEST_F(Reconciler, AccessDeniedBacksOffFromFiveMinutesAndRetriesAtOnceOnAChange) {
+  add_token();
+  monitoring->fail_fetch(ibm::make_error(IbmErrorKind::AccessDenied, "Not enough privileges", 403),
+                         3);
+  auto r = reconcile();
+  EXPECT_EQ(r.reason, Reason::AccessDenied);
+  ASSERT_TRUE(r.requeue_after);
+  EXPECT_EQ(*r.requeue_after, std::chrono::milliseconds(5min));
+  EXPECT_EQ(status().next_retry_time, at(clock.now + 5min));
+  clock.now += 1min;
+  EXPECT_EQ(reconcile().outcome, Outcome::BackingOff);
+  EXPECT_EQ(monitoring->fetches(), 1);
+
+  cluster->edit_token(
+      kNs, kName,
+      [](Json& t) { t["metadata"]["annotations"][std::string(controller::kResetAnnotation)] = "r1"; },
+      false);
+  world->sync(*cluster);
+  EXPECT_EQ(reconcile().reason, Reason::AccessDenied);
+  EXPECT_EQ(monitoring->fetches(), 2) << "a new reset value retries at once";
+
+  cluster->edit_token(kNs, kName, [](Json& t) { t["spec"]["teamID"] = kTeam; }, true);
+  world->sync(*cluster);
+  EXPECT_EQ(reconcile().reason, Reason::AccessDenied);
+  EXPECT_EQ(monitoring->fetches(), 3) << "a spec change retries at once";
+}
+
+// An IBM answer that says the spec itself is wrong waits for a change of the
+// resource instead of retrying.
+TEST_F(Reconciler, InvalidSpecFromIbmWaitsForAChange) {
+  add_token();
+  monitoring->fail_fetch(ibm::make_error(IbmErrorKind::InvalidSpec, "bad instance", 400), 1);
+  auto r = reconcile();
+  EXPECT_EQ(r.reason, Reason::InvalidSpec);
+  EXPECT_FALSE(r.requeue_after);
+  EXPECT_EQ(status().next_retry_time, "");
+}
+
+// A Secret write the API server refuses for good (422, 403) is reported with
+// the server's message, backs off, and never quotes the token.
+TEST_F(Reconciler, SecretRejectedByTheApiServerIsReportedAndBacksOff) {
+  add_token();
+  cluster->fail_next("create_secret",
+                     api_error(kube::ApiErrorKind::Invalid,
+                               "Secret \"ops-team\" is invalid: data: value " + kToken1 +
+                                   " too long"));
+  auto r = reconcile();
+  EXPECT_EQ(r.reason, Reason::SecretRejected);
+  ASSERT_TRUE(r.requeue_after);
+  EXPECT_EQ(*r.requeue_after, std::chrono::milliseconds(5s));
+  auto st = status();
+  ASSERT_TRUE(st.ready);
+  EXPECT_EQ(st.ready->reason, "SecretRejected");
+  EXPECT_NE(st.ready->message.find("is invalid"), std::string::npos) << st.ready->message;
+  EXPECT_EQ(st.ready->message.find(kToken1), std::string::npos) << st.ready->message;
+  auto warnings = events->with_reason("SecretRejected");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].message.find(kToken1), std::string::npos);
+
+  cluster->fail_next("create_secret", api_error(kube::ApiErrorKind::Forbidden, "forbidden"));
+  clock.now += 5s;
+  EXPECT_EQ(reconcile().reason, Reason::SecretRejected);
+  EXPECT_EQ(status().failed_attempts, 2);
+  clock.now += 10s;
+  EXPECT_EQ(reconcile().outcome, Outcome::Synced);
+}
+
+// An exception that escapes a reconcile is reported on that resource only.
+TEST_F(Reconciler, InternalErrorIsReportedOnTheResource) {
+  add_token();
+  auto r = run_coroutine(reconciler->report_internal_error(kKey, "internal error"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value().reason, Reason::InternalError);
+  ASSERT_TRUE(r.value().requeue_after);
+  auto st = status();
+  ASSERT_TRUE(st.ready);
+  EXPECT_EQ(st.ready->reason, "InternalError");
+  EXPECT_EQ(events->with_reason("InternalError").size(), 1u);
+}
 
 TEST_F(Reconciler, BackoffIsCappedByTheOptions) {
   add_token();
@@ -150,7 +231,7 @@ TEST_F(Reconciler, RetryAfterIsHonoured) {
   e.retry_after = 120s;
   monitoring->fail_fetch(e);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "RateLimited");
+  EXPECT_EQ(r.reason, Reason::RateLimited);
   ASSERT_TRUE(r.requeue_after);
   EXPECT_EQ(*r.requeue_after, 120s);
   EXPECT_EQ(status().next_retry_time, at(clock.now + 120s));
@@ -162,7 +243,7 @@ TEST_F(Reconciler, TeamNameLookupFailureIsReported) {
   t["spec"]["teamName"] = "Nobody";
   add_token(t);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "TeamNotFound");
+  EXPECT_EQ(r.reason, Reason::TeamNotFound);
   EXPECT_EQ(ready_reason(), "TeamNotFound");
   EXPECT_TRUE(contains(status().ready->message, "Nobody"));
   EXPECT_EQ(monitoring->fetches(), 0);
@@ -177,9 +258,9 @@ TEST_F(Reconciler, FailureNeverDeletesOrBlanksTheSecret) {
   // A refresh that fails, then a reset that fails.
   monitoring->fail_fetch(ibm::make_error(IbmErrorKind::MonitoringUnavailable, "503"), 2);
   clock.advance(1h);
-  EXPECT_TRUE(reconcile().failed);
+  EXPECT_TRUE(reconcile().failed());
   annotate_reset("r1");
-  EXPECT_TRUE(reconcile().failed);
+  EXPECT_TRUE(reconcile().failed());
 
   EXPECT_EQ(cluster->secret(kNs, kName)->dump(), secret_json);
   EXPECT_EQ(cluster->count("apply_secret"), 0);
@@ -197,7 +278,7 @@ TEST_F(Reconciler, FailureNeverDeletesOrBlanksTheSecret) {
   monitoring->set_token(kTeam, kApiKey, kToken2);
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Rotated");
+  EXPECT_EQ(r.outcome, Outcome::Rotated);
   EXPECT_EQ(status().last_handled_reset, "r1");
   EXPECT_EQ(status().failed_attempts, 0);
 }
@@ -207,24 +288,24 @@ TEST_F(Reconciler, BackingOffResourceIsNotFetchedBeforeNextRetryTime) {
   reconcile();
   monitoring->fail_fetch(ibm::make_error(IbmErrorKind::IAMUnavailable, "IAM timed out"));
   clock.advance(1h);
-  ASSERT_TRUE(reconcile().failed);
+  ASSERT_TRUE(reconcile().failed());
   ASSERT_EQ(monitoring->fetches(), 2);
   cluster->clear_calls();
 
   clock.advance(2s);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "BackingOff");
+  EXPECT_EQ(r.outcome, Outcome::BackingOff);
   EXPECT_EQ(monitoring->fetches(), 2);
   EXPECT_EQ(cluster->writes(), 0);
   ASSERT_TRUE(r.requeue_after);
   EXPECT_EQ(*r.requeue_after, 3s);
 
   restart();
-  EXPECT_EQ(reconcile().outcome, "BackingOff");
+  EXPECT_EQ(reconcile().outcome, Outcome::BackingOff);
   EXPECT_EQ(monitoring->fetches(), 2);
 
   clock.advance(3s);
-  EXPECT_EQ(reconcile().outcome, "Refreshed");
+  EXPECT_EQ(reconcile().outcome, Outcome::Refreshed);
   EXPECT_EQ(monitoring->fetches(), 3);
   EXPECT_EQ(status().failed_attempts, 0);
 }
@@ -235,7 +316,7 @@ TEST_F(Reconciler, BackingOffResourceIsNotFetchedBeforeNextRetryTime) {
 TEST_F(Reconciler, FailingResourceWithoutASecretIsNotFetchedBeforeNextRetryTime) {
   add_token();
   monitoring->fail_fetch(ibm::make_error(IbmErrorKind::MonitoringUnavailable, "503"), 5);
-  ASSERT_TRUE(reconcile().failed);
+  ASSERT_TRUE(reconcile().failed());
   ASSERT_EQ(status().next_retry_time, at(clock.now + 5s));
   clock.advance(1s);
   restart();
@@ -276,12 +357,12 @@ TEST_F(Reconciler, FailedConditionKeepsItsTransitionTime) {
 TEST_F(Reconciler, KubernetesWriteErrorsAreLeftToTheWorkQueue) {
   add_token();
   cluster->fail_next("create_secret",
-                     api_error(kube::ApiErrorKind::Forbidden, "secrets is forbidden"));
+                     api_error(kube::ApiErrorKind::ServerError, "etcdserver: request timed out"));
   auto r = try_reconcile();
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().kind, kube::ApiErrorKind::Forbidden);
+  EXPECT_EQ(r.error().kind, kube::ApiErrorKind::ServerError);
   EXPECT_EQ(status().revision, 0);
-  EXPECT_EQ(reconcile().outcome, "Synced");
+  EXPECT_EQ(reconcile().outcome, Outcome::Synced);
 }
 
 // --- Specs the controller cannot act on -----------------------------------------
@@ -329,8 +410,8 @@ TEST_F(Reconciler, InvalidSpecIsReportedWithTheFieldAndNotRetried) {
     cluster->clear_calls();
     events->clear();
     auto r = reconcile(std::string(kNs) + "/" + c.name);
-    EXPECT_TRUE(r.failed);
-    EXPECT_EQ(r.outcome, "InvalidSpec");
+    EXPECT_TRUE(r.failed());
+    EXPECT_EQ(r.reason, Reason::InvalidSpec);
     EXPECT_FALSE(r.requeue_after) << "only a spec change can help";
     auto st = status(c.name);
     ASSERT_TRUE(st.ready);
@@ -371,10 +452,10 @@ TEST_F(Reconciler, FixedSpecSyncs) {
   Json t = token_json();
   t["spec"]["region"] = "mars-1";
   add_token(t);
-  EXPECT_EQ(reconcile().outcome, "InvalidSpec");
+  EXPECT_EQ(reconcile().reason, Reason::InvalidSpec);
   edit_spec([](Json& spec) { spec["region"] = "us-south"; });
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Synced");
+  EXPECT_EQ(r.outcome, Outcome::Synced);
   auto st = status();
   EXPECT_EQ(st.ready->status, "True");
   EXPECT_EQ(st.failed_attempts, 0);
@@ -386,7 +467,7 @@ TEST_F(Reconciler, InvalidSpecNeverTouchesAnExistingSecret) {
   reconcile();
   std::string secret_json = cluster->secret(kNs, kName)->dump();
   edit_spec([](Json& spec) { spec["region"] = "mars-1"; });
-  EXPECT_EQ(reconcile().outcome, "InvalidSpec");
+  EXPECT_EQ(reconcile().reason, Reason::InvalidSpec);
   EXPECT_EQ(cluster->secret(kNs, kName)->dump(), secret_json);
   EXPECT_EQ(status().token_fingerprint, controller::token_fingerprint(kToken1));
 }
@@ -399,8 +480,8 @@ TEST_F(Reconciler, EndpointOffTheAllowlistIsNeverCalled) {
   t["spec"]["endpoint"] = "https://monitoring.example.com:8443";
   add_token(t);
   auto r = reconcile();
-  EXPECT_TRUE(r.failed);
-  EXPECT_EQ(r.outcome, "EndpointNotAllowed");
+  EXPECT_TRUE(r.failed());
+  EXPECT_EQ(r.reason, Reason::EndpointNotAllowed);
   EXPECT_FALSE(r.requeue_after);
   EXPECT_EQ(ready_reason(), "EndpointNotAllowed");
   EXPECT_TRUE(contains(status().ready->message, "monitoring.example.com"))
@@ -413,7 +494,7 @@ TEST_F(Reconciler, IamEndpointOffTheAllowlistIsNeverCalled) {
   Json t = token_json();
   t["spec"]["iamEndpoint"] = "https://iam.example.com";
   add_token(t);
-  EXPECT_EQ(reconcile().outcome, "EndpointNotAllowed");
+  EXPECT_EQ(reconcile().reason, Reason::EndpointNotAllowed);
   EXPECT_TRUE(contains(status().ready->message, "iam.example.com"));
   EXPECT_EQ(monitoring->fetches(), 0);
 }
@@ -423,7 +504,7 @@ TEST_F(Reconciler, NarrowedAllowlistExcludesTheRegionHost) {
       ibm::HostAllowlist::parse({"iam.cloud.ibm.com", "eu-de.monitoring.cloud.ibm.com"}).value();
   restart();
   add_token();
-  EXPECT_EQ(reconcile().outcome, "EndpointNotAllowed");
+  EXPECT_EQ(reconcile().reason, Reason::EndpointNotAllowed);
   EXPECT_TRUE(contains(status().ready->message, "us-south.monitoring.cloud.ibm.com"));
   EXPECT_EQ(monitoring->fetches(), 0);
 }
@@ -439,8 +520,8 @@ TEST_F(Reconciler, ForeignSecretIsNeverOverwritten) {
   add_token();
   ASSERT_EQ(world->secret(kNs, kName), nullptr) << "not in the label-selected cache";
   auto r = reconcile();
-  EXPECT_TRUE(r.failed);
-  EXPECT_EQ(r.outcome, "SecretConflict");
+  EXPECT_TRUE(r.failed());
+  EXPECT_EQ(r.reason, Reason::SecretConflict);
   EXPECT_EQ(ready_reason(), "SecretConflict");
   EXPECT_TRUE(contains(status().ready->message, "spec.target.name"));
   EXPECT_EQ(cluster->secret(kNs, kName)->dump(), foreign);
@@ -450,7 +531,7 @@ TEST_F(Reconciler, ForeignSecretIsNeverOverwritten) {
 
   // It stays that way.
   clock.now += std::chrono::duration_cast<std::chrono::seconds>(*r.requeue_after);
-  EXPECT_EQ(reconcile().outcome, "SecretConflict");
+  EXPECT_EQ(reconcile().reason, Reason::SecretConflict);
   EXPECT_EQ(cluster->secret(kNs, kName)->dump(), foreign);
 
   // Once it is gone, ours is created.
@@ -458,7 +539,7 @@ TEST_F(Reconciler, ForeignSecretIsNeverOverwritten) {
   sync();
   clock.advance(10min);
   auto ok = reconcile();
-  EXPECT_FALSE(ok.failed) << ok.outcome;
+  EXPECT_FALSE(ok.failed()) << ok.outcome;
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
   EXPECT_EQ(status().failed_attempts, 0);
 }
@@ -473,14 +554,14 @@ TEST_F(Reconciler, SecretOfAnotherSysdigTokenIsAConflictWithoutFlapping) {
   const std::string key_a = std::string(kNs) + "/team-a";
   const std::string key_b = std::string(kNs) + "/team-b";
 
-  EXPECT_EQ(reconcile(key_a).outcome, "Synced");
+  EXPECT_EQ(reconcile(key_a).outcome, Outcome::Synced);
   std::string written = cluster->secret(kNs, "shared")->dump();
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     auto rb = reconcile(key_b);
-    EXPECT_EQ(rb.outcome, "SecretConflict");
+    EXPECT_EQ(rb.reason, Reason::SecretConflict);
     auto ra = reconcile(key_a);
-    EXPECT_FALSE(ra.failed) << ra.outcome;
+    EXPECT_FALSE(ra.failed()) << ra.outcome;
     clock.advance(1min);
     sync();
   }
@@ -503,12 +584,12 @@ TEST_F(Reconciler, ConflictIsDecidedAtWriteTimeWhenTheCacheHasNotSeenTheOtherSec
   b["spec"]["target"] = {{"name", "shared"}};
   add_token(a);
   add_token(b);
-  EXPECT_EQ(reconcile(std::string(kNs) + "/team-a").outcome, "Synced");
+  EXPECT_EQ(reconcile(std::string(kNs) + "/team-a").outcome, Outcome::Synced);
   std::string written = cluster->secret(kNs, "shared")->dump();
   world->forget_secret(kNs, "shared");  // the watch is behind
 
   auto r = reconcile(std::string(kNs) + "/team-b");
-  EXPECT_EQ(r.outcome, "SecretConflict");
+  EXPECT_EQ(r.reason, Reason::SecretConflict);
   EXPECT_EQ(cluster->count("create_secret"), 2);
   EXPECT_EQ(cluster->count("apply_secret"), 0);
   EXPECT_EQ(cluster->secret(kNs, "shared")->dump(), written);
@@ -533,7 +614,7 @@ TEST_F(Reconciler, SecretOfAnEarlierSysdigTokenOfTheSameNameIsNotOurs) {
       {"data", {{"SYSDIG_MONITOR_API_TOKEN", base64_encode("old")}}}});
   std::string old = cluster->secret(kNs, kName)->dump();
   add_token();
-  EXPECT_EQ(reconcile().outcome, "SecretConflict");
+  EXPECT_EQ(reconcile().reason, Reason::SecretConflict);
   EXPECT_EQ(cluster->secret(kNs, kName)->dump(), old);
 }
 
@@ -545,7 +626,7 @@ TEST_F(Reconciler, TargetRenameDeletesTheOldManagedSecret) {
   std::string old_uid = cluster->secret(kNs, kName)->at("metadata").value("uid", "");
   edit_spec([](Json& spec) { spec["target"] = {{"name", "renamed"}}; });
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome;
+  EXPECT_FALSE(r.failed()) << r.outcome;
   ASSERT_EQ(cluster->count("delete_secret"), 1);
   for (const auto& c : cluster->calls()) {
     if (c.verb == "delete_secret") {
@@ -561,7 +642,7 @@ TEST_F(Reconciler, TargetRenameDeletesTheOldManagedSecret) {
   sync();
   clock.advance(1min);
   cluster->clear_calls();
-  EXPECT_EQ(reconcile().outcome, "UpToDate");
+  EXPECT_EQ(reconcile().outcome, Outcome::UpToDate);
   EXPECT_EQ(cluster->writes(), 0);
 }
 
@@ -592,7 +673,7 @@ TEST_F(Reconciler, TargetRenameKeepsTheOldSecretUntilTheNewOneIsWritten) {
   monitoring->fail_fetch(ibm::make_error(IbmErrorKind::MonitoringUnavailable, "503"));
   edit_spec([](Json& spec) { spec["target"] = {{"name", "renamed"}}; });
   auto r = reconcile();
-  EXPECT_TRUE(r.failed);
+  EXPECT_TRUE(r.failed());
   EXPECT_NE(cluster->secret(kNs, kName), nullptr)
       << "the only Secret holding a working token was deleted by a failed reconcile";
   EXPECT_EQ(cluster->secret(kNs, "renamed"), nullptr);
@@ -607,7 +688,7 @@ TEST_F(Reconciler, TargetRenameToAnotherOwnersSecretKeepsOurs) {
   reconcile();
   edit_spec([](Json& spec) { spec["target"] = {{"name", "taken"}}; });
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "SecretConflict");
+  EXPECT_EQ(r.reason, Reason::SecretConflict);
   EXPECT_TRUE(stored_secret("taken")->owned_by(token_uid("team-a")));
   EXPECT_NE(cluster->secret(kNs, kName), nullptr)
       << "a rename into a conflict deleted the Secret holding a working token";
@@ -619,7 +700,7 @@ TEST_F(Reconciler, RetainWritesAnOwnerUidAnnotationInsteadOfAnOwnerReference) {
   Json t = token_json();
   t["spec"]["target"] = {{"deletionPolicy", "Retain"}};
   add_token(t);
-  EXPECT_EQ(reconcile().outcome, "Synced");
+  EXPECT_EQ(reconcile().outcome, Outcome::Synced);
   const Json* secret = cluster->secret(kNs, kName);
   EXPECT_FALSE(has_owner_references(secret));
   EXPECT_EQ(meta_entry(secret, "annotations", s(names::kOwnerUidAnnotation)), token_uid());
@@ -629,7 +710,7 @@ TEST_F(Reconciler, RetainWritesAnOwnerUidAnnotationInsteadOfAnOwnerReference) {
   // And it is recognised as ours afterwards.
   cluster->clear_calls();
   clock.advance(1h);
-  EXPECT_EQ(reconcile().outcome, "Refreshed");
+  EXPECT_EQ(reconcile().outcome, Outcome::Refreshed);
   EXPECT_EQ(cluster->count("apply_secret"), 0);
 }
 
@@ -644,7 +725,7 @@ TEST_F(Reconciler, ARecreatedSysdigTokenTakesOverTheSecretItsNamesakeRetained) {
   add_token(t);
   ASSERT_NE(token_uid(), old_uid);
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome << ": " << status().ready->message;
+  EXPECT_FALSE(r.failed()) << r.outcome << ": " << status().ready->message;
   EXPECT_TRUE(stored_secret()->owned_by(token_uid()));
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
   EXPECT_TRUE(events->with_reason("SecretConflict").empty());
@@ -659,7 +740,7 @@ TEST_F(Reconciler, ASecretRetainedForAnotherNameStillConflicts) {
   sync();
   add_token();
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "SecretConflict");
+  EXPECT_EQ(r.reason, Reason::SecretConflict);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
 }
 
@@ -668,7 +749,7 @@ TEST_F(Reconciler, SwitchingToRetainDropsTheOwnerReference) {
   reconcile();
   edit_spec([](Json& spec) { spec["target"] = {{"deletionPolicy", "Retain"}}; });
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome;
+  EXPECT_FALSE(r.failed()) << r.outcome;
   const Json* secret = cluster->secret(kNs, kName);
   EXPECT_FALSE(has_owner_references(secret))
       << "the garbage collector would still delete the Secret with the SysdigToken";
@@ -697,7 +778,7 @@ TEST_F(Reconciler, NoTokenOrApiKeyInStatusEventsOrErrors) {
     if (!r) {
       errors.push_back(r.error().describe());
     } else {
-      errors.push_back(r.value().outcome);
+      errors.push_back(std::string(r.value().label()));
     }
   };
   add_token();

@@ -25,6 +25,8 @@ namespace sto::controller_test {
 
 using namespace std::chrono_literals;
 using controller::ManagedSecret;
+using controller::Outcome;
+using controller::Reason;
 using controller::ReconcileResult;
 using controller::SysdigTokenStatus;
 
@@ -117,13 +119,15 @@ class Reconciler : public ::testing::Test {
                                                  cluster, monitoring, allowlist, events, options);
   }
 
-  Result<ReconcileResult, kube::ApiError> try_reconcile(const std::string& key = kKey) {
-    std::optional<Result<ReconcileResult, kube::ApiError>> out;
+  // Runs one reconciler call to its end on the test's io_context.
+  template <typename T>
+  T run_coroutine(boost::asio::awaitable<T> call) {
+    std::optional<T> out;
     std::exception_ptr error;
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
-          auto r = co_await reconciler->reconcile(key);
+          auto r = co_await std::move(call);
           out.emplace(std::move(r));
         },
         [&](std::exception_ptr e) { error = e; });
@@ -131,6 +135,10 @@ class Reconciler : public ::testing::Test {
     io.run();
     if (error) std::rethrow_exception(error);
     return std::move(*out);
+  }
+
+  Result<ReconcileResult, kube::ApiError> try_reconcile(const std::string& key = kKey) {
+    return run_coroutine(reconciler->reconcile(key));
   }
 
   // Reconciles and expects no Kubernetes API error.

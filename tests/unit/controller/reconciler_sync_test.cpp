@@ -16,8 +16,8 @@ std::string s(std::string_view v) { return std::string(v); }
 TEST_F(Reconciler, FirstSyncCreatesTheSecret) {
   add_token();
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Synced");
-  EXPECT_FALSE(r.failed);
+  EXPECT_EQ(r.outcome, Outcome::Synced);
+  EXPECT_FALSE(r.failed());
 
   ASSERT_EQ(cluster->count("create_secret"), 1);
   EXPECT_EQ(cluster->count("apply_secret"), 0);
@@ -130,7 +130,7 @@ TEST_F(Reconciler, SecondReconcileWithNothingDueFetchesAndWritesNothing) {
 
   clock.advance(10min);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "UpToDate");
+  EXPECT_EQ(r.outcome, Outcome::UpToDate);
   EXPECT_EQ(monitoring->fetches(), 1);
   EXPECT_TRUE(cluster->calls().empty()) << "not even the API key is read";
   EXPECT_EQ(token_rv(), rv);
@@ -148,7 +148,7 @@ TEST_F(Reconciler, RestartWithNothingDueFetchesNothing) {
   clock.advance(20min);
   restart();
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "UpToDate");
+  EXPECT_EQ(r.outcome, Outcome::UpToDate);
   EXPECT_EQ(monitoring->fetches(), 1);
   EXPECT_EQ(cluster->writes(), 0);
   ASSERT_TRUE(r.requeue_after);
@@ -165,20 +165,35 @@ TEST_F(Reconciler, RefreshWhenDueFetchesAndLeavesAnUnchangedSecretAlone) {
 
   clock.advance(1h);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Refreshed");
+  EXPECT_EQ(r.outcome, Outcome::Refreshed);
   EXPECT_EQ(monitoring->fetches(), 2);
-  EXPECT_EQ(cluster->count("create_secret"), 0);
-  EXPECT_EQ(cluster->count("apply_secret"), 0);
+  EXPECT_EQ(cluster->writes(), 0) << "a refresh that finds the same token writes nothing";
   EXPECT_EQ(secret_rv(), secret_version);
   auto st = status();
   EXPECT_EQ(st.revision, 1);
-  EXPECT_EQ(st.last_sync_time, at(clock.now));
-  EXPECT_EQ(st.next_refresh_time, at(clock.now + 1h));
+  EXPECT_EQ(st.last_sync_time, at(first)) << "lastSyncTime records the last write";
   EXPECT_EQ(st.last_rotation_time, at(first));
   EXPECT_EQ(st.ready->last_transition_time, at(first));
   EXPECT_TRUE(events->all().empty());
   ASSERT_TRUE(r.requeue_after);
   EXPECT_EQ(*r.requeue_after, 1h);
+
+  // The refresh is remembered: a look before the next one fetches nothing.
+  clock.advance(10min);
+  auto later = reconcile();
+  EXPECT_EQ(later.outcome, Outcome::UpToDate);
+  EXPECT_EQ(monitoring->fetches(), 2);
+  ASSERT_TRUE(later.requeue_after);
+  EXPECT_EQ(*later.requeue_after, 50min);
+
+  // A new process knows only the record: the refresh it shows as passed is
+  // made once more, and again writes nothing.
+  restart();
+  EXPECT_EQ(reconcile().outcome, Outcome::Refreshed);
+  EXPECT_EQ(monitoring->fetches(), 3);
+  EXPECT_EQ(reconcile().outcome, Outcome::UpToDate);
+  EXPECT_EQ(monitoring->fetches(), 3);
+  EXPECT_EQ(cluster->writes(), 0);
 }
 
 TEST_F(Reconciler, RefreshIntervalFromTheSpecIsUsed) {
@@ -218,7 +233,7 @@ TEST_F(Reconciler, RefreshThatFindsANewTokenRotates) {
   monitoring->set_token(kTeam, kApiKey, kToken2);  // reset elsewhere, no annotation
   clock.advance(1h);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Rotated");
+  EXPECT_EQ(r.outcome, Outcome::Rotated);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
   auto st = status();
   EXPECT_EQ(st.revision, 2);
@@ -239,7 +254,7 @@ TEST_F(Reconciler, ResetAnnotationWithANewTokenRotatesAtOnce) {
   annotate_reset("2026-11-28T10:05:00Z");
 
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Rotated");
+  EXPECT_EQ(r.outcome, Outcome::Rotated);
   EXPECT_EQ(monitoring->fetches(), 2);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
 
@@ -281,10 +296,10 @@ TEST_F(Reconciler, ResetAnnotationRotatesOnceAcrossRestart) {
   monitoring->set_token(kTeam, kApiKey, kToken3);
   clock.advance(1min);
   auto again = reconcile();
-  EXPECT_EQ(again.outcome, "UpToDate");
+  EXPECT_EQ(again.outcome, Outcome::UpToDate);
   restart();
   auto after_restart = reconcile();
-  EXPECT_EQ(after_restart.outcome, "UpToDate");
+  EXPECT_EQ(after_restart.outcome, Outcome::UpToDate);
 
   EXPECT_EQ(monitoring->fetches(), 2);
   EXPECT_EQ(cluster->writes(), 0);
@@ -345,7 +360,7 @@ TEST_F(Reconciler, ResetIsNotHandledAgainWhenTheStatusWriteWasLost) {
   EXPECT_EQ(st.last_handled_reset, "r1");
   EXPECT_EQ(st.revision, 2);
   EXPECT_EQ(st.token_fingerprint, controller::token_fingerprint(kToken2));
-  EXPECT_FALSE(r.failed);
+  EXPECT_FALSE(r.failed());
 }
 
 TEST_F(Reconciler, ResetIsNotHandledAgainAfterAKillBetweenSecretAndStatusWrites) {
@@ -468,8 +483,8 @@ TEST_F(Reconciler, ResetWithTheSameTokenWarnsAndPollsForTheNewOne) {
   annotate_reset("r1");  // annotated before the reset in the Monitoring UI
 
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Unchanged");
-  EXPECT_FALSE(r.failed);
+  EXPECT_EQ(r.outcome, Outcome::Unchanged);
+  EXPECT_FALSE(r.failed());
   auto st = status();
   EXPECT_EQ(st.last_reset_outcome, "Unchanged");
   EXPECT_EQ(st.last_handled_reset, "r1");
@@ -505,7 +520,7 @@ TEST_F(Reconciler, ResetWithTheSameTokenWarnsAndPollsForTheNewOne) {
   monitoring->set_token(kTeam, kApiKey, kToken2);
   clock.advance(30s);
   auto rotated = reconcile();
-  EXPECT_EQ(rotated.outcome, "Rotated");
+  EXPECT_EQ(rotated.outcome, Outcome::Rotated);
   EXPECT_EQ(monitoring->fetches(), 4);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
   st = status();
@@ -517,7 +532,7 @@ TEST_F(Reconciler, ResetWithTheSameTokenWarnsAndPollsForTheNewOne) {
   // Polling is over.
   clock.advance(30s);
   auto after = reconcile();
-  EXPECT_EQ(after.outcome, "UpToDate");
+  EXPECT_EQ(after.outcome, Outcome::UpToDate);
   EXPECT_EQ(monitoring->fetches(), 4);
   ASSERT_TRUE(after.requeue_after);
   EXPECT_GT(*after.requeue_after, 30min);
@@ -528,7 +543,7 @@ TEST_F(Reconciler, ResetPollingStopsAfterFifteenMinutes) {
   reconcile();
   annotate_reset("r1");
   auto r = reconcile();
-  ASSERT_EQ(r.outcome, "Unchanged");
+  ASSERT_EQ(r.outcome, Outcome::Unchanged);
   auto window_start = clock.now;
   int polls = 0;
   // Follow the requeues as the work queue would.
@@ -552,12 +567,12 @@ TEST_F(Reconciler, ResetPollingSurvivesARestart) {
   add_token();
   reconcile();
   annotate_reset("r1");
-  ASSERT_EQ(reconcile().outcome, "Unchanged");
+  ASSERT_EQ(reconcile().outcome, Outcome::Unchanged);
   monitoring->set_token(kTeam, kApiKey, kToken2);
   clock.advance(3min);
   restart();
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Rotated");
+  EXPECT_EQ(r.outcome, Outcome::Rotated);
   EXPECT_EQ(status().revision, 2);
   EXPECT_EQ(events->with_reason("ResetTokenUnchanged").size(), 1u);
 }
@@ -575,7 +590,7 @@ TEST_F(Reconciler, DeletedSecretIsRecreatedWithTheSameRevision) {
   sync();
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Restored");
+  EXPECT_EQ(r.outcome, Outcome::Restored);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
   auto secret = stored_secret();
   ASSERT_TRUE(secret);
@@ -599,7 +614,7 @@ TEST_F(Reconciler, EditedTokenIsFetchedAgainAndRestored) {
   sync();
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Restored");
+  EXPECT_EQ(r.outcome, Outcome::Restored);
   EXPECT_EQ(monitoring->fetches(), 2);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
   EXPECT_EQ(status().revision, 1);
@@ -627,7 +642,7 @@ TEST_F(Reconciler, EditedConnectionInfoIsRestoredWithoutAFetch) {
   sync();
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Restored");
+  EXPECT_EQ(r.outcome, Outcome::Restored);
   EXPECT_EQ(monitoring->fetches(), 1) << "the token in the Secret is still the one written";
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_URL"), kEndpoint);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
@@ -645,7 +660,7 @@ TEST_F(Reconciler, StrippedManagedByLabelIsRestored) {
   ASSERT_EQ(world->secret(kNs, kName), nullptr);
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome;
+  EXPECT_FALSE(r.failed()) << r.outcome;
   EXPECT_EQ(stored_secret()->label(names::kManagedByLabel), "sysdig-token-operator");
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
   EXPECT_EQ(status().revision, 1);
@@ -663,7 +678,7 @@ TEST_F(Reconciler, StrippedOwnerLabelIsRestored) {
   sync();
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome;
+  EXPECT_FALSE(r.failed()) << r.outcome;
   EXPECT_EQ(stored_secret()->label(names::kOwnerLabel), kName);
   EXPECT_EQ(ready_status(), "True");
   EXPECT_EQ(events->with_reason("SecretRestored").size(), 1u);
@@ -677,7 +692,7 @@ TEST_F(Reconciler, StrippedLabelsAreRestored) {
   sync();
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome;
+  EXPECT_FALSE(r.failed()) << r.outcome;
   EXPECT_EQ(stored_secret()->label(names::kManagedByLabel), "sysdig-token-operator");
   EXPECT_EQ(stored_secret()->label(names::kOwnerLabel), kName);
   EXPECT_EQ(events->with_reason("SecretRestored").size(), 1u);
@@ -692,7 +707,7 @@ TEST_F(Reconciler, StrippedCustomLabelIsRestoredWithoutAFetch) {
   sync();
   clock.advance(1min);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Restored");
+  EXPECT_EQ(r.outcome, Outcome::Restored);
   EXPECT_EQ(monitoring->fetches(), 1);
   EXPECT_EQ(stored_secret()->label("team"), "ops");
 }
@@ -704,7 +719,7 @@ TEST_F(Reconciler, TurningOffConnectionInfoRemovesItsKeys) {
   clock.advance(1min);
   edit_spec([](Json& spec) { spec["target"] = {{"includeConnectionInfo", false}}; });
   auto r = reconcile();
-  EXPECT_FALSE(r.failed) << r.outcome;
+  EXPECT_FALSE(r.failed()) << r.outcome;
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken1);
   EXPECT_FALSE(stored_value("SYSDIG_MONITOR_URL"));
   EXPECT_FALSE(stored_value("SYSDIG_MONITOR_TEAM_ID"));
@@ -766,7 +781,7 @@ TEST_F(Reconciler, UpdatesCarryTheResourceVersionThatWasChecked) {
 
   sync();
   auto retried = reconcile();
-  EXPECT_EQ(retried.outcome, "Rotated");
+  EXPECT_EQ(retried.outcome, Outcome::Rotated);
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
   EXPECT_EQ(meta_entry(cluster->secret(kNs, kName), "labels", "x"), "y");
 }
@@ -787,7 +802,7 @@ TEST_F(Reconciler, StatusIsNeverWrittenWhenIdentical) {
 
 // A day of the work queue following requeue_after: one fetch per hour,
 // the Secret written once, the status once per refresh.
-TEST_F(Reconciler, ADayOfRefreshesWritesTheSecretOnce) {
+TEST_F(Reconciler, ADayOfUnchangedRefreshesWritesOnlyTheFirstSync) {
   add_token();
   auto day_end = clock.now + 24h;
   int reconciles = 0;
@@ -802,7 +817,7 @@ TEST_F(Reconciler, ADayOfRefreshesWritesTheSecretOnce) {
   EXPECT_EQ(monitoring->fetches(), 24);
   EXPECT_EQ(cluster->count("create_secret"), 1);
   EXPECT_EQ(cluster->count("apply_secret"), 0);
-  EXPECT_EQ(cluster->count("write_status"), 24);
+  EXPECT_EQ(cluster->count("write_status"), 1) << "refreshes that find the same token write nothing";
   EXPECT_EQ(status().revision, 1);
   EXPECT_EQ(events->all().size(), 1u);
 }
@@ -814,7 +829,7 @@ TEST_F(Reconciler, TeamNameResolvesThroughFindTeamId) {
   t["spec"]["teamName"] = "Ops";
   add_token(t);
   auto r = reconcile();
-  EXPECT_EQ(r.outcome, "Synced");
+  EXPECT_EQ(r.outcome, Outcome::Synced);
   ASSERT_EQ(monitoring->finds(), 1);
   EXPECT_EQ(monitoring->team_names()[0], "Ops");
   ASSERT_EQ(monitoring->fetches(), 1);
@@ -842,7 +857,7 @@ TEST_F(Reconciler, SpecChangeFetchesAtOnce) {
   EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
   EXPECT_EQ(status().observed_generation, 2);
   EXPECT_EQ(status().team_id, 4242);
-  EXPECT_FALSE(r.failed);
+  EXPECT_FALSE(r.failed());
 }
 
 TEST_F(Reconciler, ChangedApiKeyIsUsedAtTheNextRefresh) {
@@ -858,12 +873,12 @@ TEST_F(Reconciler, ChangedApiKeyIsUsedAtTheNextRefresh) {
 
 TEST_F(Reconciler, DeletedOrDeletingSysdigTokenIsLeftAlone) {
   auto r = reconcile("monitoring/nobody");
-  EXPECT_EQ(r.outcome, "Deleted");
+  EXPECT_EQ(r.outcome, Outcome::Deleted);
   Json t = token_json();
   t["metadata"]["deletionTimestamp"] = "2026-11-28T09:00:00Z";
   add_token(t);
   auto deleting = reconcile();
-  EXPECT_EQ(deleting.outcome, "Deleted");
+  EXPECT_EQ(deleting.outcome, Outcome::Deleted);
   EXPECT_TRUE(cluster->calls().empty());
   EXPECT_EQ(monitoring->fetches(), 0);
   EXPECT_TRUE(events->all().empty());

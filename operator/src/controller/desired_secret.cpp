@@ -1,0 +1,102 @@
+#include "controller/desired_secret.h"
+
+#include <algorithm>
+
+#include "common/encoding.h"
+#include "controller/names.h"
+
+namespace sto::controller {
+
+namespace {
+
+bool is_sync_annotation(std::string_view key) {
+  return std::ranges::find(kSyncAnnotations, key) != std::end(kSyncAnnotations);
+}
+
+// Fields the operator's earlier applies set that the spec no longer asks for.
+std::optional<std::string> unwanted_applied(const ManagedSecret& secret,
+                                            const DesiredSecret& desired,
+                                            const std::string& token_key) {
+  const AppliedFields& applied = secret.applied;
+  for (const auto& k : applied.labels) {
+    if (!desired.labels.contains(k)) return "label " + k + " no longer wanted";
+  }
+  for (const auto& k : applied.data) {
+    if (!desired.data.contains(k) && k != token_key) return "data " + k + " no longer wanted";
+  }
+  for (const auto& k : applied.annotations) {
+    if (!desired.annotations.contains(k) && !is_sync_annotation(k))
+      return "annotation " + k + " no longer wanted";
+  }
+  if (applied.owner_references && desired.owner_uid.empty())
+    return "owner reference no longer wanted";
+  return std::nullopt;
+}
+
+}  // namespace
+
+DesiredSecret render_desired_secret(const SysdigToken& token, const ResolvedSpec& spec,
+                                    std::int64_t team_id) {
+  const TargetSpec& target = token.spec.target;
+  DesiredSecret d;
+  d.ns = token.meta.ns;
+  d.name = spec.target_name;
+  d.labels = target.labels;
+  d.labels[std::string(kManagedByLabel)] = std::string(kManagedByValue);
+  d.labels[std::string(kOwnerLabel)] = token.meta.name;
+  d.annotations = target.annotations;
+  if (target.retain) {
+    d.annotations[std::string(kOwnerUidAnnotation)] = token.meta.uid;
+  } else {
+    d.owner_name = token.meta.name;
+    d.owner_uid = token.meta.uid;
+  }
+  if (target.include_connection_info) {
+    d.data[std::string(kUrlKey)] = spec.monitoring_endpoint;
+    d.data[std::string(kTeamIdKey)] = std::to_string(team_id);
+    d.data[std::string(kInstanceIdKey)] = token.spec.instance_id;
+  }
+  return d;
+}
+
+void with_token(DesiredSecret& desired, const SysdigToken& token, const std::string& value,
+                const SyncRecord& record, const std::string& synced_at) {
+  desired.data[token.spec.target.token_key] = value;
+  auto set = [&](std::string_view key, const std::string& v) {
+    if (!v.empty()) desired.annotations[std::string(key)] = v;
+  };
+  set(kFingerprintAnnotation, record.fingerprint);
+  set(kRevisionAnnotation, std::to_string(record.revision));
+  set(kResetHandledAnnotation, record.handled_reset);
+  set(kResetOutcomeAnnotation, record.reset_outcome);
+  set(kResetCheckUntilAnnotation, record.reset_check_until);
+  set(kSyncedAtAnnotation, synced_at);
+}
+
+std::optional<std::string> drift(const ManagedSecret& secret, const DesiredSecret& desired,
+                                 const SysdigToken& token, const std::string& token_sha256) {
+  const std::string& token_key = token.spec.target.token_key;
+  if (!secret.owned_by(token.meta.uid)) return "not marked as this resource's";
+  if (auto unwanted = unwanted_applied(secret, desired, token_key)) return unwanted;
+  for (const auto& [k, v] : desired.labels) {
+    if (secret.label(k) != v) return "label " + k;
+  }
+  if (secret.annotation(kFingerprintAnnotation).empty() ||
+      secret.annotation(kRevisionAnnotation).empty())
+    return "record annotations";
+  for (const auto& [k, v] : desired.data) {
+    if (k == token_key) continue;
+    auto it = secret.data_sha256.find(k);
+    if (it == secret.data_sha256.end() || it->second != sha256_hex(v)) return "data " + k;
+  }
+  auto it = secret.data_sha256.find(token_key);
+  if (it == secret.data_sha256.end() || it->second != token_sha256) return "data " + token_key;
+  if (!desired.owner_uid.empty()) {
+    bool owner = std::ranges::any_of(
+        secret.meta.owners, [&](const auto& o) { return o.controller && o.uid == token.meta.uid; });
+    if (!owner) return "owner reference";
+  }
+  return std::nullopt;
+}
+
+}  // namespace sto::controller
