@@ -102,7 +102,13 @@ wait_pods_ready() {
   done
 }
 
-pod_log_has() { kubectl logs -n "$1" "$2" 2>/dev/null | grep -qF -- "$3"; }
+# (The log is read whole first: grep -q would stop reading early, and with
+# pipefail the writer's SIGPIPE would fail the check.)
+pod_log_has() {
+  local log
+  log=$(kubectl logs -n "$1" "$2" 2>/dev/null) || return 1
+  grep -qF -- "$3" <<<"$log"
+}
 
 CONSUMER_SCRIPT=$(grep -v '^#' "$ROOT/tests/e2e/node_consumer.sh" | tr '\n' ' ')
 [[ "$CONSUMER_SCRIPT" != *"'"* ]] || fail "node_consumer.sh must not contain single quotes (it goes into a YAML '...' string)"
