@@ -22,7 +22,6 @@ NODE_CGROUP=sto-node
 NODE_NETWORK=sto-node
 SERVICE_CIDR=10.0.0.0/24
 SERVICE_IP=10.0.0.1
-NODE_PACKAGES=(containerd runc containernetworking-plugins iptables buildah busybox-static gcc libc6-dev binutils)
 PAUSE_IMAGE=localhost/sto-pause:1  # scripts/image pause
 NODE_OWNER=/run/sysdig-token-operator-node.owner
 # The controllers pods need: Deployments and ReplicaSets, the default
@@ -36,7 +35,7 @@ ctr_node() { timeout "${CTR_TIMEOUT:-30}" ctr --address "$1/node/containerd.sock
 # node_precheck: root, packages, and no other node on this machine.
 node_precheck() {
   [[ $(id -u) -eq 0 ]] || die "--node needs root (containerd, the kubelet, a bridge and iptables)"
-  ensure_packages "scripts/controlplane" "${NODE_PACKAGES[@]}"
+  ensure_packages "scripts/controlplane" "${STO_NODE_PACKAGES[@]}"
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
     die "a node already runs on this machine (bridge $NODE_BRIDGE exists; control plane: $(cat "$NODE_OWNER" 2>/dev/null || echo unknown)); stop it with scripts/controlplane down THAT_DIR"
   fi
