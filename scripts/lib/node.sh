@@ -30,6 +30,25 @@ NODE_OWNER=/run/sysdig-token-operator-node.owner
 # two the API-only control plane runs.
 NODE_CONTROLLERS=deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,garbage-collector-controller,namespace-controller,endpoints-controller,endpointslice-controller,node-lifecycle-controller,disruption-controller,pod-garbage-collector-controller
 
+# System folders the kubelet, containerd and CNI create by fixed paths: those
+# that did not exist before `up` are removed by `down`.
+NODE_SYSTEM_DIRS=(/var/lib/kubelet /run/containerd /var/lib/cni /var/log/containers /run/netns /etc/cni)
+
+node_record_system_dirs() { # dir
+  local f
+  for f in "${NODE_SYSTEM_DIRS[@]}"; do [[ -e "$f" ]] || echo "$f"; done >"$1/node/created-dirs"
+}
+
+node_remove_system_dirs() { # dir
+  local f
+  [[ -f "$1/node/created-dirs" ]] || return 0
+  while read -r f; do
+    [[ " ${NODE_SYSTEM_DIRS[*]} " == *" $f "* ]] || continue
+    findmnt -rn -o TARGET | grep -q "^$f" && continue
+    rm -rf "$f"
+  done <"$1/node/created-dirs"
+}
+
 ctr_node() { timeout "${CTR_TIMEOUT:-30}" ctr --address "$1/node/containerd.sock" -n k8s.io "${@:2}"; }
 
 # node_precheck: root, packages, and no other node on this machine.
@@ -320,6 +339,7 @@ node_down() { # dir
   done
   node_dnat_down
   ip link del "$NODE_BRIDGE" 2>/dev/null || true
+  node_remove_system_dirs "$d"
   if [[ -f "$NODE_OWNER" && "$(cat "$NODE_OWNER")" == "$d" ]]; then rm -f "$NODE_OWNER"; fi
   rm -rf "$n/containerd" "$n/kubelet" "$n/runc" "$n/cni/ipam" 2>/dev/null || true
 }
