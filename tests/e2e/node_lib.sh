@@ -88,14 +88,18 @@ pods_state() {
 # wait_pods_ready NS SELECTOR COUNT TIMEOUT_SECONDS: exactly COUNT pods match
 # and all are Ready. Fails at once when one cannot start.
 wait_pods_ready() {
-  local ns=$1 sel=$2 count=$3 timeout=$4 deadline state stuck
+  local ns=$1 sel=$2 count=$3 timeout=$4 deadline state stuck ready=0
   deadline=$(($(now_ms) + timeout * 1000))
   while :; do
     state=$(pods_state "$ns" "$sel")
     stuck=$(grep -E "$STUCK_REASONS" <<<"$state" || true)
     [[ -z "$stuck" ]] || fail "a pod in $ns ($sel) cannot start: $stuck"
+    # Ready in two polls in a row (a container that exits at once can look
+    # Ready for a moment).
     if [[ $(grep -c . <<<"$state") -eq $count && $(grep -c ' Running True ' <<<"$state") -eq $count ]]; then
-      return 0
+      ((++ready < 2)) || return 0
+    else
+      ready=0
     fi
     (($(now_ms) < deadline)) || fail "timed out after ${timeout}s waiting for $count Ready pods in $ns ($sel); they are: $(tr '\n' ';' <<<"$state")"
     sleep 0.5

@@ -7,7 +7,8 @@
 # An update of the Secret reaches the mounted file within seconds (measured)
 # while the environment keeps the old value. A pod whose image is missing or
 # whose Secret does not exist fails wait_pods_ready at once, with its
-# reason, instead of hanging.
+# reason, instead of hanging; so does a crash-looping operator, and the
+# failure shows the pod's events and logs.
 #   node_pods_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 # shellcheck disable=SC1091
 . "$(dirname "${BASH_SOURCE[0]}")/node_lib.sh" "$@"
@@ -85,8 +86,8 @@ wait_for "a restarted pod with the new value in its environment" 90 restarted
 pass "after a rollout restart the environment holds the new value too"
 
 # 5. Pods that cannot start fail the wait at once, with the reason.
-expect_stuck() { # NAME REASON POD_SPEC_CONTAINER_EXTRAS
-  local name=$1 reason=$2 out rc=0 t0
+expect_stuck() { # NAME REASON POD_SPEC_CONTAINER_EXTRAS [TEXT the diagnostics show]
+  local name=$1 reason=$2 out rc=0 t0 diag
   kubectl apply -n "$NS" -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
@@ -102,10 +103,17 @@ EOF
   out=$( (wait_pods_ready "$NS" "app=$name" 1 60) 2>&1) || rc=$?
   ((rc != 0)) || fail "wait_pods_ready accepted pod $name"
   [[ "$out" == *"$reason"* ]] || fail "wait_pods_ready on pod $name did not name $reason: $out"
-  pass "pod $name: wait_pods_ready failed after $(($(now_ms) - t0)) ms naming $reason"
+  diag=$(_diagnostics 2>&1)
+  for want in "$name" "${4:-$reason}"; do
+    [[ "$diag" == *"$want"* ]] || fail "the diagnostics of a failing node test do not show '$want' for pod $name: $diag"
+  done
+  pass "pod $name: wait_pods_ready failed after $(($(now_ms) - t0)) ms naming $reason; the diagnostics show its events and logs${4:+ ('$4')}"
   kubectl delete pod "$name" -n "$NS" --wait=false >/dev/null
 }
 expect_stuck missing-image ErrImageNeverPull "      image: localhost/no-such-image:1"
 expect_stuck missing-secret CreateContainerConfigError "      image: $BUSYBOX_IMAGE
       command: [sleep, '3600']
       envFrom: [{secretRef: {name: no-such-secret}}]"
+expect_stuck crash-loop CrashLoopBackOff "      image: $OPERATOR_IMAGE
+      args: [--no-such-flag]
+      readinessProbe: {httpGet: {path: /readyz, port: 8081}, periodSeconds: 5}" "no-such-flag"
