@@ -289,6 +289,11 @@ node_down() { # dir
   # The kubelet takes more than 10 s to act on SIGTERM, and its pods are
   # removed below anyway.
   kill -KILL "$(cat "$n/kubelet.pid" 2>/dev/null)" 2>/dev/null || true
+  # The scheduler and the controllers stop while the pods are removed.
+  local f
+  for f in "$n/kube-scheduler.pid" "$d/kube-controller-manager.pid"; do
+    pid_alive "$f" && kill -TERM "$(cat "$f")" 2>/dev/null
+  done
   stop_pidfile "$n/kubelet.pid"
   stop_pidfile "$n/kube-scheduler.pid"
   # Containers: kill every task, then delete them, so that their shims exit.
@@ -313,7 +318,7 @@ node_down() { # dir
   done
   node_cgroup_remove
   # Network namespaces of the node's pods: the CNI result caches name them.
-  local f ns veth
+  local ns veth
   for f in /var/lib/cni/results/"$NODE_NETWORK"-*; do
     [[ -f "$f" ]] || continue
     # The host ends of the pods' veth pairs (no "sandbox" in their entry).
