@@ -10,7 +10,7 @@
 # the bridge NODE_BRIDGE, the nat chain NODE_CHAIN and its two jumps, the
 # cgroup NODE_CGROUP in every hierarchy, network namespaces in /run/netns and
 # CNI result caches in /var/lib/cni of its pods, symlinks in
-# /var/log/containers, shim sockets under /run/containerd/s.
+# /var/log/containers, and those of NODE_SYSTEM_DIRS that `up` created.
 # shellcheck shell=bash
 
 NODE_NAME=sto-node
@@ -44,7 +44,8 @@ node_remove_system_dirs() { # dir
   [[ -f "$1/node/created-dirs" ]] || return 0
   while read -r f; do
     [[ " ${NODE_SYSTEM_DIRS[*]} " == *" $f "* ]] || continue
-    findmnt -rn -o TARGET | grep -q "^$f" && continue
+    # (grep -q in a pipeline would fail the check with SIGPIPE under pipefail.)
+    [[ -z "$(findmnt -rn -o TARGET | grep -F "$f" || true)" ]] || continue
     rm -rf "$f"
   done <"$1/node/created-dirs"
 }
