@@ -1,6 +1,9 @@
 # Multi-stage build of the operator image: a Debian 12 builder with the same
 # Release flags as scripts/test, and a minimal runtime with only the shared
 # libraries the binary needs. The process runs as a non-root user.
+# Without Docker or a registry, scripts/image build makes the same image with
+# buildah; e2e.image_dockerfile checks that the two agree (USER, ENTRYPOINT,
+# the binary's path, and the runtime packages below = the libraries it loads).
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev libyaml-cpp-dev \

@@ -6,6 +6,11 @@ STO_BUILD_PACKAGES=(
   libspdlog-dev libcli11-dev libsimdjson-dev libgtest-dev libgmock-dev
   python3 python3-prometheus-client
 )
+# What a real test node (scripts/controlplane up DIR --node) and
+# scripts/image need besides those.
+STO_NODE_PACKAGES=(
+  containerd runc containernetworking-plugins iptables buildah busybox-static gcc libc6-dev binutils
+)
 
 # ensure_packages WHO PACKAGE...: exits 2 when packages are missing and this
 # is not root.

@@ -54,6 +54,8 @@ metrics: {enabled: false}'
 reject_file "minAvailable equal to replicaCount" "podDisruptionBudget.minAvailable" 'podDisruptionBudget: {minAvailable: 2}'
 reject_file "metrics and probes on one port" "healthProbe.port" 'healthProbe: {port: 8080}'
 reject_file "serviceAccount.create false without a name" "serviceAccount.name" 'serviceAccount: {create: false}'
+reject_file "extraCACerts from a ConfigMap and a Secret" "extraCACerts" 'extraCACerts: {configMap: ca, secret: ca}'
+reject_file "an unknown key under extraCACerts" "file" 'extraCACerts: {file: /ca.pem}'
 
 # And the edges that are fine.
 helm template sto "$CHART" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null ||
@@ -61,5 +63,13 @@ helm template sto "$CHART" --set replicaCount=1 --set leaderElection.enabled=fal
 helm template sto "$CHART" --set replicaCount=0 >/dev/null || fail "replicaCount=0 (scaled down) is refused"
 helm template sto "$CHART" --set 'allowedHosts={*.monitoring.cloud.ibm.com,iam.cloud.ibm.com,10.1.2.3}' >/dev/null ||
   fail "allowedHosts with patterns and an IP is refused"
-pass "accepted: 1 replica without leader election, 0 replicas, allowedHosts patterns and IPs"
+for source in configMap secret; do
+  out=$(helm template sto "$CHART" --set "extraCACerts.$source=private-ca" --set extraCACerts.key=bundle.pem 2>/dev/null) ||
+    fail "extraCACerts.$source is refused"
+  for want in 'name: SSL_CERT_FILE' 'value: "/etc/sysdig-token-operator/ca/bundle.pem"' 'value: /etc/ssl/certs' \
+    'mountPath: /etc/sysdig-token-operator/ca' '"private-ca"' '{key: "bundle.pem", path: "bundle.pem"}'; do
+    grep -qF -- "$want" <<<"$out" || fail "extraCACerts.$source: the Deployment lacks '$want'"
+  done
+done
+pass "accepted: 1 replica without leader election, 0 replicas, allowedHosts patterns and IPs, extraCACerts from a ConfigMap or a Secret (mounted; SSL_CERT_FILE and SSL_CERT_DIR set)"
 pass "$n bad values refused, each naming the value"

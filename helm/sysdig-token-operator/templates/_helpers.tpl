@@ -112,6 +112,9 @@ tests/e2e/install_lib.sh.
 {{- if and $pdb.enabled (gt (int .Values.replicaCount) 1) (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) (int .Values.replicaCount)) }}
 {{- fail (printf "podDisruptionBudget.minAvailable: %d with replicaCount %d would block every voluntary eviction (node drains); use fewer than replicaCount" (int $pdb.minAvailable) (int .Values.replicaCount)) }}
 {{- end }}
+{{- if and .Values.extraCACerts.configMap .Values.extraCACerts.secret }}
+{{- fail "extraCACerts: set configMap or secret, not both (one PEM bundle is mounted)" }}
+{{- end }}
 {{- if eq (int .Values.metrics.port) (int .Values.healthProbe.port) }}
 {{- fail (printf "metrics.port and healthProbe.port are both %d; they must differ" (int .Values.metrics.port)) }}
 {{- end }}

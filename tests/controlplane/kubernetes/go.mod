@@ -1,5 +1,6 @@
-// Wrapper module: builds kube-apiserver, kube-controller-manager and kubectl
-// of a pinned Kubernetes release for the local test control plane.
+// Wrapper module: builds kube-apiserver, kube-controller-manager, kubectl and,
+// for a test node, kubelet and kube-scheduler of a pinned Kubernetes release
+// for the local test control plane (scripts/controlplane bin [--node]).
 module sysdig-token-operator/controlplane/kubernetes
 
 go 1.26.0

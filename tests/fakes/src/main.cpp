@@ -4,9 +4,14 @@
 //
 // Exit codes: 0 after SIGINT/SIGTERM, 2 for bad flags or config, 1 when the
 // server cannot start (address in use, TLS setup, unwritable files).
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <charconv>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -48,8 +53,39 @@ struct Flags {
   std::string log_level = "info";
 };
 
+// A private IPv4 address (10/8, 172.16/12, 192.168/16) held by a local Linux
+// bridge, such as a test node's pod bridge: reachable from the machine's pods,
+// never from outside it (a bridge has no physical port here). Prints the
+// interface's name into `interface_name`.
+bool is_private_bridge_address(const asio::ip::address& address, std::string& interface_name) {
+  if (!address.is_v4()) return false;
+  const auto bytes = address.to_v4().to_bytes();
+  const bool private_range = bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xf0) == 16) ||
+                             (bytes[0] == 192 && bytes[1] == 168);
+  if (!private_range) return false;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (ifaddrs* entry = list; entry != nullptr && !found; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
+    const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    asio::ip::address_v4::bytes_type held{};
+    std::memcpy(held.data(), &in->sin_addr, held.size());
+    if (held != bytes) continue;
+    std::error_code ec;
+    if (std::filesystem::exists(
+            std::filesystem::path("/sys/class/net") / entry->ifa_name / "bridge", ec)) {
+      interface_name = entry->ifa_name;
+      found = true;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
 // "HOST:PORT" with a loopback HOST (an IPv4/IPv6 address, IPv6 in brackets,
-// or "localhost").
+// or "localhost"), or a private IPv4 address of a local bridge (a test node's
+// pod network, so that pods can call the fake).
 Result<asio::ip::tcp::endpoint, std::string> parse_listen(const std::string& text) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos) return fail("--listen: expected HOST:PORT, got \"" + text + "\"");
@@ -68,9 +104,12 @@ Result<asio::ip::tcp::endpoint, std::string> parse_listen(const std::string& tex
   boost::system::error_code address_error;
   auto address = asio::ip::make_address(host, address_error);
   if (address_error) return fail("--listen: invalid address \"" + host + "\"");
-  if (!address.is_loopback()) {
-    return fail("--listen: the fake serves loopback only (127.0.0.0/8, ::1, localhost), got " +
-                host);
+  std::string bridge;
+  if (!address.is_loopback() && !is_private_bridge_address(address, bridge)) {
+    return fail(
+        "--listen: the fake serves loopback (127.0.0.0/8, ::1, localhost) or a private IPv4 "
+        "address of a local bridge only, got " +
+        host);
   }
   return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
 }
@@ -186,7 +225,8 @@ int main(int argc, char** argv) {
       "fake-ibm-cloud"};
   app.add_option("--config", flags.config,
                  "YAML file with the seed state: iam.tokenTTLSeconds, apiKeys, instances/teams");
-  app.add_option("--listen", flags.listen, "Loopback HOST:PORT to listen on; port 0 picks one")
+  app.add_option("--listen", flags.listen, "HOST:PORT to listen on: loopback, or a private IPv4 address of a local bridge (a "
+                 "test node's pod network); port 0 picks one")
       ->capture_default_str();
   auto* plain = app.add_flag("--plain-http", flags.plain_http,
                              "Serve plain HTTP instead of HTTPS (for debugging)");

@@ -190,6 +190,9 @@ TEST(Binary, MalformedConfigExitsWith2NamingTheField) {
 TEST(Binary, BadFlagsExitWith2) {
   TempDir dir;
   for (const auto& args : std::vector<std::vector<std::string>>{{"--listen", "0.0.0.0:0"},
+                                                                // public; private but no bridge's
+                                                                {"--listen", "192.0.2.1:0"},
+                                                                {"--listen", "10.255.254.253:0"},
                                                                 {"--listen", "127.0.0.1:70000"},
                                                                 {"--listen", "nonsense"},
                                                                 {"--plain-http", "--tls-dir", "x"},
