@@ -7,7 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "cli/options.h"
 #include "controller/controller.h"
 #include "ibm/http_gateway.h"

@@ -7,7 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "controller/kube_gateway.h"
 #include "controller/names.h"
 #include "kube/event_recorder.h"
