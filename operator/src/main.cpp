@@ -7,7 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "cli/options.h"
 #include "controller/controller.h"
 #include "ibm/http_gateway.h"
@@ -97,6 +97,12 @@ int run(const sto::cli::Options& options) {
 
   // /metrics and the probes: one server when both use the same address.
   std::vector<std::unique_ptr<server::HttpServer>> servers;
+  // Accept failures of /metrics and the probes, one line per minute at most.
+  auto server_log = std::make_shared<log::Throttle>(std::chrono::minutes(1));
+  server::ServerOptions server_options;
+  server_options.on_error = [server_log](std::string_view message) {
+    server_log->write(message, log::Level::Warn, "probe and metrics server", {{"error", message}});
+  };
   auto readiness = [&ctrl]() {
     return ctrl.status().synced ? server::ReadyStatus{}
                                 : server::ReadyStatus{false, "informer caches not synced"};
@@ -104,7 +110,8 @@ int run(const sto::cli::Options& options) {
   const auto& metrics_at = options.metrics_bind_address;
   const auto& health_at = options.health_probe_bind_address;
   if (metrics_at) {
-    auto& s = servers.emplace_back(std::make_unique<server::HttpServer>(ioc.get_executor()));
+    auto& s = servers.emplace_back(
+        std::make_unique<server::HttpServer>(ioc.get_executor(), server_options));
     s->serve_metrics(metrics);
     if (health_at && *health_at == *metrics_at) s->serve_health(readiness);
     if (auto started = s->start(*metrics_at); !started) {
@@ -113,7 +120,8 @@ int run(const sto::cli::Options& options) {
     }
   }
   if (health_at && !(metrics_at && *health_at == *metrics_at)) {
-    auto& s = servers.emplace_back(std::make_unique<server::HttpServer>(ioc.get_executor()));
+    auto& s = servers.emplace_back(
+        std::make_unique<server::HttpServer>(ioc.get_executor(), server_options));
     s->serve_health(readiness);
     if (auto started = s->start(*health_at); !started) {
       std::cerr << "sysdig-token-operator: --health-probe-bind-address: " << started.error()

@@ -38,6 +38,7 @@
 #include <simdjson.h>
 
 #include "bench_lib.h"
+#include "controller/sysdig_token.h"  // parse_go_duration, as the operator reads durations
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/watcher.h"
@@ -643,10 +644,13 @@ asio::awaitable<void> Bench::burst() {
 }
 
 asio::awaitable<void> Bench::idle() {
-  auto interval = parse_duration(o_.refresh_interval);
-  double window = o_.idle_window.empty()
-                      ? 1.1 * std::chrono::duration<double>(interval.value_or(std::chrono::minutes(2))).count()
-                      : std::chrono::duration<double>(parse_duration(o_.idle_window).value_or(std::chrono::minutes(2))).count();
+  auto interval = controller::parse_go_duration(o_.refresh_interval);
+  double window =
+      o_.idle_window.empty()
+          ? 1.1 * std::chrono::duration<double>(interval.value_or(std::chrono::minutes(2))).count()
+          : std::chrono::duration<double>(
+                controller::parse_go_duration(o_.idle_window).value_or(std::chrono::minutes(2)))
+                .count();
   settle_s_ = o_.settle_seconds;
   std::cerr << "bench: settling " << format_seconds(settle_s_) << ", then idle for "
             << format_seconds(window) << " (one refresh interval of " << o_.refresh_interval
@@ -1379,11 +1383,11 @@ int main_impl(int argc, char** argv) {
     std::cout << fake_config_yaml(o.layout);
     return 0;
   }
-  if (!parse_duration(o.refresh_interval)) {
+  if (!controller::parse_go_duration(o.refresh_interval)) {
     std::cerr << "bench_driver: --refresh-interval: not a duration: " << o.refresh_interval << "\n";
     return 2;
   }
-  if (!o.idle_window.empty() && !parse_duration(o.idle_window)) {
+  if (!o.idle_window.empty() && !controller::parse_go_duration(o.idle_window)) {
     std::cerr << "bench_driver: --idle-window: not a duration: " << o.idle_window << "\n";
     return 2;
   }

@@ -329,34 +329,6 @@ Distribution distribution(std::vector<double> values) {
   return d;
 }
 
-// ---- durations ------------------------------------------------------------------------
-
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  double total_ms = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t start = i;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-    if (i == start) return std::nullopt;
-    std::string number(text.substr(start, i - start));
-    char* end = nullptr;
-    double v = std::strtod(number.c_str(), &end);
-    if (*end != '\0') return std::nullopt;
-    std::size_t u = i;
-    while (i < text.size() && !((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-    std::string_view unit = text.substr(u, i - u);
-    double scale;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1e3;
-    else if (unit == "m") scale = 60e3;
-    else if (unit == "h") scale = 3600e3;
-    else return std::nullopt;
-    total_ms += v * scale;
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(total_ms)));
-}
-
 // ---- layout ------------------------------------------------------------------------------
 
 std::string Layout::namespace_name(int m) const { return "bench-" + std::to_string(m); }

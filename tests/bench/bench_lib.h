@@ -103,12 +103,6 @@ struct Distribution {
 // Nearest-rank percentiles of the values (seconds, say).
 Distribution distribution(std::vector<double> values);
 
-// ---- durations -----------------------------------------------------------------
-
-// A Go-style duration as SysdigToken.spec.refreshInterval takes it: "90s",
-// "2m", "1h30m", "1.5m".
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-
 // ---- the objects of a run --------------------------------------------------------
 
 // How N SysdigTokens are spread over M namespaces, K teams and A API keys:

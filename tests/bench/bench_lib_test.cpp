@@ -101,16 +101,6 @@ TEST(Distribution, NearestRank) {
   EXPECT_EQ(distribution({4}).p99, 4);
 }
 
-TEST(Duration, GoStyle) {
-  EXPECT_EQ(parse_duration("2m")->count(), 120000);
-  EXPECT_EQ(parse_duration("1h30m")->count(), 5400000);
-  EXPECT_EQ(parse_duration("1.5s")->count(), 1500);
-  EXPECT_EQ(parse_duration("250ms")->count(), 250);
-  EXPECT_FALSE(parse_duration("2"));
-  EXPECT_FALSE(parse_duration("m"));
-  EXPECT_FALSE(parse_duration(""));
-}
-
 TEST(Layout, SpreadsResources) {
   Layout l{.n = 12, .namespaces = 3, .teams = 4, .api_keys = 2};
   EXPECT_EQ(l.team_key_pairs(), 4);  // (i%4, i%2): team determines key

@@ -15,8 +15,7 @@ CRD=$ROOT/crds/monitoring.ibm.com_sysdigtokens.yaml
 SAMPLES=$ROOT/deploy/samples
 ns=crdtest-$(printf '%04x%04x' $RANDOM $RANDOM)
 trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../support/test_lib.sh"
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited with $?" >&2' ERR
 
 # retry SECONDS command...: runs the command until it succeeds (discovery and

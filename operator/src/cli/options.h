@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "cli/logging.h"
+#include "common/logging.h"
 #include "server/http_server.h"
 
 namespace sto::cli {

@@ -1,9 +1,7 @@
 #include "controller/controller.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -11,9 +9,11 @@
 #include <cxxabi.h>
 #include <typeinfo>
 
-#include "cli/logging.h"
+#include "common/logging.h"
+#include "common/wakeup.h"
 #include "controller/kube_gateway.h"
 #include "controller/names.h"
+#include "kube/error_report.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
@@ -49,7 +49,12 @@ struct Metrics {
                    .with({kControllerName})),
         last_rotation(r.gauge("sysdigtoken_last_rotation_timestamp_seconds",
                               "Unix time of the last token rotation written to a Secret")
-                          .with()) {}
+                          .with()),
+        kube_errors(r.counter("sysdigtoken_kube_errors_total",
+                              "Failed API server calls of the runtime itself (lists and "
+                              "watches, Lease, Events), by component and HTTP status or "
+                              "failure kind",
+                              {"component", "code"})) {}
 
   server::Registry& registry;
   server::CounterFamily& reconcile_total;
@@ -61,6 +66,7 @@ struct Metrics {
   server::Counter& rotations;
   server::Counter& panics;
   server::Gauge& last_rotation;
+  server::CounterFamily& kube_errors;
 };
 
 // Scrape-time metrics that read the controller's state.
@@ -73,6 +79,11 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   Impl(std::shared_ptr<kube::Client> client, ControllerOptions options)
       : client_(std::move(client)), options_(std::move(options)) {
     if (options_.metrics) metrics_ = std::make_unique<Metrics>(*options_.metrics);
+    // Failures of the informers, the Lease and the Event recorder: a
+    // rate-limited log line each, and a count in the metrics.
+    on_kube_error_ = kube::log_errors(std::chrono::seconds(30), [this](const kube::ErrorReport& r) {
+      if (metrics_) metrics_->kube_errors.with({r.component, r.code}).inc();
+    });
   }
   ~Impl() {
     if (metrics_) {
@@ -82,24 +93,29 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
 
   asio::awaitable<bool> run() {
     auto ex = co_await asio::this_coro::executor;
+    wakeup_ = std::make_unique<Wakeup>(ex);
     queue_ = std::make_unique<kube::WorkQueue>(ex);
+    kube::EventRecorderOptions recorder_options;
+    recorder_options.on_error = on_kube_error_;
     recorder_ = std::make_shared<kube::EventRecorder>(
         client_, std::string(kReportingController),
-        options_.identity.empty() ? kube::default_identity() : options_.identity);
-    recorder_options_on_error();
+        options_.identity.empty() ? kube::default_identity() : options_.identity, recorder_options);
     std::vector<std::string> namespaces = options_.namespaces;
     if (namespaces.empty()) namespaces.push_back("");
     for (const auto& ns : namespaces) {
       kube::WatcherConfig tokens{sysdig_tokens(), ns};
+      tokens.on_error = on_kube_error_;
       token_informers_.push_back(std::make_unique<kube::Informer>(
           client_, tokens, project_sysdig_token,
           kube::InformerHandlers{
               [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
               [this](const kube::ObjectPtr&, const kube::ObjectPtr& o) { queue_->add(o->key()); },
-              [this](const kube::ObjectPtr& o) { queue_->add(o->key()); }}));
+              [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
+              [this] { wakeup_->notify(); }}));
       kube::WatcherConfig secrets{
           kube::resources::secrets(), ns,
           std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)};
+      secrets.on_error = on_kube_error_;
       // The SysdigToken a Secret belongs to: its owner label, else (labels
       // stripped, so the Secret just left this watch) its controller owner.
       auto owner_key = [](const kube::ObjectPtr& o) {
@@ -124,7 +140,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
                 enqueue_owner(old_object);
                 enqueue_owner(o);
               },
-              enqueue_owner}));
+              enqueue_owner, [this] { wakeup_->notify(); }}));
     }
     auto tokens = [this](const std::string& key) -> std::shared_ptr<const SysdigToken> {
       for (auto& inf : token_informers_) {
@@ -157,7 +173,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     for (auto& inf : secret_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
 
     // Ready once every cache has synced.
-    while (!stopped_ && !all_synced()) co_await sleep(50ms);
+    while (!stopped_ && !all_synced()) co_await wakeup_->wait();
     synced_ = true;
     if (!stopped_)
       log::info("caches synced",
@@ -168,26 +184,27 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       lc.ns = options_.lease_namespace;
       lc.name = options_.lease_name;
       lc.identity = options_.identity;
-      elector_ = std::make_unique<kube::LeaderElector>(
-          client_, lc,
-          kube::LeaderElectionCallbacks{[this] { start_workers(); },
-                                        [this] {
-                                          if (!stopped_) {
-                                            lost_ = true;
-                                            log::error("leadership lost: stopping");
-                                            stop();
-                                          }
-                                        }});
+      kube::LeaderElectionCallbacks callbacks;
+      callbacks.on_started_leading = [this] { start_workers(); };
+      callbacks.on_stopped_leading = [this] {
+        if (!stopped_) {
+          lost_ = true;
+          log::error("leadership lost: stopping");
+          stop();
+        }
+      };
+      callbacks.on_error = on_kube_error_;
+      elector_ = std::make_unique<kube::LeaderElector>(client_, lc, callbacks);
       asio::co_spawn(ex, elector_->run(), asio::detached);
     } else if (!stopped_) {
       start_workers();
     }
-    while (!stopped_) co_await sleep(100ms);
+    while (!stopped_) co_await wakeup_->wait();
 
     // Shutdown: no new work, in-flight reconciles finish, then the Lease goes.
     queue_->shut_down();
     co_await queue_->drain();
-    while (running_workers_ > 0) co_await sleep(10ms);
+    while (running_workers_ > 0) co_await wakeup_->wait();
     if (elector_) co_await elector_->release();
     co_await recorder_->flush();
     recorder_->stop();
@@ -200,13 +217,12 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   void stop() {
     stopped_ = true;
     if (queue_) queue_->shut_down();
+    if (wakeup_) wakeup_->notify();
   }
 
   ControllerStatus status() const { return {synced_, leading_}; }
 
  private:
-  void recorder_options_on_error() {}
-
   void register_callbacks() {
     if (!metrics_) return;
     auto& r = metrics_->registry;
@@ -331,11 +347,6 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     return true;
   }
 
-  asio::awaitable<void> sleep(std::chrono::milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    (void)co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-
   void start_workers() {
     if (leading_ || stopped_) return;
     leading_ = true;
@@ -393,6 +404,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       self->queue_->done(k);
     }
     --self->running_workers_;
+    self->wakeup_->notify();
   }
 
  public:
@@ -408,6 +420,9 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<kube::LeaderElector> elector_;
   std::unique_ptr<Metrics> metrics_;
+  kube::ErrorHandler on_kube_error_;
+  // Wakes run() on stop, when a cache syncs and when a worker ends.
+  std::unique_ptr<Wakeup> wakeup_;
   bool stopped_ = false;
   bool lost_ = false;
   bool synced_ = false;

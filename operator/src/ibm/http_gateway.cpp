@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "ibm/retry_after.h"
+#include "net/retry_after.h"
 
 namespace sto::ibm {
 namespace {
@@ -107,7 +107,7 @@ boost::asio::awaitable<Result<net::HttpResponse, IbmError>> HttpGateway::send(
   }
   if (response->status == 429 || response->status >= 500) {
     if (auto header = response->header("Retry-After")) {
-      if (auto wait = parse_retry_after(*header, std::chrono::system_clock::now())) {
+      if (auto wait = net::parse_retry_after(*header, std::chrono::system_clock::now())) {
         limiter_.back_off(origin, *wait);
       }
     }

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ibm/retry_after.h"
 #include "ibm/wire_text.h"
+#include "net/retry_after.h"
 
 namespace sto::ibm {
 namespace {
@@ -58,7 +58,7 @@ std::optional<std::chrono::seconds> retry_after_of(const net::HttpResponse& resp
                                                    std::chrono::system_clock::time_point now) {
   auto header = response.header("Retry-After");
   if (!header) return std::nullopt;
-  return parse_retry_after(*header, now);
+  return net::parse_retry_after(*header, now);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ibm/retry_after.h"
 #include "ibm/wire_text.h"
+#include "net/retry_after.h"
 
 namespace sto::ibm {
 namespace {
@@ -129,7 +129,7 @@ IbmError monitoring_error(const net::HttpResponse& response, const MonitoringCal
   }
   if (status == 429 || status >= 500) {
     if (auto header = response.header("Retry-After")) {
-      error.retry_after = parse_retry_after(*header, std::chrono::system_clock::now());
+      error.retry_after = net::parse_retry_after(*header, std::chrono::system_clock::now());
     }
   }
   return error;

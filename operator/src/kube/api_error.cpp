@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "net/retry_after.h"
+
 namespace sto::kube {
 
 std::string_view to_string(ApiErrorKind kind) {
@@ -131,12 +133,8 @@ ApiError api_error_from_response(int status, std::string_view body,
     e.message = std::string(snippet);
   }
   if (retry_after_header) {
-    long seconds = 0;
-    auto v = *retry_after_header;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-    if (ec == std::errc() && p == v.data() + v.size() && seconds >= 0) {
-      e.retry_after = std::chrono::seconds(seconds);
-    }
+    if (auto wait = net::parse_retry_after(*retry_after_header, std::chrono::system_clock::now()))
+      e.retry_after = *wait;
   }
   e.kind = kind_for(e.status, e.reason);
   if (e.message.empty()) e.message = "HTTP " + std::to_string(e.status);

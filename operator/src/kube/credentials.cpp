@@ -1,6 +1,8 @@
 #include "kube/credentials.h"
 
+#include "common/encoding.h"
 #include "common/files.h"
+#include "common/rfc3339.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -23,7 +25,6 @@
 #include <string_view>
 #include <thread>
 
-#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 extern char** environ;  // NOLINT: POSIX
@@ -131,65 +132,6 @@ class TokenFile final : public Credentials {
 };
 
 // --- exec plugins ---------------------------------------------------------
-
-// RFC 3339 date-time ("2006-01-02T15:04:05.999Z", "...+02:00"), to the
-// second (fractions are dropped; seconds cover any year, nanoseconds do not).
-std::optional<std::chrono::sys_seconds> parse_rfc3339(std::string_view s) {
-  auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
-    if (pos + len > s.size()) return std::nullopt;
-    int value = 0;
-    for (std::size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return std::nullopt;
-      value = value * 10 + (s[i] - '0');
-    }
-    return value;
-  };
-  auto at = [&](std::size_t pos, char c) {
-    return pos < s.size() && (s[pos] == c || s[pos] == static_cast<char>(std::tolower(c)));
-  };
-  auto year = number(0, 4), month = number(5, 2), day = number(8, 2);
-  auto hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || !at(4, '-') || !at(7, '-') ||
-      !at(10, 'T') || !at(13, ':') || !at(16, ':')) {
-    return std::nullopt;
-  }
-  std::chrono::year_month_day date{std::chrono::year(*year),
-                                   std::chrono::month(static_cast<unsigned>(*month)),
-                                   std::chrono::day(static_cast<unsigned>(*day))};
-  if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    std::size_t start = pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-    if (pos == start) return std::nullopt;
-  }
-  std::chrono::minutes offset{0};
-  if (at(pos, 'Z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    auto oh = number(pos + 1, 2), om = number(pos + 4, 2);
-    if (!oh || !om || !at(pos + 3, ':') || *oh > 23 || *om > 59) return std::nullopt;
-    offset = std::chrono::hours(*oh) + std::chrono::minutes(*om);
-    if (s[pos] == '-') offset = -offset;
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  auto t = std::chrono::sys_days(date) + std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
-           std::chrono::seconds(*second) - offset;
-  return std::chrono::sys_seconds(t);
-}
-
-std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 std::string first_line(std::string_view text) {
   auto start = text.find_first_not_of(" \t\r\n");
@@ -384,7 +326,10 @@ Result<ExecToken, std::string> parse_exec_credential(const std::string& text,
   result.token = std::move(*cleaned);
   if (auto it = status->find("expirationTimestamp"); it != status->end() && !it->is_null()) {
     std::optional<std::chrono::sys_seconds> when;
-    if (it->is_string()) when = parse_rfc3339(it->get<std::string>());
+    if (it->is_string()) {
+      if (auto t = sto::parse_rfc3339(it->get<std::string>()))
+        when = std::chrono::floor<std::chrono::seconds>(*t);
+    }
     if (!when) {
       return fail("status.expirationTimestamp: " + it->dump() + " is not an RFC 3339 time");
     }

@@ -46,20 +46,6 @@ std::string_view to_string(EventType type) {
   return type == EventType::Warning ? "Warning" : "Normal";
 }
 
-std::string format_micro_time(SystemClock::time_point t) {
-  auto us = std::chrono::floor<std::chrono::microseconds>(t);
-  auto secs = std::chrono::floor<std::chrono::seconds>(us);
-  auto frac = (us - secs).count();
-  std::time_t tt = static_cast<std::time_t>(secs.time_since_epoch().count());
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(frac));
-  return out;
-}
-
 std::string truncate_utf8(std::string_view s, std::size_t max_bytes) {
   if (s.size() <= max_bytes) return std::string(s);
   // s[end] is the first byte left out; when it continues a sequence, that
@@ -173,6 +159,7 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
         limiter_(options_.qps, options_.burst) {
     if (!options_.now) options_.now = [] { return SteadyClock::now(); };
     if (!options_.wall_now) options_.wall_now = [] { return SystemClock::now(); };
+    if (!options_.on_error) options_.on_error = log_errors();
     last_sweep_ = options_.now();
   }
 
@@ -201,7 +188,7 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
   void sweep(SteadyClock::time_point now);
   void evict_oldest();
   void drop(const std::string& key, std::string_view why);
-  void report(std::string message);
+  void report(std::string_view ns, std::string code, std::string message);
   void wake_sender();
   void notify_idle();
   std::uint64_t next_unique(SystemClock::time_point wall);
@@ -224,8 +211,9 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
   bool in_flight_ = false;
 };
 
-void EventRecorder::Impl::report(std::string message) {
-  if (options_.on_error) options_.on_error(message);
+void EventRecorder::Impl::report(std::string_view ns, std::string code, std::string message) {
+  options_.on_error(ErrorReport{"event-recorder", resources::events().collection_path(ns),
+                                std::move(code), std::move(message)});
 }
 
 void EventRecorder::Impl::wake_sender() {
@@ -287,9 +275,10 @@ void EventRecorder::Impl::drop(const std::string& key, std::string_view why) {
   if (it == series_.end()) return;
   Series& s = it->second;
   ++stats_.dropped;
-  report("event " + std::string(to_string(s.data.type)) + " " + s.data.reason + " about " +
-         s.data.regarding.kind + " " + object_key(s.data.regarding.ns, s.data.regarding.name) +
-         " dropped: " + std::string(why));
+  report(s.ns, "Dropped",
+         "event " + std::string(to_string(s.data.type)) + " " + s.data.reason + " about " +
+             s.data.regarding.kind + " " + object_key(s.data.regarding.ns, s.data.regarding.name) +
+             " dropped: " + std::string(why));
   if (!s.sending) series_.erase(it);
 }
 
@@ -372,7 +361,8 @@ asio::awaitable<void> EventRecorder::Impl::send(Series& s) {
       }
       if (created.error().kind == ApiErrorKind::AlreadyExists) continue;  // name taken: new name
       ++stats_.failed;
-      report("creating event " + s.data.reason + " in " + s.ns + ": " + created.error().describe());
+      report(s.ns, error_code(created.error()),
+             "creating event " + s.data.reason + " in " + s.ns + ": " + created.error().describe());
       co_return;
     }
     std::string patch = build_series_patch(count, s.last);
@@ -389,7 +379,8 @@ asio::awaitable<void> EventRecorder::Impl::send(Series& s) {
       continue;
     }
     ++stats_.failed;
-    report("updating event " + ns + "/" + name + ": " + patched.error().describe());
+    report(ns, error_code(patched.error()),
+           "updating event " + ns + "/" + name + ": " + patched.error().describe());
     co_return;
   }
 }
@@ -421,7 +412,7 @@ asio::awaitable<void> EventRecorder::Impl::run() {
       co_await send(s);
     } catch (const std::exception& e) {
       ++stats_.failed;
-      report(std::string("sending event: ") + e.what());
+      report(s.ns, "Other", std::string("sending event: ") + e.what());
     }
     s.sending = false;
     in_flight_ = false;

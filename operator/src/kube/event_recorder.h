@@ -29,7 +29,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "common/rfc3339.h"  // format_micro_time, for Event times
 #include "kube/client.h"
+#include "kube/error_report.h"
 
 namespace sto::kube {
 
@@ -69,10 +71,6 @@ struct EventObject {
   int count = 1;                                        // >= 2 adds a series
   std::chrono::system_clock::time_point last_observed;  // series.lastObservedTime
 };
-
-// metav1.MicroTime: RFC 3339 in UTC with six fraction digits,
-// "2026-11-28T10:00:00.000000Z".
-std::string format_micro_time(std::chrono::system_clock::time_point t);
 
 // s cut to at most max_bytes without splitting a UTF-8 sequence.
 std::string truncate_utf8(std::string_view s, std::size_t max_bytes);
@@ -129,8 +127,10 @@ struct EventRecorderOptions {
   std::size_t max_queue = 1000;
   // Series remembered for aggregation; the oldest are forgotten beyond this.
   std::size_t max_series = 4096;
-  // Told about failed requests and dropped events (a log line, a metric).
-  std::function<void(std::string_view message)> on_error;
+  // Told about failed requests and dropped events (component
+  // "event-recorder", the Events path of the namespace, code "Dropped" for a
+  // dropped event); log_errors() when empty.
+  ErrorHandler on_error;
   // Clocks; steady_clock::now / system_clock::now when empty (tests inject).
   std::function<std::chrono::steady_clock::time_point()> now;
   std::function<std::chrono::system_clock::time_point()> wall_now;

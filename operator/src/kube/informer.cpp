@@ -24,6 +24,8 @@ Informer::Informer(std::shared_ptr<Client> client, WatcherConfig config, Project
                    InformerHandlers handlers)
     : watcher_(std::move(client), config),
       ns_(config.ns),
+      path_(config.resource.collection_path(config.ns)),
+      on_error_(config.on_error ? config.on_error : log_errors()),
       projector_(std::move(projector)),
       handlers_(std::move(handlers)) {}
 
@@ -100,7 +102,10 @@ void Informer::on_event(WatcherEvent&& event) {
       }
       seen_.clear();
       relisting_ = false;
-      synced_ = true;
+      if (!synced_) {
+        synced_ = true;
+        if (handlers_.on_synced) handlers_.on_synced();
+      }
       return;
     }
     case WatcherEventType::InitApply:
@@ -112,6 +117,8 @@ void Informer::on_event(WatcherEvent&& event) {
   if (!projected) {
     ++stats_.decode_errors;
     stats_.last_decode_error = projected.error();
+    on_error_(
+        ErrorReport{"informer", path_, "Decode", "cannot decode object: " + projected.error()});
     return;
   }
   ObjectPtr object = std::move(projected.value());

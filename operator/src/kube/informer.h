@@ -26,8 +26,12 @@ struct InformerHandlers {
   std::function<void(const ObjectPtr&)> on_add;
   std::function<void(const ObjectPtr& old_object, const ObjectPtr& new_object)> on_update;
   std::function<void(const ObjectPtr&)> on_delete;
+  // The first complete list is in the cache (has_synced() turned true).
+  std::function<void()> on_synced;
 };
 
+// Objects that cannot be decoded are left out of the cache, counted and
+// reported to the config's on_error (code "Decode").
 struct InformerStats {
   std::uint64_t decode_errors = 0;
   std::string last_decode_error;
@@ -63,7 +67,9 @@ class Informer {
   void apply(ObjectPtr object);
 
   Watcher watcher_;
-  std::string ns_;  // the namespace watched; empty for all
+  std::string ns_;
+  std::string path_;       // the collection's API path, for error reports
+  ErrorHandler on_error_;  // the namespace watched; empty for all
   Projector projector_;
   InformerHandlers handlers_;
   Store store_;

@@ -17,7 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
-#include "kube/event_recorder.h"  // format_micro_time
+#include "common/rfc3339.h"
 
 // GCC 12 at -O2 inlines asio's recycling frame allocator into coroutines and
 // then reports a false mismatched-new-delete on the frame (GCC PR 109224).
@@ -129,7 +129,9 @@ class LeaderElector::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(std::shared_ptr<Client> client, LeaderElectionConfig config,
        LeaderElectionCallbacks callbacks)
-      : client_(std::move(client)), config_(std::move(config)), callbacks_(std::move(callbacks)) {}
+      : client_(std::move(client)), config_(std::move(config)), callbacks_(std::move(callbacks)) {
+    if (!callbacks_.on_error) callbacks_.on_error = log_errors();
+  }
 
   asio::awaitable<void> run();
   void stop() {
@@ -156,8 +158,12 @@ class LeaderElector::Impl : public std::enable_shared_from_this<Impl> {
 
   void accept(const std::string& answer, const LeaseRecord& written);
   void observe(const LeaseRecord& record);
-  void report(std::string message) {
-    if (callbacks_.on_error) callbacks_.on_error(message);
+  // code: the HTTP status or ApiErrorKind of a failed request, else what
+  // went wrong ("Timeout", "HeldByOther", "Invalid").
+  void report(std::string message, std::string code) {
+    callbacks_.on_error(ErrorReport{"leader-election",
+                                    resources::leases().item_path(config_.ns, config_.name),
+                                    std::move(code), std::move(message)});
   }
   void wake_all() {
     for (auto& w : waiters_) w->cancel();
@@ -228,14 +234,16 @@ asio::awaitable<LeaderElector::Impl::Outcome> LeaderElector::Impl::try_acquire_o
       accept(*updated, r);
       co_return Outcome::Success;
     }
-    report("renewing Lease " + ns + "/" + name + ": " + updated.error().describe());
+    report("renewing Lease " + ns + "/" + name + ": " + updated.error().describe(),
+           error_code(updated.error()));
     // Read the Lease below to see who holds it now.
   }
 
   auto got = co_await client->get(leases, ns, name);
   if (!got) {
     if (got.error().kind != ApiErrorKind::NotFound) {
-      report("reading Lease " + ns + "/" + name + ": " + got.error().describe());
+      report("reading Lease " + ns + "/" + name + ": " + got.error().describe(),
+             error_code(got.error()));
       co_return Outcome::Failed;
     }
     LeaseRecord r;
@@ -250,7 +258,8 @@ asio::awaitable<LeaderElector::Impl::Outcome> LeaderElector::Impl::try_acquire_o
     std::string body = lease.dump();
     auto created = co_await client->create(leases, ns, body);
     if (!created) {
-      report("creating Lease " + ns + "/" + name + ": " + created.error().describe());
+      report("creating Lease " + ns + "/" + name + ": " + created.error().describe(),
+             error_code(created.error()));
       co_return Outcome::Failed;
     }
     accept(*created, r);
@@ -259,7 +268,7 @@ asio::awaitable<LeaderElector::Impl::Outcome> LeaderElector::Impl::try_acquire_o
 
   Json lease = Json::parse(*got, nullptr, false);
   if (lease.is_discarded() || !lease.is_object()) {
-    report("reading Lease " + ns + "/" + name + ": the answer is not a JSON object");
+    report("reading Lease " + ns + "/" + name + ": the answer is not a JSON object", "Decode");
     co_return Outcome::Failed;
   }
   LeaseRecord current = record_of(lease);
@@ -286,7 +295,8 @@ asio::awaitable<LeaderElector::Impl::Outcome> LeaderElector::Impl::try_acquire_o
   auto updated = co_await client->update(leases, ns, name, body);
   if (!updated) {
     // Conflict: another candidate wrote first.
-    report("updating Lease " + ns + "/" + name + ": " + updated.error().describe());
+    report("updating Lease " + ns + "/" + name + ": " + updated.error().describe(),
+           error_code(updated.error()));
     co_return Outcome::Failed;
   }
   accept(*updated, r);
@@ -313,7 +323,8 @@ asio::awaitable<LeaderElector::Impl::Outcome> LeaderElector::Impl::write_release
   // meanwhile is left alone (Conflict).
   auto updated = co_await client->update(leases, ns, name, body);
   if (!updated) {
-    report("releasing Lease " + ns + "/" + name + ": " + updated.error().describe());
+    report("releasing Lease " + ns + "/" + name + ": " + updated.error().describe(),
+           error_code(updated.error()));
     co_return Outcome::Failed;
   }
   accept(*updated, r);
@@ -354,7 +365,7 @@ asio::awaitable<std::optional<LeaderElector::Impl::Outcome>> LeaderElector::Impl
             outcome = co_await self->write_release();
           }
         } catch (const std::exception& e) {
-          self->report(std::string("leader election: ") + e.what());
+          self->report(std::string("leader election: ") + e.what(), "Other");
         }
         state->outcome = outcome;
         state->done = true;
@@ -370,7 +381,8 @@ asio::awaitable<std::optional<LeaderElector::Impl::Outcome>> LeaderElector::Impl
 asio::awaitable<void> LeaderElector::Impl::release_lease() {
   auto deadline = SteadyClock::now() + config_.renew_deadline;
   auto outcome = co_await bounded(Operation::Release, deadline, false);
-  if (!outcome) report("releasing Lease " + config_.ns + "/" + config_.name + ": timed out");
+  if (!outcome)
+    report("releasing Lease " + config_.ns + "/" + config_.name + ": timed out", "Timeout");
 }
 
 asio::awaitable<void> LeaderElector::Impl::run() {
@@ -408,7 +420,8 @@ asio::awaitable<void> LeaderElector::Impl::run() {
       if (stopping_) break;
       if (SteadyClock::now() >= deadline) {
         report("leader election: Lease " + config_.ns + "/" + config_.name +
-               " not renewed within the renew deadline");
+                   " not renewed within the renew deadline",
+               "Timeout");
         lost = true;
         break;
       }
@@ -417,13 +430,15 @@ asio::awaitable<void> LeaderElector::Impl::run() {
       if (stopping_) break;
       if (!outcome) {
         report("leader election: Lease " + config_.ns + "/" + config_.name +
-               " not renewed within the renew deadline (request still pending)");
+                   " not renewed within the renew deadline (request still pending)",
+               "Timeout");
         lost = true;
       } else if (*outcome == Outcome::Success) {
         renewed_at = start;
       } else if (*outcome == Outcome::HeldByOther) {
         report("leader election: Lease " + config_.ns + "/" + config_.name + " is held by " +
-               observed_.holder);
+                   observed_.holder,
+               "HeldByOther");
         lost = true;
       }
     }

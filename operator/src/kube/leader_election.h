@@ -31,6 +31,7 @@
 
 #include "common/result.h"
 #include "kube/client.h"
+#include "kube/error_report.h"
 
 namespace sto::kube {
 
@@ -62,8 +63,9 @@ struct LeaderElectionCallbacks {
   std::function<void()> on_stopped_leading;
   // The Lease is held by a (new) identity, ourselves included.
   std::function<void(const std::string& identity)> on_new_leader;
-  // A failed request or an unexpected Lease, for the log.
-  std::function<void(std::string_view message)> on_error;
+  // A failed request, an unexpected Lease or a lost lease (component
+  // "leader-election", the Lease's path); log_errors() when empty.
+  ErrorHandler on_error;
 };
 
 class LeaderElector {

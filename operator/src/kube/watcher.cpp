@@ -17,7 +17,9 @@ struct Watcher::Sleeper {
 };
 
 Watcher::Watcher(std::shared_ptr<Client> client, WatcherConfig config)
-    : client_(std::move(client)), config_(std::move(config)) {}
+    : client_(std::move(client)), config_(std::move(config)) {
+  if (!config_.on_error) config_.on_error = log_errors();
+}
 
 void Watcher::stop() {
   stopped_ = true;
@@ -35,7 +37,8 @@ asio::awaitable<void> Watcher::run(Sink sink) {
   int failures = 0;
   while (!stopped_) {
     Result<Ok, ApiError> r = Ok{};
-    if (resource_version_.empty()) {
+    const bool listing = resource_version_.empty();
+    if (listing) {
       r = co_await list(sink);
     } else {
       r = co_await watch(sink);
@@ -54,6 +57,9 @@ asio::awaitable<void> Watcher::run(Sink sink) {
       failures = 0;
       continue;
     }
+    config_.on_error(ErrorReport{"watcher", config_.resource.collection_path(config_.ns),
+                                 error_code(e),
+                                 std::string(listing ? "list: " : "watch: ") + e.describe()});
     auto delay = config_.backoff.delay(failures++);
     if (e.retry_after) delay = std::max<std::chrono::milliseconds>(delay, *e.retry_after);
     co_await sleep(delay);

@@ -15,6 +15,7 @@
 
 #include "common/backoff.h"
 #include "kube/client.h"
+#include "kube/error_report.h"
 #include "kube/resource.h"
 
 namespace sto::kube {
@@ -34,6 +35,9 @@ struct WatcherConfig {
   std::int64_t page_size = 500;
   std::chrono::seconds watch_timeout{290};
   Backoff backoff{std::chrono::milliseconds(200), std::chrono::seconds(30), 0.5};
+  // Told about each failed list or watch (410 Gone, answered by a re-list,
+  // is not a failure); log_errors() when empty.
+  ErrorHandler on_error;
 };
 
 struct WatcherStats {

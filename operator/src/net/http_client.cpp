@@ -9,6 +9,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -199,15 +200,29 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   }
 
   asio::awaitable<Result<std::unique_ptr<Connection>, NetError>> connect() {
-    tcp::resolver resolver(executor_);
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(origin_.host, std::to_string(origin_.port), use_tuple);
+    // One deadline covers name resolution and the TCP connect: a resolver
+    // that never answers fails in time like a connect that never completes.
+    const auto deadline = std::chrono::steady_clock::now() + options_.connect_timeout;
+    auto resolver = std::make_shared<tcp::resolver>(executor_);
+    auto resolve_timed_out = std::make_shared<bool>(false);
+    asio::steady_timer resolve_timer(executor_, deadline);
+    resolve_timer.async_wait([resolver, resolve_timed_out](const error_code& ec) {
+      if (ec) return;
+      *resolve_timed_out = true;
+      resolver->cancel();
+    });
+    const std::string service = std::to_string(origin_.port);
+    auto [rec, endpoints] = co_await resolver->async_resolve(origin_.host, service, use_tuple);
+    resolve_timer.cancel();
+    if (rec && *resolve_timed_out) {
+      co_return fail(NetError{NetErrorKind::Timeout, "resolve " + origin_.host + ": timed out"});
+    }
     if (rec)
       co_return fail(
           NetError{NetErrorKind::Resolve, "resolve " + origin_.host + ": " + rec.message()});
 
     beast::tcp_stream stream(executor_);
-    stream.expires_after(options_.connect_timeout);
+    stream.expires_at(deadline);
     auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
     (void)ep;
     if (cec) {

@@ -94,6 +94,8 @@ struct TlsConfig {
 };
 
 struct ClientOptions {
+  // Deadline for name resolution and TCP connect together, and then again
+  // for the TLS handshake.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::size_t max_idle_connections = 32;
   std::size_t max_body_bytes = 64u * 1024 * 1024;

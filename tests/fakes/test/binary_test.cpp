@@ -1,10 +1,7 @@
 // The fake-ibm-cloud executable's contract with scripts: the listening line,
 // --port-file, --tls-dir/ca.crt, exit codes, and clear errors for bad input.
-#include <fcntl.h>
+
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -15,89 +12,34 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.h"
 #include "test_server.h"
-
-extern char** environ;
 
 namespace sto::fake::testing {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using sto::testing::read_file;
+using sto::testing::write_file;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_file(const fs::path& path, const std::string& content) {
-  std::ofstream out(path);
-  out << content;
-}
-
-// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
+class TempDir : public sto::testing::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fake-ibm-cloud-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+  TempDir() : sto::testing::TempDir("fake-ibm-cloud-test") {}
 };
 
 // The fake-ibm-cloud binary as a child process, stdout and stderr in files.
-class Process {
+class Process : public sto::testing::ChildProcess {
  public:
-  Process(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-    std::vector<std::string> argv_storage = {FAKE_IBM_CLOUD_BINARY};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : argv_storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("posix_spawn failed: " + std::to_string(rc));
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  void signal(int sig) { kill(pid_, sig); }
-
-  // The exit code, or -1 if the process did not exit in time (it is then killed).
-  int wait(std::chrono::milliseconds timeout = 20s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return -1;
-  }
+  Process(const std::vector<std::string>& args, const fs::path& out, const fs::path& err)
+      : ChildProcess(with_binary(args), out, err) {}
 
  private:
-  pid_t pid_ = -1;
+  static std::vector<std::string> with_binary(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {FAKE_IBM_CLOUD_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
 };
 
 struct Outcome {

@@ -13,25 +13,23 @@
 #include <thread>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "fake_cloud_ids.h"
 #include "net/http_client.h"
+#include "run_coroutine.h"
 #include "server.h"
 #include "state.h"
 
 namespace sto::fake::testing {
 
+using sto::testing::run_on;
+
 inline constexpr std::string_view kApiKey = "demo-api-key-0001";
 inline constexpr std::string_view kIamId = "IBMid-550000DEMO";
 inline constexpr std::string_view kDisabledApiKey = "disabled-api-key-0002";
-inline constexpr std::string_view kGuid = "7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11";
-inline constexpr std::string_view kIamOnlyGuid = "5c2d8e1a-0b3f-4a6c-8d7e-9f0a1b2c3d4e";
-inline constexpr std::int64_t kOpsTeam = 26055;
-inline constexpr std::string_view kOpsToken = "0f8e2c5a-9a51-4d0e-8b7c-1e2f3a4b5c6d";
-inline constexpr std::int64_t kMonOpsTeam = 26056;
-inline constexpr std::string_view kMonOpsToken = "9d1c7b3e-2f4a-4b5c-8d6e-7f8091a2b3c4";
+using namespace sto::testing::fake_cloud;
 inline constexpr std::string_view kApiKeyGrant = "urn:ibm:params:oauth:grant-type:apikey";
 
 // The seed used by the tests: the DESIGN §6 example plus a disabled key, a
@@ -65,20 +63,6 @@ class TestServer {
   std::string ca_pem_;
   std::thread thread_;
 };
-
-// Runs `task` on `io` until it completes and returns its value.
-template <typename T>
-T run_on(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
-  std::optional<T> out;
-  std::exception_ptr error;
-  boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(task)); },
-      [&](std::exception_ptr e) { error = e; });
-  io.restart();
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
-}
 
 class TestClient {
  public:

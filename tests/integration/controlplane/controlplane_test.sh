@@ -10,8 +10,7 @@ want_version=$(sed -n 's/^K8S_VERSION=//p' "$ROOT/scripts/controlplane")
 ns=cptest-$$
 work=$(mktemp -d)
 trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/test_lib.sh"
 
 # 1. The server reports the pinned version.
 version=$(kubectl get --raw /version)

@@ -4,8 +4,7 @@
 set -euo pipefail
 ROOT=${STO_SOURCE_DIR:?run through ctest}
 cp=$ROOT/scripts/controlplane
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/test_lib.sh"
 second=$(mktemp -d)
 trap '"$cp" down "$second" >/dev/null 2>&1 || true; rm -rf "$second"' EXIT
 

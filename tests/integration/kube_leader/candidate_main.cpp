@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::_Exit(3);
   };
-  callbacks.on_error = [](std::string_view m) {
-    std::fprintf(stderr, "leader_candidate: %.*s\n", static_cast<int>(m.size()), m.data());
+  callbacks.on_error = [](const sto::kube::ErrorReport& e) {
+    std::fprintf(stderr, "leader_candidate: %s\n", e.message.c_str());
   };
   LeaderElector elector(client.value(), config, callbacks);
   boost::asio::co_spawn(ioc, elector.run(), boost::asio::detached);

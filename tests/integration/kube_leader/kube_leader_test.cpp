@@ -103,7 +103,7 @@ struct Candidate {
       ++stopped;
       stopped_at = Clock::now();
     };
-    cb.on_error = [this](std::string_view m) { errors.emplace_back(m); };
+    cb.on_error = [this](const kube::ErrorReport& e) { errors.emplace_back(e.message); };
     elector = std::make_unique<LeaderElector>(std::move(client), std::move(c), std::move(cb));
   }
 
@@ -379,7 +379,7 @@ TEST(KubeLeader, RepeatedEventsAggregateIntoOneEventWithASeries) {
 
     std::vector<std::string> errors;
     EventRecorderOptions options;
-    options.on_error = [&](std::string_view m) { errors.emplace_back(m); };
+    options.on_error = [&](const kube::ErrorReport& e) { errors.emplace_back(e.message); };
     EventRecorder recorder(client, "monitoring.ibm.com/sysdig-token-operator", "kube-leader-test",
                            options);
     asio::co_spawn(ioc, recorder.run(), asio::detached);

@@ -42,12 +42,7 @@ declare -A OP_LINE=() # operator name -> log line where its current run starts
 EXTRA_PIDS=()        # other background processes (kubectl watches)
 FAKE_PID=
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-pass() { echo "ok: $*"; }
-info() { echo "   $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/test_lib.sh"
 now_ms() { date +%s%3N; }
 
 for bin in "$OPERATOR_BIN" "$FAKE_BIN"; do

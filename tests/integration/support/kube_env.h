@@ -1,6 +1,6 @@
 // Support for integration tests against the local control plane: the
-// fixture's kubeconfig, a client on a private io_context, coroutine runner,
-// kubectl, and throwaway namespaces.
+// fixture's kubeconfig, a client on a private io_context, kubectl, and
+// throwaway namespaces. Coroutines run with run_coroutine.h's run_on.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,6 +15,7 @@
 
 #include "kube/client.h"
 #include "kube/config.h"
+#include "run_coroutine.h"
 
 namespace sto::testing {
 
@@ -25,23 +26,6 @@ std::string required_env(const char* name);
 std::string controlplane_dir();
 std::string admin_kubeconfig();
 std::string source_dir();
-
-// Runs f(executor) as a coroutine on ioc until ioc has no more work (so
-// everything it started, such as informers, must be stopped by then).
-template <typename F>
-auto run_on(boost::asio::io_context& ioc, F&& f) {
-  using R = typename decltype(f(ioc.get_executor()))::value_type;
-  std::optional<R> out;
-  std::exception_ptr error;
-  boost::asio::co_spawn(
-      ioc, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await f(ioc.get_executor())); },
-      [&](std::exception_ptr e) { error = e; });
-  ioc.restart();
-  ioc.run();
-  ioc.restart();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
-}
 
 // A client for the fixture's admin kubeconfig (or another kubeconfig).
 std::shared_ptr<kube::Client> make_client(boost::asio::io_context& ioc,

@@ -3,7 +3,7 @@
 # exactly one line on stderr and exits 2.
 set -u
 bin="$1"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/test_lib.sh"
 
 out=$("$bin" --version) || fail "--version exited $?"
 [[ "$out" == sysdig-token-operator\ * ]] || fail "--version printed: $out"

@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "fake_cloud_ids.h"
 #include "fake_ibm_cloud_process.h"
 #include "ibm/errors.h"
 #include "ibm/http_gateway.h"
@@ -22,16 +23,14 @@
 
 namespace sto::ibm::testing {
 
+using sto::testing::FakeIbmCloudProcess;
+using sto::testing::run_on;
+
 inline constexpr std::string_view kGoodKey = "good-api-key-0001";
 inline constexpr std::string_view kSecondKey = "second-api-key-0002";
 inline constexpr std::string_view kDisabledKey = "disabled-api-key-0003";
 inline constexpr std::string_view kUnknownKey = "unknown-api-key-9999";
-inline constexpr std::string_view kGuid = "7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11";
-inline constexpr std::string_view kIamOnlyGuid = "5c2d8e1a-0b3f-4a6c-8d7e-9f0a1b2c3d4e";
-inline constexpr std::int64_t kOpsTeam = 26055;
-inline constexpr std::string_view kOpsToken = "0f8e2c5a-9a51-4d0e-8b7c-1e2f3a4b5c6d";
-inline constexpr std::int64_t kMonOpsTeam = 26056;
-inline constexpr std::string_view kMonOpsToken = "9d1c7b3e-2f4a-4b5c-8d6e-7f8091a2b3c4";
+using namespace sto::testing::fake_cloud;
 inline constexpr std::string_view kLockedToken = "4b6e1f0a-locked-team-token-000000";
 
 inline constexpr std::string_view kIamTokenEndpoint = "POST /identity/token";

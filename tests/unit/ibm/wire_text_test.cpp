@@ -4,7 +4,6 @@
 
 #include "common/encoding.h"
 #include "ibm/errors.h"
-#include "ibm/retry_after.h"
 #include "ibm/wire_text.h"
 
 namespace sto::ibm {
@@ -43,21 +42,6 @@ TEST(WireText, HeaderSafeValues) {
 TEST(Digest, Sha256Hex) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
-TEST(RetryAfter, SecondsAndDatesWithinBounds) {
-  const auto now = std::chrono::system_clock::from_time_t(1'000'000'000);  // 2001-09-09T01:46:40Z
-  EXPECT_EQ(parse_retry_after("7", now), 7s);
-  EXPECT_EQ(parse_retry_after(" 0 ", now), 0s);
-  EXPECT_EQ(parse_retry_after("99999999", now), kMaxRetryAfter);
-  EXPECT_EQ(parse_retry_after("999999999999999999999999", now), kMaxRetryAfter);
-  EXPECT_EQ(parse_retry_after("Sun, 09 Sep 2001 01:47:40 GMT", now), 60s);
-  EXPECT_EQ(parse_retry_after("Sun, 09 Sep 2001 01:00:00 GMT", now), 0s);
-  EXPECT_EQ(parse_retry_after("Sun, 09 Sep 2001 01:47:40 GMT", now, 10s), 10s);
-  EXPECT_EQ(parse_retry_after("", now), std::nullopt);
-  EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
-  EXPECT_EQ(parse_retry_after("1.5", now), std::nullopt);
-  EXPECT_EQ(parse_retry_after("soon", now), std::nullopt);
 }
 
 TEST(IbmError, KindsNameTheConditionReasonsAndSayWhetherToRetry) {

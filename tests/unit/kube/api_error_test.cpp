@@ -1,6 +1,10 @@
 #include "kube/api_error.h"
 
+#include <ctime>
+
 #include <gtest/gtest.h>
+
+#include "net/retry_after.h"
 
 namespace sto::kube {
 namespace {
@@ -39,6 +43,22 @@ TEST(ApiError, TooManyRequestsCarriesRetryAfter) {
   ASSERT_TRUE(e.retry_after);
   EXPECT_EQ(e.retry_after->count(), 5);
   EXPECT_TRUE(e.retryable());
+}
+
+TEST(ApiError, RetryAfterAsAnHttpDateOrBeyondTheCap) {
+  const auto in_a_minute = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
+                                                                std::chrono::seconds(61));
+  std::tm tm{};
+  gmtime_r(&in_a_minute, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  auto e = api_error_from_response(429, "{}", std::string_view(date));
+  ASSERT_TRUE(e.retry_after);
+  EXPECT_GE(e.retry_after->count(), 59);
+  EXPECT_LE(e.retry_after->count(), 61);
+  auto capped = api_error_from_response(429, "{}", std::string_view("999999999"));
+  ASSERT_TRUE(capped.retry_after);
+  EXPECT_EQ(*capped.retry_after, net::kMaxRetryAfter);
 }
 
 TEST(ApiError, WatchErrorStatusUsesItsCode) {

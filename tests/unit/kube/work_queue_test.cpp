@@ -4,21 +4,15 @@
 
 #include <boost/asio.hpp>
 
+#include "run_coroutine.h"
+
 namespace sto::kube {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-// Runs body as a coroutine on a fresh io_context until it finishes.
-template <typename F>
-void run(F&& body) {
-  asio::io_context ioc;
-  asio::co_spawn(ioc, body(ioc), [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-  });
-  ioc.run();
-}
+using sto::testing::run;
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);

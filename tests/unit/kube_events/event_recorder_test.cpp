@@ -5,7 +5,8 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "fake_api.h"
+#include "fake_kube_api.h"
+#include "run_coroutine.h"
 
 namespace sto::kube {
 namespace {
@@ -15,17 +16,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::FakeApi;
 
-// Runs body as a coroutine on a fresh io_context until everything finished
-// (at most 30 s: a test that leaves work running fails, not hangs).
-template <typename F>
-void run(F&& body) {
-  asio::io_context ioc;
-  asio::co_spawn(ioc, body(ioc), [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-  });
-  ioc.run_for(30s);
-  EXPECT_TRUE(ioc.stopped()) << "work left running after the test";
-}
+using sto::testing::run;
 
 std::chrono::system_clock::time_point at(int y, int mo, int d, int h, int mi, int s) {
   using namespace std::chrono;
@@ -55,16 +46,6 @@ EventData occurrence(std::string reason = "SyncFailed", std::string note = "it b
 }
 
 // ------------------------------------------------------------ formatting --
-
-TEST(MicroTime, IsRfc3339InUtcWithSixFractionDigits) {
-  auto t = at(2026, 11, 28, 10, 0, 0);
-  EXPECT_EQ(format_micro_time(t), "2026-11-28T10:00:00.000000Z");
-  EXPECT_EQ(format_micro_time(t + 123456us), "2026-11-28T10:00:00.123456Z");
-  EXPECT_EQ(format_micro_time(t + 999999us), "2026-11-28T10:00:00.999999Z");
-  // Finer than a microsecond is cut, never rounded into the next second.
-  EXPECT_EQ(format_micro_time(t + 999999999ns), "2026-11-28T10:00:00.999999Z");
-  EXPECT_EQ(format_micro_time(at(1999, 12, 31, 23, 59, 59)), "1999-12-31T23:59:59.000000Z");
-}
 
 TEST(TruncateUtf8, KeepsShortTextAndCutsOnlyBetweenCharacters) {
   EXPECT_EQ(truncate_utf8("hello", 10), "hello");
@@ -210,7 +191,7 @@ struct Fixture {
     EventRecorderOptions o;
     o.now = [this] { return now; };
     o.wall_now = [this] { return wall; };
-    o.on_error = [this](std::string_view m) { errors.emplace_back(m); };
+    o.on_error = [this](const kube::ErrorReport& e) { errors.emplace_back(e.message); };
     return o;
   }
   std::vector<json> events() { return api->all("events"); }

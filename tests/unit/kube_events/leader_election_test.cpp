@@ -7,7 +7,8 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "fake_api.h"
+#include "fake_kube_api.h"
+#include "run_coroutine.h"
 
 namespace sto::kube {
 namespace {
@@ -18,17 +19,7 @@ using nlohmann::json;
 using testing::FakeApi;
 using Clock = std::chrono::steady_clock;
 
-// Runs body as a coroutine on a fresh io_context until everything finished
-// (at most 30 s: a test that leaves a candidate campaigning fails, not hangs).
-template <typename F>
-void run(F&& body) {
-  asio::io_context ioc;
-  asio::co_spawn(ioc, body(ioc), [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-  });
-  ioc.run_for(30s);
-  EXPECT_TRUE(ioc.stopped()) << "work left running after the test";
-}
+using sto::testing::run;
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -79,7 +70,7 @@ struct Candidate {
       stopped_at = Clock::now();
     };
     cb.on_new_leader = [this](const std::string& id) { leaders.push_back(id); };
-    cb.on_error = [this](std::string_view m) { errors.emplace_back(m); };
+    cb.on_error = [this](const kube::ErrorReport& e) { errors.emplace_back(e.message); };
     elector = std::make_unique<LeaderElector>(std::move(api), std::move(c), std::move(cb));
   }
 

@@ -10,6 +10,7 @@
 #include <boost/beast.hpp>
 
 #include "net/http_client.h"
+#include "run_coroutine.h"
 
 namespace sto::net {
 namespace {
@@ -97,20 +98,7 @@ class TestServer {
   std::thread thread_;
 };
 
-// Runs a coroutine to completion on a fresh io_context.
-template <typename F>
-auto run(F&& f) {
-  asio::io_context ioc;
-  using R = typename decltype(f(ioc.get_executor()))::value_type;
-  std::optional<R> out;
-  asio::co_spawn(
-      ioc, [&]() -> asio::awaitable<void> { out.emplace(co_await f(ioc.get_executor())); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  ioc.run();
-  return std::move(*out);
-}
+using sto::testing::run;
 
 HttpRequest get(std::string target, std::chrono::milliseconds timeout = 30s) {
   HttpRequest r;
@@ -218,6 +206,38 @@ TEST(HttpClient, ConnectionRefusedIsConnectError) {
   });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, NetErrorKind::Connect);
+}
+
+TEST(HttpClient, ConnectToABlackHoledServerTimesOutAtItsDeadline) {
+  // A listener whose accept queue is full: the kernel drops further SYNs, so
+  // a connect neither succeeds nor fails until its deadline.
+  asio::io_context fill_io;
+  tcp::acceptor listener(fill_io);
+  listener.open(tcp::v4());
+  listener.bind({asio::ip::make_address("127.0.0.1"), 0});
+  listener.listen(0);
+  const auto target = listener.local_endpoint();
+  std::vector<std::unique_ptr<tcp::socket>> queued;
+  for (int i = 0; i < 4; ++i) {
+    auto s = std::make_unique<tcp::socket>(fill_io);
+    s->open(tcp::v4());
+    s->non_blocking(true);
+    boost::system::error_code ignored;
+    s->connect(target, ignored);
+    queued.push_back(std::move(s));
+  }
+  std::this_thread::sleep_for(100ms);
+  const auto started = std::chrono::steady_clock::now();
+  auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
+    auto client = client_for(ex, target.port(), ClientOptions{.connect_timeout = 300ms});
+    HttpRequest request = get("/", 30s);
+    co_return co_await client->send(request);
+  });
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, NetErrorKind::Timeout) << r.error().message;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
 }
 
 TEST(HttpClient, RejectsInvalidRequests) {

@@ -7,15 +7,15 @@
 // it fail loudly instead of being skipped.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
-#include <filesystem>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-namespace sto::ibm::testing {
+#include "child_process.h"
+
+namespace sto::testing {
 
 class FakeIbmCloudProcess {
  public:
@@ -44,11 +44,11 @@ class FakeIbmCloudProcess {
   void reset_requests();
 
  private:
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
+  TempDir dir_{"fake-ibm-cloud"};
+  std::unique_ptr<ChildProcess> process_;
   std::string url_;
   std::uint16_t port_ = 0;
   std::string ca_pem_;
 };
 
-}  // namespace sto::ibm::testing
+}  // namespace sto::testing

@@ -1,5 +1,5 @@
 // FakeApi: an in-memory stand-in for the API server behind the kube::Client
-// interface, enough for Leases and Events: create (AlreadyExists), get
+// interface, enough for Leases, Events and lists: create (AlreadyExists), get
 // (NotFound), update with resourceVersion checks (Conflict), merge patch,
 // list and delete. Requests can be slowed down or answered with an injected
 // error, and every request is recorded. Arguments are copied before the first
@@ -35,7 +35,7 @@ inline ApiError api_error(ApiErrorKind kind, int status, std::string reason, std
 class FakeApi final : public Client {
  public:
   struct Call {
-    std::string verb;  // get, list, create, update, patch, delete
+    std::string verb;  // get, list, watch, create, update, patch, delete
     std::string plural;
     std::string ns;
     std::string name;
@@ -115,8 +115,15 @@ class FakeApi final : public Client {
     co_await pause();
     co_return serve(c);
   }
-  Async<std::unique_ptr<WatchStream>> watch(const Resource&, std::string_view,
+  // A watch answers what inject says, else 405: the fake streams nothing.
+  Async<std::unique_ptr<WatchStream>> watch(const Resource& r, std::string_view ns,
                                             const WatchOptions&) override {
+    Call c{"watch", r.plural, std::string(ns), "", ""};
+    co_await pause();
+    calls.push_back(c);
+    if (inject) {
+      if (auto e = inject(c)) co_return fail(std::move(*e));
+    }
     co_return fail(api_error(ApiErrorKind::MethodNotAllowed, 405, "MethodNotAllowed", "no watch"));
   }
   Async<Json> request(std::string_view, const std::string&, const Json&,
@@ -144,7 +151,9 @@ class FakeApi final : public Client {
       for (const auto& [k, v] : objects) {
         if (k.rfind(c.plural + "/" + c.ns + "/", 0) == 0) items.push_back(v);
       }
-      return nlohmann::json{{"items", items}}.dump();
+      return nlohmann::json{{"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+                            {"items", items}}
+          .dump();
     }
     if (c.verb == "create") {
       auto obj = nlohmann::json::parse(c.body);

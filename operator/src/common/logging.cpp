@@ -1,8 +1,9 @@
-#include "cli/logging.h"
+#include "common/logging.h"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,17 +16,20 @@ struct LoggerState {
   Level level = Level::Info;
   Format format = Format::Json;
   std::shared_ptr<spdlog::logger> logger;
+  std::mutex sink_mutex;
+  Sink sink;
 };
 
 LoggerState& state() {
-  static LoggerState s = [] {
-    LoggerState st;
-    st.logger = spdlog::stderr_logger_mt("sysdig-token-operator");
-    st.logger->set_pattern("%v");
-    st.logger->set_level(spdlog::level::trace);
-    st.logger->flush_on(spdlog::level::trace);
-    return st;
+  static LoggerState s;
+  static const bool initialised = [] {
+    s.logger = spdlog::stderr_logger_mt("sysdig-token-operator");
+    s.logger->set_pattern("%v");
+    s.logger->set_level(spdlog::level::trace);
+    s.logger->flush_on(spdlog::level::trace);
+    return true;
   }();
+  (void)initialised;
   return s;
 }
 
@@ -88,8 +92,24 @@ void configure(Level level, Format format) {
 
 bool enabled(Level level) { return level >= state().level; }
 
+Level level() { return state().level; }
+
+std::string Record::field(std::string_view key) const {
+  for (const auto& [k, v] : fields) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+Sink set_sink(Sink sink) {
+  auto& st = state();
+  std::lock_guard lock(st.sink_mutex);
+  std::swap(st.sink, sink);
+  return sink;
+}
+
 std::string format_record(Format format, Level level, std::string_view time,
-                          std::string_view message, std::initializer_list<Field> fields) {
+                          std::string_view message, std::span<const Field> fields) {
   if (format == Format::Json) {
     nlohmann::ordered_json j;
     j["level"] = level_name(level);
@@ -116,10 +136,46 @@ std::string format_record(Format format, Level level, std::string_view time,
   return line;
 }
 
-void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+void write(Level level, std::string_view message, std::span<const Field> fields) {
   auto& st = state();
   if (level < st.level) return;
+  {
+    std::lock_guard lock(st.sink_mutex);
+    if (st.sink) {
+      Record record{level, std::string(message), {}};
+      for (const auto& f : fields) record.fields.emplace_back(f.key, f.value);
+      st.sink(record);
+      return;
+    }
+  }
   st.logger->info(format_record(st.format, level, now_rfc3339(), message, fields));
+}
+
+Throttle::Throttle(Clock::duration interval, std::function<Clock::time_point()> now)
+    : interval_(interval), now_(now ? std::move(now) : [] { return Clock::now(); }) {}
+
+bool Throttle::write(std::string_view key, Level level, std::string_view message,
+                     std::initializer_list<Field> fields) {
+  if (!enabled(level)) return false;
+  const auto now = now_();
+  auto it = entries_.find(key);
+  if (it != entries_.end() && now - it->second.last < interval_) {
+    ++it->second.suppressed;
+    return false;
+  }
+  if (it == entries_.end()) {
+    // Forget keys that have been quiet for a while, so the map stays small.
+    if (entries_.size() >= 1024) {
+      std::erase_if(entries_, [&](const auto& e) { return now - e.second.last >= interval_; });
+    }
+    it = entries_.emplace(std::string(key), Entry{}).first;
+  }
+  std::vector<Field> all(fields);
+  const std::string suppressed = std::to_string(it->second.suppressed);
+  if (it->second.suppressed > 0) all.push_back({"suppressed", suppressed});
+  it->second = Entry{now, 0};
+  log::write(level, message, std::span<const Field>(all));
+  return true;
 }
 
 }  // namespace sto::log

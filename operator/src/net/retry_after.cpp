@@ -1,11 +1,11 @@
-#include "ibm/retry_after.h"
+#include "net/retry_after.h"
 
 #include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <string>
 
-namespace sto::ibm {
+namespace sto::net {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -47,4 +47,4 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   return std::clamp(wait, std::chrono::seconds(0), max);
 }
 
-}  // namespace sto::ibm
+}  // namespace sto::net

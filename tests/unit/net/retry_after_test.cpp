@@ -1,0 +1,26 @@
+#include "net/retry_after.h"
+
+#include <gtest/gtest.h>
+
+namespace sto::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(RetryAfter, DeltaSecondsAndHttpDatesWithinTheCap) {
+  const auto now = std::chrono::system_clock::from_time_t(1'000'000'000);  // 2001-09-09T01:46:40Z
+  EXPECT_EQ(parse_retry_after("7", now), 7s);
+  EXPECT_EQ(parse_retry_after(" 0 ", now), 0s);
+  EXPECT_EQ(parse_retry_after("99999999", now), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("999999999999999999999999", now), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("Sun, 09 Sep 2001 01:47:40 GMT", now), 60s);
+  EXPECT_EQ(parse_retry_after("Sun, 09 Sep 2001 01:00:00 GMT", now), 0s);
+  EXPECT_EQ(parse_retry_after("Sun, 09 Sep 2001 01:47:40 GMT", now, 10s), 10s);
+  EXPECT_EQ(parse_retry_after("", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("-5", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("1.5", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("soon", now), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sto::net
