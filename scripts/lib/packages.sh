@@ -7,6 +7,9 @@ STO_BUILD_PACKAGES=(
   python3 python3-prometheus-client
 )
 
+# The fuzz step of scripts/test and scripts/fuzz: clang and libFuzzer.
+STO_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
+
 # ensure_packages WHO PACKAGE...: exits 2 when packages are missing and this
 # is not root.
 ensure_packages() {
