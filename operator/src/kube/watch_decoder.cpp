@@ -129,11 +129,25 @@ Result<ListPage, ApiError> decode_list(std::string& body) try {
     return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(err)));
   }
   ListPage page;
+  // A field that is absent or of another type is skipped; any other error
+  // means malformed JSON (e.g. an unclosed object), after which the
+  // document must not be read further.
+  auto malformed = [](simdjson::error_code err) {
+    return err && err != simdjson::NO_SUCH_FIELD && err != simdjson::INCORRECT_TYPE;
+  };
   simdjson::ondemand::object meta;
-  if (!doc["metadata"].get_object().get(meta)) {
+  if (auto meta_err = doc["metadata"].get_object().get(meta); !meta_err) {
     std::string_view v;
-    if (!meta["resourceVersion"].get_string().get(v)) page.resource_version = std::string(v);
-    if (!meta["continue"].get_string().get(v)) page.continue_token = std::string(v);
+    auto rv_err = meta["resourceVersion"].get_string().get(v);
+    if (malformed(rv_err))
+      return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(rv_err)));
+    if (!rv_err) page.resource_version = std::string(v);
+    auto continue_err = meta["continue"].get_string().get(v);
+    if (malformed(continue_err))
+      return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(continue_err)));
+    if (!continue_err) page.continue_token = std::string(v);
+  } else if (malformed(meta_err)) {
+    return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(meta_err)));
   }
   simdjson::ondemand::value items_value;
   auto err = doc["items"].get(items_value);

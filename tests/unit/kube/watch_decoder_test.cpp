@@ -93,5 +93,17 @@ TEST(ListDecoder, NullItemsIsEmpty) {
   EXPECT_FALSE(decode_list(bad).ok());
 }
 
+// Found by tests/fuzz/list_page_fuzz: on an unclosed object the decoder read
+// on after the first failed lookup, which simdjson does not allow (an
+// assertion in debug builds, undefined behaviour in release ones).
+TEST(ListDecoder, UnclosedObjectsAreErrors) {
+  for (std::string body : {std::string("{"), std::string(R"({"metadata":{)"),
+                           std::string(R"({"metadata":{"resourceVersion":)"),
+                           std::string(R"({"metadata":{"resourceVersion":"1","continue":)")}) {
+    auto page = decode_list(body);
+    EXPECT_FALSE(page.ok()) << body;
+  }
+}
+
 }  // namespace
 }  // namespace sto::kube
