@@ -54,8 +54,16 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = se;
-  std::time_t t = timegm(&tm);
-  return std::chrono::system_clock::from_time_t(t - offset);
+  std::time_t t = timegm(&tm) - offset;
+  // system_clock counts nanoseconds in 64 bits: years 1678 to 2261 only.
+  // Beyond, from_time_t would overflow.
+  using std::chrono::system_clock;
+  constexpr auto kMin = std::chrono::floor<std::chrono::seconds>(system_clock::time_point::min());
+  constexpr auto kMax = std::chrono::floor<std::chrono::seconds>(system_clock::time_point::max());
+  if (t <= kMin.time_since_epoch().count() || t >= kMax.time_since_epoch().count()) {
+    return std::nullopt;
+  }
+  return system_clock::from_time_t(t);
 }
 
 }  // namespace sto
