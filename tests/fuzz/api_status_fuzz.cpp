@@ -19,8 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string body = in.ConsumeRemainingBytesAsString();
   try {
     auto error = sto::kube::api_error_from_response(
-        status, body,
-        retry_after ? std::optional<std::string_view>(*retry_after) : std::nullopt);
+        status, body, retry_after ? std::optional<std::string_view>(*retry_after) : std::nullopt);
     if (error.retry_after) sto::fuzz::check(error.retry_after->count() >= 0, "negative wait");
     (void)error.describe();
     (void)error.retryable();

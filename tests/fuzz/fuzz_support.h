@@ -13,8 +13,7 @@ namespace sto::fuzz {
 
 // Fails the run when an invariant does not hold.
 [[noreturn]] inline void fail(std::string_view what) {
-  std::fprintf(stderr, "fuzz invariant broken: %.*s\n", static_cast<int>(what.size()),
-               what.data());
+  std::fprintf(stderr, "fuzz invariant broken: %.*s\n", static_cast<int>(what.size()), what.data());
   std::abort();
 }
 

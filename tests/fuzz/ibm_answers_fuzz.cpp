@@ -20,9 +20,11 @@ namespace {
 constexpr std::string_view kApiKey = "fuzz-api-key-6d1f0c";
 constexpr std::string_view kAccessToken = "fuzz-access-token-93b2e4";
 
-void check_message(const sto::ibm::IbmError& error) {
+// IAM's answers are checked for the API key only: the access token is what
+// IAM hands out, so it is unknown before the answer.
+void check_message(const sto::ibm::IbmError& error, bool knows_access_token = true) {
   sto::fuzz::check(error.message.find(kApiKey) == std::string::npos, "message quotes the API key");
-  sto::fuzz::check(error.message.find(kAccessToken) == std::string::npos,
+  sto::fuzz::check(!knows_access_token || error.message.find(kAccessToken) == std::string::npos,
                    "message quotes the access token");
   for (unsigned char c : error.message) {
     sto::fuzz::check(c >= 0x20 && c != 0x7f, "control character in a message");
@@ -37,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   int reader = in.ConsumeIntegralInRange(0, 3);
   sto::net::HttpResponse response;
   response.status = in.ConsumeBool() ? 200 : in.ConsumeIntegralInRange(100, 599);
-  if (in.ConsumeBool()) response.headers.push_back({"Retry-After", in.ConsumeRandomLengthString(40)});
+  if (in.ConsumeBool())
+    response.headers.push_back({"Retry-After", in.ConsumeRandomLengthString(40)});
   if (in.ConsumeBool()) response.headers.push_back({"Content-Type", "application/json"});
   response.body = in.ConsumeRemainingBytesAsString();
   auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1767225600));
@@ -48,15 +51,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     switch (reader) {
       case 0: {
-        auto grant = sto::ibm::read_iam_token_response(response, "https://iam.cloud.ibm.com",
-                                                       kApiKey, now);
+        auto grant =
+            sto::ibm::read_iam_token_response(response, "https://iam.cloud.ibm.com", kApiKey, now);
         if (grant) {
           sto::fuzz::check(!grant->access_token.empty() &&
                                grant->access_token.size() <= sto::ibm::kMaxAccessTokenSize,
                            "access token size out of bounds");
           sto::fuzz::check(grant->expires_in.count() > 0, "grant without lifetime");
         } else {
-          check_message(grant.error());
+          check_message(grant.error(), false);
         }
         break;
       }

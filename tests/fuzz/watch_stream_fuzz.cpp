@@ -48,9 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::size_t i = 0; i < whole.events.size(); ++i) {
         const auto& a = whole.events[i];
         const auto& b = pieces.events[i];
-        sto::fuzz::check(a.type == b.type && a.object == b.object &&
-                             a.resource_version == b.resource_version,
-                         "chunking changed an event");
+        sto::fuzz::check(
+            a.type == b.type && a.object == b.object && a.resource_version == b.resource_version,
+            "chunking changed an event");
       }
     }
   } catch (...) {
