@@ -12,6 +12,9 @@ STO_NODE_PACKAGES=(
   containerd runc containernetworking-plugins iptables buildah busybox-static gcc libc6-dev binutils
 )
 
+# The fuzz step of scripts/test and scripts/fuzz: clang and libFuzzer.
+STO_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
+
 # ensure_packages WHO PACKAGE...: exits 2 when packages are missing and this
 # is not root.
 ensure_packages() {

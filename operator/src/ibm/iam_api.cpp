@@ -137,8 +137,11 @@ Result<IamGrant, IbmError> read_iam_token_response(const net::HttpResponse& resp
       return fail(make_error(IbmErrorKind::IAMUnavailable,
                              "IAM answer's expiration is not an integer" + at, status));
     }
-    lifetime = expiration->get<std::int64_t>() -
-               std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    // Compared before subtracting: a hostile expiration must not overflow.
+    const std::int64_t expires_at = expiration->get<std::int64_t>();
+    const std::int64_t now_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    lifetime = expires_at > now_seconds ? expires_at - now_seconds : 0;
   } else {
     return fail(bad_answer(iam_endpoint, "expires_in and expiration"));
   }

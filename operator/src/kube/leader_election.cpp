@@ -40,17 +40,6 @@ std::string show(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + "ms";
 }
 
-// The part of a Lease's spec that leader election reads and writes (client-go's
-// LeaderElectionRecord).
-struct LeaseRecord {
-  std::string holder;
-  int duration_seconds = 0;
-  std::string acquire_time;
-  std::string renew_time;
-  int transitions = 0;
-  bool operator==(const LeaseRecord&) const = default;
-};
-
 LeaseRecord record_of(const Json& lease) {
   LeaseRecord r;
   auto spec = lease.find("spec");
@@ -88,6 +77,12 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
 }
 
 }  // namespace
+
+std::optional<LeaseRecord> decode_lease_record(std::string_view json) {
+  Json lease = Json::parse(json, nullptr, false);
+  if (lease.is_discarded() || !lease.is_object()) return std::nullopt;
+  return record_of(lease);
+}
 
 Result<Ok, std::string> validate(const LeaderElectionConfig& c) {
   using std::chrono::milliseconds;

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,21 @@ struct LeaderElectionConfig {
   // Time between attempts to acquire or renew.
   std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
 };
+
+// The part of a Lease's spec that leader election reads and writes (client-go's
+// LeaderElectionRecord). Fields that are absent or mistyped read as empty/0.
+struct LeaseRecord {
+  std::string holder;
+  int duration_seconds = 0;
+  std::string acquire_time;
+  std::string renew_time;
+  int transitions = 0;
+  bool operator==(const LeaseRecord&) const = default;
+};
+
+// The record of a Lease's JSON, as the elector reads it from the API server;
+// nothing when the text is not a JSON object. Never throws.
+std::optional<LeaseRecord> decode_lease_record(std::string_view json);
 
 // lease_duration > renew_deadline > retry_period > 0, lease_duration whole
 // seconds, namespace and name set. The error says which rule is broken.

@@ -128,26 +128,45 @@ Result<ListPage, ApiError> decode_list(std::string& body) try {
   if (auto err = parser.iterate(view).get(doc)) {
     return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(err)));
   }
+  // One forward pass over the fields, every error checked: On Demand's
+  // by-name lookups rewind, and on a malformed document (an unclosed object,
+  // a missing value) a lookup after a rewind is undefined behaviour.
+  auto invalid = [&](simdjson::error_code err) {
+    return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(err)));
+  };
   ListPage page;
-  simdjson::ondemand::object meta;
-  if (!doc["metadata"].get_object().get(meta)) {
-    std::string_view v;
-    if (!meta["resourceVersion"].get_string().get(v)) page.resource_version = std::string(v);
-    if (!meta["continue"].get_string().get(v)) page.continue_token = std::string(v);
-  }
-  simdjson::ondemand::value items_value;
-  auto err = doc["items"].get(items_value);
-  if (err == simdjson::NO_SUCH_FIELD) return page;
-  if (err) return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(err)));
-  if (items_value.type() == simdjson::ondemand::json_type::null) return page;
-  simdjson::ondemand::array items;
-  if (items_value.get_array().get(items)) return fail(bad("\"items\" is not an array"));
-  for (auto item : items) {
-    simdjson::ondemand::object obj;
-    if (item.get_object().get(obj)) return fail(bad("an item is not an object"));
-    std::string_view raw;
-    if (obj.raw_json().get(raw)) return fail(bad("malformed item"));
-    page.items.emplace_back(raw);
+  simdjson::ondemand::object root;
+  if (auto err = doc.get_object().get(root)) return invalid(err);
+  for (auto field : root) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return invalid(err);
+    simdjson::ondemand::value value;
+    if (auto err = field.value().get(value)) return invalid(err);
+    if (key == "metadata") {
+      simdjson::ondemand::object meta;
+      if (value.get_object().get(meta)) continue;  // not an object: skipped
+      for (auto meta_field : meta) {
+        std::string_view meta_key;
+        if (auto err = meta_field.unescaped_key().get(meta_key)) return invalid(err);
+        std::string* target = meta_key == "resourceVersion" ? &page.resource_version
+                              : meta_key == "continue"      ? &page.continue_token
+                                                            : nullptr;
+        if (!target) continue;
+        std::string_view v;
+        if (!meta_field.value().get_string().get(v)) *target = std::string(v);
+      }
+    } else if (key == "items") {
+      if (value.type() == simdjson::ondemand::json_type::null) continue;
+      simdjson::ondemand::array items;
+      if (value.get_array().get(items)) return fail(bad("\"items\" is not an array"));
+      for (auto item : items) {
+        simdjson::ondemand::object obj;
+        if (item.get_object().get(obj)) return fail(bad("an item is not an object"));
+        std::string_view raw;
+        if (obj.raw_json().get(raw)) return fail(bad("malformed item"));
+        page.items.emplace_back(raw);
+      }
+    }
   }
   return page;
 } catch (const simdjson::simdjson_error& e) {

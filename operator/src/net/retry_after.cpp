@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <ctime>
 #include <string>
 
@@ -42,9 +43,12 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   }
   auto date = parse_http_date(value);
   if (!date) return std::nullopt;
-  auto wait = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::from_time_t(*date) - now);
-  return std::clamp(wait, std::chrono::seconds(0), max);
+  // In seconds: a far date (year 2262 on) does not fit system_clock's
+  // nanoseconds.
+  std::int64_t now_seconds =
+      std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::int64_t wait = static_cast<std::int64_t>(*date) - now_seconds;
+  return std::chrono::seconds(std::clamp<std::int64_t>(wait, 0, max.count()));
 }
 
 }  // namespace sto::net

@@ -114,6 +114,8 @@ TEST(IamApi, IllFormedAnswersAreIAMUnavailableWithAClearMessage) {
            Case{R"({"access_token":"t","expires_in":"3600"})", "expires_in is not an integer"},
            Case{R"({"access_token":"t","expires_in":0})", "already expired"},
            Case{R"({"access_token":"t","expiration":1700000000})", "already expired"},
+           // Found by tests/fuzz/ibm_answers_fuzz: expiration - now overflowed.
+           Case{R"({"access_token":"t","expiration":-9223372036854775808})", "already expired"},
            Case{R"({"access_token":"t","expires_in":60,"token_type":"MAC"})", "token_type"},
        }) {
     auto grant = read(answer(200, c.body));

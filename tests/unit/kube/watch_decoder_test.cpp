@@ -93,5 +93,23 @@ TEST(ListDecoder, NullItemsIsEmpty) {
   EXPECT_FALSE(decode_list(bad).ok());
 }
 
+// Found by tests/fuzz/list_page_fuzz: on a malformed document (an unclosed
+// object, a missing value) the decoder's by-name lookups rewound, which
+// simdjson does not allow there (an assertion in debug builds, undefined
+// behaviour in release ones).
+TEST(ListDecoder, UnclosedObjectsAreErrors) {
+  for (std::string body : {std::string("{"), std::string(R"({"metadata":{)"),
+                           std::string(R"({"metadata":{"resourceVersion":)"),
+                           std::string(R"({"metadata":{"resourceVersion":"1","continue":)")}) {
+    auto page = decode_list(body);
+    EXPECT_FALSE(page.ok()) << body;
+  }
+  // A missing value in a field the decoder skips goes unseen (On Demand does
+  // not validate what it skips), but is read safely: nothing comes of it.
+  std::string missing_value = R"({"metadata":{"":}}})";
+  auto page = decode_list(missing_value);
+  EXPECT_TRUE(!page.ok() || (page->items.empty() && page->resource_version.empty()));
+}
+
 }  // namespace
 }  // namespace sto::kube

@@ -22,5 +22,13 @@ TEST(RetryAfter, DeltaSecondsAndHttpDatesWithinTheCap) {
   EXPECT_EQ(parse_retry_after("soon", now), std::nullopt);
 }
 
+// Found by tests/fuzz/retry_after_fuzz: dates outside system_clock's range
+// (before 1678, after 2261) must not overflow its nanoseconds.
+TEST(RetryAfter, DatesFarInThePastOrFutureStayWithinBounds) {
+  const auto now = std::chrono::system_clock::from_time_t(1'000'000'000);
+  EXPECT_EQ(parse_retry_after("Sat, 21 Oct 0026 07:28:00 GMT", now), 0s);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), kMaxRetryAfter);
+}
+
 }  // namespace
 }  // namespace sto::net
