@@ -1,6 +1,11 @@
 // HttpClient against a real loopback HTTP server that misbehaves on request:
 // keep-alive reuse, servers that close, slow answers, chunked streams, and
 // oversize bodies.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -217,15 +222,24 @@ TEST(HttpClient, ConnectToABlackHoledServerTimesOutAtItsDeadline) {
   listener.bind({asio::ip::make_address("127.0.0.1"), 0});
   listener.listen(0);
   const auto target = listener.local_endpoint();
-  std::vector<std::unique_ptr<tcp::socket>> queued;
+  // Non-blocking connects that fill the queue (asio's connect would wait).
+  std::vector<int> queued;
   for (int i = 0; i < 4; ++i) {
-    auto s = std::make_unique<tcp::socket>(fill_io);
-    s->open(tcp::v4());
-    s->non_blocking(true);
-    boost::system::error_code ignored;
-    s->connect(target, ignored);
-    queued.push_back(std::move(s));
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(target.port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    queued.push_back(fd);
   }
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_all{queued};
   std::this_thread::sleep_for(100ms);
   const auto started = std::chrono::steady_clock::now();
   auto r = run([&](asio::any_io_executor ex) -> asio::awaitable<Result<HttpResponse, NetError>> {
