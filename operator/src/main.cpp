@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include <sys/prctl.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/logging.h"
 #include "cli/options.h"
@@ -104,8 +107,10 @@ int run(const sto::cli::Options& options) {
     server_log->write(message, log::Level::Warn, "probe and metrics server", {{"error", message}});
   };
   auto readiness = [&ctrl]() {
-    return ctrl.status().synced ? server::ReadyStatus{}
-                                : server::ReadyStatus{false, "informer caches not synced"};
+    auto st = ctrl.status();
+    if (!st.synced) return server::ReadyStatus{false, "informer caches not synced"};
+    if (!st.stalled.empty()) return server::ReadyStatus{false, st.stalled};
+    return server::ReadyStatus{};
   };
   const auto& metrics_at = options.metrics_bind_address;
   const auto& health_at = options.health_probe_bind_address;
@@ -132,18 +137,30 @@ int run(const sto::cli::Options& options) {
   for (const auto& s : servers) log::info("serving", {{"address", s->local_address()}});
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  // Shutdown is bounded: what has not finished by then is left (the Lease
+  // then expires instead of being released).
+  asio::steady_timer shutdown_deadline(ioc);
+  int exit_code = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     log::info("shutting down", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
     ctrl.stop();
+    shutdown_deadline.expires_after(options.graceful_shutdown_timeout);
+    shutdown_deadline.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      log::error("graceful shutdown timed out: exiting with work unfinished",
+                 {{"timeout", std::to_string(options.graceful_shutdown_timeout.count()) + "ms"}});
+      exit_code = 1;
+      ioc.stop();
+    });
   });
-  int exit_code = 0;
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
         bool clean = co_await ctrl.run();
         exit_code = clean ? 0 : 1;
         signals.cancel();
+        shutdown_deadline.cancel();
         gateway.value()->shutdown();
         for (auto& s : servers) s->stop();
       },
@@ -170,6 +187,9 @@ int run(const sto::cli::Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The process holds API keys and tokens: no core dumps, no ptrace by
+  // other processes of the same user.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto outcome = sto::cli::parse_command_line(argc, argv);
   if (auto* exit = std::get_if<sto::cli::Exit>(&outcome)) {
     (exit->code == 0 ? std::cout : std::cerr) << exit->text << '\n';

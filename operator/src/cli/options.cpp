@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "controller/sysdig_token.h"
 #include "ibm/host_allowlist.h"
 #include "kube/validation.h"
 
@@ -78,6 +79,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--kube-api-burst", o.kube_api_burst, "Burst above --kube-api-qps")
       ->capture_default_str();
+  std::string graceful = "25s";
+  app.add_option("--graceful-shutdown-timeout", graceful,
+                 "How long in-flight work may take after SIGTERM before the operator exits "
+                 "anyway (Go duration)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log-format", log_format, "json or text")->capture_default_str();
   app.add_flag("--version", show_version, "Print the version and exit");
@@ -127,6 +133,13 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   if (o.max_concurrent_reconciles < 1 || o.max_concurrent_reconciles > 1024)
     return usage_error("--max-concurrent-reconciles: must be between 1 and 1024");
   if (!(o.kube_api_qps > 0)) return usage_error("--kube-api-qps: must be greater than 0");
+  if (auto d = controller::parse_go_duration(graceful);
+      d && *d >= std::chrono::seconds(1) && *d <= std::chrono::hours(1)) {
+    o.graceful_shutdown_timeout = *d;
+  } else {
+    return usage_error("--graceful-shutdown-timeout: \"" + graceful +
+                       "\" is not a duration between 1s and 1h (e.g. 25s)");
+  }
   if (o.kube_api_burst < 1) return usage_error("--kube-api-burst: must be at least 1");
 
   o.allowed_hosts = split_commas(allowed_hosts);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <variant>
@@ -24,10 +25,13 @@ struct Options {
   bool leader_elect = false;
   std::string leader_election_namespace;  // empty: the operator's own namespace
   std::string leader_election_id = "sysdig-token-operator";
-  int max_concurrent_reconciles = 4;
+  int max_concurrent_reconciles = 16;
   std::vector<std::string> allowed_hosts;
   double kube_api_qps = 200;
   int kube_api_burst = 400;
+  // After SIGTERM: in-flight work gets this long to finish and the Lease to
+  // be released; then the process exits anyway (below the pod's 30 s).
+  std::chrono::milliseconds graceful_shutdown_timeout{25000};
   log::Level log_level = log::Level::Info;
   log::Format log_format = log::Format::Json;
 };

@@ -102,46 +102,74 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
         options_.identity.empty() ? kube::default_identity() : options_.identity, recorder_options);
     std::vector<std::string> namespaces = options_.namespaces;
     if (namespaces.empty()) namespaces.push_back("");
-    for (const auto& ns : namespaces) {
-      kube::WatcherConfig tokens{sysdig_tokens(), ns};
-      tokens.on_error = on_kube_error_;
-      token_informers_.push_back(std::make_unique<kube::Informer>(
-          client_, tokens, project_sysdig_token,
-          kube::InformerHandlers{
-              [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
-              [this](const kube::ObjectPtr&, const kube::ObjectPtr& o) { queue_->add(o->key()); },
-              [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
-              [this] { wakeup_->notify(); }}));
-      kube::WatcherConfig secrets{
-          kube::resources::secrets(), ns,
-          std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)};
-      secrets.on_error = on_kube_error_;
-      // The SysdigToken a Secret belongs to: its owner label, else (labels
-      // stripped, so the Secret just left this watch) its controller owner.
-      auto owner_key = [](const kube::ObjectPtr& o) {
-        auto s = std::static_pointer_cast<const ManagedSecret>(o);
-        std::string owner = s->label(kOwnerLabel);
-        if (owner.empty()) {
-          for (const auto& ref : s->meta.owners) {
-            if (ref.controller && ref.kind == kKind && ref.api_version.starts_with(kGroup))
-              owner = ref.name;
-          }
-        }
-        return owner.empty() ? std::string() : kube::object_key(s->meta.ns, owner);
-      };
-      auto enqueue_owner = [this, owner_key](const kube::ObjectPtr& o) {
-        if (auto k = owner_key(o); !k.empty()) queue_->add(k);
-      };
-      secret_informers_.push_back(std::make_unique<kube::Informer>(
-          client_, secrets, project_managed_secret,
-          kube::InformerHandlers{
-              enqueue_owner,
-              [enqueue_owner](const kube::ObjectPtr& old_object, const kube::ObjectPtr& o) {
-                enqueue_owner(old_object);
-                enqueue_owner(o);
-              },
-              enqueue_owner, [this] { wakeup_->notify(); }}));
+    for (const auto& ns : namespaces) add_informers(ns);
+    make_reconciler();
+    register_callbacks();
+    asio::co_spawn(ex, recorder_->run(), asio::detached);
+    for (auto& inf : token_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
+    for (auto& inf : secret_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
+
+    // Ready once every cache has synced.
+    while (!stopped_ && !all_synced()) co_await wakeup_->wait();
+    synced_ = true;
+    if (!stopped_)
+      log::info("caches synced",
+                {{"namespaces", options_.namespaces.empty() ? "all" : join(options_.namespaces)}});
+    if (options_.leader_elect && !stopped_) {
+      elect(ex);
+    } else if (!stopped_) {
+      start_workers();
     }
+    while (!stopped_) co_await wakeup_->wait();
+    co_await shut_down();
+    co_return !lost_;
+  }
+
+  // The caches of one namespace ("" for all): SysdigTokens, and the Secrets
+  // carrying the managed-by label, each change queueing its SysdigToken.
+  void add_informers(const std::string& ns) {
+    kube::WatcherConfig tokens{sysdig_tokens(), ns};
+    tokens.on_error = on_kube_error_;
+    token_informers_.push_back(std::make_unique<kube::Informer>(
+        client_, tokens, project_sysdig_token,
+        kube::InformerHandlers{
+            [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
+            [this](const kube::ObjectPtr&, const kube::ObjectPtr& o) { queue_->add(o->key()); },
+            [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
+            [this] { wakeup_->notify(); }}));
+    kube::WatcherConfig secrets{kube::resources::secrets(), ns,
+                                std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)};
+    secrets.on_error = on_kube_error_;
+    auto enqueue_owner = [this](const kube::ObjectPtr& o) {
+      if (auto k = owner_key(*std::static_pointer_cast<const ManagedSecret>(o)); !k.empty())
+        queue_->add(k);
+    };
+    secret_informers_.push_back(std::make_unique<kube::Informer>(
+        client_, secrets, project_managed_secret,
+        kube::InformerHandlers{
+            enqueue_owner,
+            [enqueue_owner](const kube::ObjectPtr& old_object, const kube::ObjectPtr& o) {
+              enqueue_owner(old_object);
+              enqueue_owner(o);
+            },
+            enqueue_owner, [this] { wakeup_->notify(); }}));
+  }
+
+  // The SysdigToken a Secret belongs to: its owner label, else (labels
+  // stripped, so the Secret just left this watch) its controller owner.
+  static std::string owner_key(const ManagedSecret& s) {
+    std::string owner = s.label(kOwnerLabel);
+    if (owner.empty()) {
+      for (const auto& ref : s.meta.owners) {
+        if (ref.controller && ref.kind == kKind && ref.api_version.starts_with(kGroup))
+          owner = ref.name;
+      }
+    }
+    return owner.empty() ? std::string() : kube::object_key(s.meta.ns, owner);
+  }
+
+  // The reconciler, reading the caches and feeding its writes back into them.
+  void make_reconciler() {
     auto tokens = [this](const std::string& key) -> std::shared_ptr<const SysdigToken> {
       for (auto& inf : token_informers_) {
         if (auto o = inf->store().get(key)) return std::static_pointer_cast<const SysdigToken>(o);
@@ -166,42 +194,30 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     reconciler_ = std::make_unique<Reconciler>(tokens, secrets, make_kube_gateway(client_),
                                                options_.monitoring, options_.allowlist,
                                                make_event_sink(recorder_), reconciler_options);
+  }
 
-    register_callbacks();
-    asio::co_spawn(ex, recorder_->run(), asio::detached);
-    for (auto& inf : token_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
-    for (auto& inf : secret_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
+  // Workers start when this replica holds the Lease; losing it stops all.
+  void elect(const asio::any_io_executor& ex) {
+    kube::LeaderElectionConfig lc;
+    lc.ns = options_.lease_namespace;
+    lc.name = options_.lease_name;
+    lc.identity = options_.identity;
+    kube::LeaderElectionCallbacks callbacks;
+    callbacks.on_started_leading = [this] { start_workers(); };
+    callbacks.on_stopped_leading = [this] {
+      if (!stopped_) {
+        lost_ = true;
+        log::error("leadership lost: stopping");
+        stop();
+      }
+    };
+    callbacks.on_error = on_kube_error_;
+    elector_ = std::make_unique<kube::LeaderElector>(client_, lc, callbacks);
+    asio::co_spawn(ex, elector_->run(), asio::detached);
+  }
 
-    // Ready once every cache has synced.
-    while (!stopped_ && !all_synced()) co_await wakeup_->wait();
-    synced_ = true;
-    if (!stopped_)
-      log::info("caches synced",
-                {{"namespaces", options_.namespaces.empty() ? "all" : join(options_.namespaces)}});
-
-    if (options_.leader_elect && !stopped_) {
-      kube::LeaderElectionConfig lc;
-      lc.ns = options_.lease_namespace;
-      lc.name = options_.lease_name;
-      lc.identity = options_.identity;
-      kube::LeaderElectionCallbacks callbacks;
-      callbacks.on_started_leading = [this] { start_workers(); };
-      callbacks.on_stopped_leading = [this] {
-        if (!stopped_) {
-          lost_ = true;
-          log::error("leadership lost: stopping");
-          stop();
-        }
-      };
-      callbacks.on_error = on_kube_error_;
-      elector_ = std::make_unique<kube::LeaderElector>(client_, lc, callbacks);
-      asio::co_spawn(ex, elector_->run(), asio::detached);
-    } else if (!stopped_) {
-      start_workers();
-    }
-    while (!stopped_) co_await wakeup_->wait();
-
-    // Shutdown: no new work, in-flight reconciles finish, then the Lease goes.
+  // Shutdown: no new work, in-flight reconciles finish, then the Lease goes.
+  asio::awaitable<void> shut_down() {
     queue_->shut_down();
     co_await queue_->drain();
     while (running_workers_ > 0) co_await wakeup_->wait();
@@ -211,8 +227,8 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     for (auto& inf : token_informers_) inf->stop();
     for (auto& inf : secret_informers_) inf->stop();
     client_->shutdown();
-    co_return !lost_;
   }
+
 
   void stop() {
     stopped_ = true;
@@ -220,7 +236,19 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     if (wakeup_) wakeup_->notify();
   }
 
-  ControllerStatus status() const { return {synced_, leading_}; }
+  ControllerStatus status() const {
+    ControllerStatus st{synced_, leading_, {}};
+    if (leading_ && queue_ && !stopped_) {
+      const auto waiting = queue_->stats().depth;
+      const auto idle = std::chrono::steady_clock::now() - last_progress_;
+      if (waiting > 0 && idle > options_.stall_timeout) {
+        st.stalled = "reconcile workers made no progress for " +
+                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle).count()) +
+                     "s with " + std::to_string(waiting) + " keys waiting";
+      }
+    }
+    return st;
+  }
 
  private:
   void register_callbacks() {
@@ -350,6 +378,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   void start_workers() {
     if (leading_ || stopped_) return;
     leading_ = true;
+    last_progress_ = std::chrono::steady_clock::now();
     log::info("starting workers", {{"workers", std::to_string(options_.workers)}});
     // Every cached resource is reconciled once when work starts.
     for (auto& inf : token_informers_) {
@@ -368,6 +397,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     for (;;) {
       auto key = co_await self->queue_->get();
       if (!key) break;
+      self->last_progress_ = std::chrono::steady_clock::now();
       const std::string k = *key;
       const auto started = std::chrono::steady_clock::now();
       auto result = co_await self->reconcile_guarded(k);
@@ -402,6 +432,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
         }
       }
       self->queue_->done(k);
+      self->last_progress_ = std::chrono::steady_clock::now();
     }
     --self->running_workers_;
     self->wakeup_->notify();
@@ -428,6 +459,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   bool synced_ = false;
   bool leading_ = false;
   int running_workers_ = 0;
+  std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
 
 Controller::Controller(std::shared_ptr<kube::Client> client, ControllerOptions options)

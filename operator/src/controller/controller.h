@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@ namespace sto::controller {
 
 struct ControllerOptions {
   std::vector<std::string> namespaces;  // empty: all
-  int workers = 4;
+  int workers = 16;
+  // Workers that take no key and finish none for this long while keys are
+  // waiting count as stalled (readiness fails, naming them).
+  std::chrono::milliseconds stall_timeout{std::chrono::minutes(3)};
   bool leader_elect = false;
   std::string lease_namespace;
   std::string lease_name = "sysdig-token-operator";
@@ -39,6 +43,9 @@ struct ControllerOptions {
 struct ControllerStatus {
   bool synced = false;   // caches have synced (ready)
   bool leading = false;  // this replica reconciles
+  // Set when the workers made no progress for longer than the stall
+  // timeout while keys were waiting: names the part and how long.
+  std::string stalled;
 };
 
 class Controller {

@@ -39,7 +39,7 @@ std::string status_patch(const SysdigTokenStatus& s) {
   opt("resetCheckUntil", s.reset_check_until);
   st["failedAttempts"] = s.failed_attempts;
   opt("nextRetryTime", s.next_retry_time);
-  return json{{"status", st}}.dump();
+  return json{{"status", st}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<std::string> field_ownership_patch(std::string_view object_json) {
@@ -72,7 +72,7 @@ std::optional<std::string> field_ownership_patch(std::string_view object_json) {
   json patch = json::array(
       {{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", meta->value("resourceVersion", "")}},
        {{"op", "replace"}, {"path", "/metadata/managedFields"}, {"value", std::move(entries)}}});
-  return patch.dump();
+  return patch.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
@@ -157,7 +157,7 @@ class KubeGateway final : public ClusterGateway {
             {std::string(kRevisionAnnotation), nullptr},
             {std::string(kResetHandledAnnotation), nullptr},
             {std::string(kResetOutcomeAnnotation), nullptr}}}}}};
-    std::string body = patch.dump();
+    std::string body = patch.dump(-1, ' ', false, json::error_handler_t::replace);
     kube::PatchOptions none;
     auto r = co_await client_->patch(secrets_, ns, name, kube::PatchType::Merge, body, none);
     if (!r) co_return fail(std::move(r.error()));

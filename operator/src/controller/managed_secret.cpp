@@ -183,7 +183,7 @@ std::string DesiredSecret::to_json(std::string_view resource_version) const {
   auto& d = j["data"];
   d = nlohmann::json::object();
   for (const auto& [k, v] : data) d[k] = base64_encode(v);
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string token_fingerprint(std::string_view token) {

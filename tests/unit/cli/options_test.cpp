@@ -38,6 +38,10 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   EXPECT_EQ(o.leader_election_id, "sysdig-token-operator");
   EXPECT_EQ(o.log_format, log::Format::Json);
   EXPECT_EQ(o.log_level, log::Level::Info);
+  EXPECT_EQ(o.max_concurrent_reconciles, 16);
+  EXPECT_EQ(o.graceful_shutdown_timeout, std::chrono::seconds(25));
+  EXPECT_EQ(expect_options(parse({"--graceful-shutdown-timeout", "1m30s"})).graceful_shutdown_timeout,
+            std::chrono::seconds(90));
   EXPECT_EQ(o.allowed_hosts,
             (std::vector<std::string>{"*.monitoring.cloud.ibm.com", "iam.cloud.ibm.com",
                                       "*.iam.cloud.ibm.com"}));
@@ -132,6 +136,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--allowed-hosts", "https://iam.cloud.ibm.com"}, "--allowed-hosts"},
         BadFlag{{"--allowed-hosts", "iam.cloud.ibm.com:443"}, "must not include a port"},
         BadFlag{{"--kube-api-qps", "0"}, "--kube-api-qps"},
+        BadFlag{{"--graceful-shutdown-timeout", "soon"}, "--graceful-shutdown-timeout"},
+        BadFlag{{"--graceful-shutdown-timeout", "0s"}, "--graceful-shutdown-timeout"},
+        BadFlag{{"--graceful-shutdown-timeout", "2h"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--kubeconfig"}, "--kubeconfig"}));
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "fake_kube_api.h"
 #include "log_capture.h"
 #include "run_coroutine.h"
+#include "ibm/host_allowlist.h"
+#include "ibm/monitoring_client.h"
 #include "server/metrics.h"
 
 namespace sto::controller {
@@ -66,6 +68,94 @@ TEST(Controller, ForbiddenListIsLoggedCountedAndStopIsPrompt) {
   EXPECT_EQ(lines[0].field("path"),
             "/apis/monitoring.ibm.com/v1alpha1/namespaces/ops/sysdigtokens");
   EXPECT_EQ(lines[0].field("status"), "403");
+}
+
+// A Monitoring client whose calls hang until the test releases them.
+class HangingMonitoring final : public ibm::MonitoringClient {
+ public:
+  explicit HangingMonitoring(asio::io_context& io) : release(io, asio::steady_timer::time_point::max()) {}
+  asio::awaitable<Result<std::string, ibm::IbmError>> fetch_token(
+      const ibm::TeamRef&, const std::string&, std::chrono::milliseconds) override {
+    ++calls;
+    (void)co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return fail(ibm::make_error(ibm::IbmErrorKind::MonitoringUnavailable, "released"));
+  }
+  asio::awaitable<Result<std::int64_t, ibm::IbmError>> find_team_id(
+      const ibm::InstanceRef&, const std::string&, const std::string&,
+      std::chrono::milliseconds) override {
+    co_return fail(ibm::make_error(ibm::IbmErrorKind::TeamNotFound, "none"));
+  }
+  asio::steady_timer release;
+  int calls = 0;
+};
+
+nlohmann::json sysdig_token(const std::string& name) {
+  return {{"apiVersion", "monitoring.ibm.com/v1alpha1"},
+          {"kind", "SysdigToken"},
+          {"metadata",
+           {{"name", name}, {"namespace", "ops"}, {"uid", "uid-" + name},
+            {"resourceVersion", "1"}, {"generation", 1}}},
+          {"spec",
+           {{"instanceID", "7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11"},
+            {"teamID", 26055},
+            {"region", "us-south"},
+            {"apiKeySecretRef", {{"name", "ibm-api-key"}, {"key", "apikey"}}}}}};
+}
+
+// Workers that hang while keys wait make readiness fail, naming them; once
+// they move again it recovers.
+TEST(Controller, StalledWorkersAreReportedByStatus) {
+  asio::io_context io;
+  auto api = std::make_shared<FakeApi>();
+  api->put("sysdigtokens", "ops", sysdig_token("a"));
+  api->put("sysdigtokens", "ops", sysdig_token("b"));
+  api->put("secrets", "ops",
+           {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"metadata", {{"name", "ibm-api-key"}, {"namespace", "ops"}, {"uid", "k"},
+                          {"resourceVersion", "1"}}},
+            {"data", {{"apikey", "a2V5"}}}});
+  auto monitoring = std::make_shared<HangingMonitoring>(io);
+  ControllerOptions options;
+  options.namespaces = {"ops"};
+  options.workers = 1;
+  options.stall_timeout = 200ms;
+  options.monitoring = monitoring;
+  options.allowlist = ibm::HostAllowlist::parse(ibm::HostAllowlist::default_patterns()).value();
+  Controller controller(api, options);
+
+  std::string stalled, after_release;
+  bool returned = false;
+  sto::testing::run_on(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await controller.run();
+          returned = true;
+        },
+        asio::detached);
+    asio::steady_timer timer(io);
+    for (int i = 0; i < 300 && controller.status().stalled.empty(); ++i) {
+      timer.expires_after(10ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    stalled = controller.status().stalled;
+    monitoring->release.cancel();
+    timer.expires_after(50ms);
+    co_await timer.async_wait(asio::use_awaitable);
+    after_release = controller.status().stalled;
+    controller.stop();
+    monitoring->release.cancel();
+    while (!returned) {
+      monitoring->release.cancel();
+      timer.expires_after(5ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  }());
+  EXPECT_EQ(monitoring->calls >= 1, true);
+  EXPECT_NE(stalled.find("no progress"), std::string::npos) << stalled;
+  EXPECT_NE(stalled.find("1 keys waiting"), std::string::npos) << stalled;
+  EXPECT_EQ(after_release, "");
 }
 
 }  // namespace

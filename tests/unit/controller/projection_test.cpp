@@ -613,6 +613,23 @@ TEST(TokenFingerprint, IsAShortDigestNeverTheToken) {
 
 // --- The status patch ---------------------------------------------------------------
 
+// An IBM error body with invalid UTF-8 ends up in the condition message: the
+// patch replaces the bad bytes instead of throwing (which once stopped a
+// worker for good).
+TEST(StatusPatch, InvalidUtf8InAMessageIsReplacedNotThrown) {
+  SysdigTokenStatus s;
+  Condition c;
+  c.type = "Ready";
+  c.status = "False";
+  c.reason = "APIKeyInvalid";
+  c.message = std::string("IAM said: bad \xff\xfe key \xc3");
+  s.ready = c;
+  std::string patch;
+  ASSERT_NO_THROW(patch = status_patch(s));
+  Json j = Json::parse(patch)["status"];
+  EXPECT_EQ(j["conditions"][0]["message"], "IAM said: bad \ufffd\ufffd key \ufffd");
+}
+
 TEST(StatusPatch, ClearsEmptyFieldsSoAMergePatchRemovesThem) {
   SysdigTokenStatus s;
   s.observed_generation = 2;

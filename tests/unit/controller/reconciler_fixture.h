@@ -20,6 +20,7 @@
 #include "controller/names.h"
 #include "controller/reconciler.h"
 #include "fakes.h"
+#include "run_coroutine.h"
 
 namespace sto::controller_test {
 
@@ -122,19 +123,7 @@ class Reconciler : public ::testing::Test {
   // Runs one reconciler call to its end on the test's io_context.
   template <typename T>
   T run_coroutine(boost::asio::awaitable<T> call) {
-    std::optional<T> out;
-    std::exception_ptr error;
-    boost::asio::co_spawn(
-        io,
-        [&]() -> boost::asio::awaitable<void> {
-          auto r = co_await std::move(call);
-          out.emplace(std::move(r));
-        },
-        [&](std::exception_ptr e) { error = e; });
-    io.restart();
-    io.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*out);
+    return sto::testing::run_on(io, std::move(call));
   }
 
   Result<ReconcileResult, kube::ApiError> try_reconcile(const std::string& key = kKey) {
