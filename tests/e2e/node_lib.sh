@@ -59,23 +59,7 @@ _diagnostics() {
 
 # start_fake_on_node CONFIG_YAML: fake-ibm-cloud on the node bridge's address,
 # with that address in its certificate, so that pods can call it.
-start_fake_on_node() {
-  local config=$1 i
-  rm -f "$WORK/fake/port"
-  "$FAKE_BIN" --config "$config" --tls-dir "$WORK/fake" --port-file "$WORK/fake/port" \
-    --listen "$NODE_IP:0" --san "$NODE_IP" --recent-requests 1000 >"$WORK/fake.log" 2>&1 &
-  FAKE_PID=$!
-  for i in $(seq 1 100); do
-    [[ -s "$WORK/fake/port" ]] && break
-    kill -0 "$FAKE_PID" 2>/dev/null || fail "fake-ibm-cloud exited: $(cat "$WORK/fake.log")"
-    sleep 0.1
-  done
-  [[ -s "$WORK/fake/port" ]] || fail "fake-ibm-cloud did not start: $(cat "$WORK/fake.log")"
-  FAKE_PORT=$(cat "$WORK/fake/port")
-  FAKE_URL="https://$NODE_IP:$FAKE_PORT"
-  FAKE_CA=$WORK/fake/ca.crt
-  record_secrets_from_fake
-}
+start_fake_on_node() { start_fake "$1" "$NODE_IP"; }
 
 # Reasons a container waits with that mean it will not start by itself.
 STUCK_REASONS='ErrImageNeverPull|ErrImagePull|ImagePullBackOff|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|CreateContainerError|RunContainerError'

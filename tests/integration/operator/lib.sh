@@ -137,14 +137,17 @@ install_crd() {
 
 new_guid() { cat /proc/sys/kernel/random/uuid; }
 
-# start_fake CONFIG_YAML_FILE: fake-ibm-cloud over TLS on a free loopback port.
+# start_fake CONFIG_YAML_FILE [ADDRESS]: fake-ibm-cloud over TLS on a free
+# port of ADDRESS (default loopback; another address is also put in its
+# certificate, e.g. a test node's bridge address that pods can reach).
 start_fake() {
-  local config=$1
+  local config=$1 host=${2:-127.0.0.1} i
+  local where=()
+  [[ $host == 127.0.0.1 ]] || where=(--listen "$host:0" --san "$host")
   rm -f "$WORK/fake/port"
   "$FAKE_BIN" --config "$config" --tls-dir "$WORK/fake" --port-file "$WORK/fake/port" \
-    --recent-requests 1000 >"$WORK/fake.log" 2>&1 &
+    "${where[@]}" --recent-requests 1000 >"$WORK/fake.log" 2>&1 &
   FAKE_PID=$!
-  local i
   for i in $(seq 1 100); do
     [[ -s "$WORK/fake/port" ]] && break
     kill -0 "$FAKE_PID" 2>/dev/null || fail "fake-ibm-cloud exited: $(cat "$WORK/fake.log")"
@@ -152,7 +155,7 @@ start_fake() {
   done
   [[ -s "$WORK/fake/port" ]] || fail "fake-ibm-cloud did not start: $(cat "$WORK/fake.log")"
   FAKE_PORT=$(cat "$WORK/fake/port")
-  FAKE_URL="https://127.0.0.1:$FAKE_PORT"
+  FAKE_URL="https://$host:$FAKE_PORT"
   FAKE_CA=$WORK/fake/ca.crt
   record_secrets_from_fake
 }
