@@ -64,6 +64,9 @@ asio::awaitable<void> Watcher::run(Sink sink) {
     if (e.retry_after) delay = std::max<std::chrono::milliseconds>(delay, *e.retry_after);
     co_await sleep(delay);
   }
+  // The timer belongs to the caller's io_context, which may end before this
+  // Watcher does.
+  sleeper_.reset();
 }
 
 asio::awaitable<Result<Ok, ApiError>> Watcher::list(const Sink& sink) {
