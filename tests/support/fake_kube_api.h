@@ -40,6 +40,7 @@ class FakeApi final : public Client {
     std::string ns;
     std::string name;
     std::string body;
+    std::int64_t limit = 0;  // a list's page size (0: all)
   };
 
   std::vector<Call> calls;
@@ -47,6 +48,8 @@ class FakeApi final : public Client {
   std::function<std::optional<ApiError>(const Call&)> inject;
   // Time each request takes.
   std::chrono::milliseconds latency{0};
+  // A list answer larger than this fails as the HTTP client's limit does.
+  std::size_t max_list_bytes = 0;
 
   std::map<std::string, nlohmann::json> objects;  // plural/ns/name
 
@@ -87,8 +90,9 @@ class FakeApi final : public Client {
     co_await pause();
     co_return serve(c);
   }
-  Async<Json> list(const Resource& r, std::string_view ns, const ListOptions&) override {
-    Call c{"list", r.plural, std::string(ns), "", ""};
+  // Pages by limit; the continue token is the index of the next object.
+  Async<Json> list(const Resource& r, std::string_view ns, const ListOptions& options) override {
+    Call c{"list", r.plural, std::string(ns), "", options.continue_token, options.limit};
     co_await pause();
     co_return serve(c);
   }
@@ -148,12 +152,29 @@ class FakeApi final : public Client {
     }
     if (c.verb == "list") {
       nlohmann::json items = nlohmann::json::array();
+      const std::size_t from = c.body.empty() ? 0 : std::stoul(c.body);
+      std::size_t index = 0;
       for (const auto& [k, v] : objects) {
-        if (k.rfind(c.plural + "/" + c.ns + "/", 0) == 0) items.push_back(v);
+        if (k.rfind(c.plural + "/" + c.ns + "/", 0) != 0) continue;
+        if (index++ < from) continue;
+        if (c.limit > 0 && items.size() == static_cast<std::size_t>(c.limit)) {
+          --index;
+          break;
+        }
+        items.push_back(v);
       }
-      return nlohmann::json{{"metadata", {{"resourceVersion", std::to_string(rv_)}}},
-                            {"items", items}}
-          .dump();
+      std::size_t listed = 0;
+      for (const auto& [k, v] : objects) listed += k.rfind(c.plural + "/" + c.ns + "/", 0) == 0;
+      nlohmann::json meta{{"resourceVersion", std::to_string(rv_)}};
+      if (index < listed) meta["continue"] = std::to_string(index);
+      std::string body = nlohmann::json{{"metadata", meta}, {"items", items}}.dump();
+      if (max_list_bytes > 0 && body.size() > max_list_bytes) {
+        ApiError e;
+        e.kind = ApiErrorKind::TooLarge;
+        e.message = "answer larger than " + std::to_string(max_list_bytes) + " bytes";
+        return fail(std::move(e));
+      }
+      return body;
     }
     if (c.verb == "create") {
       auto obj = nlohmann::json::parse(c.body);

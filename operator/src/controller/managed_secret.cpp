@@ -1,5 +1,7 @@
 #include "controller/managed_secret.h"
 
+#include <algorithm>
+
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
@@ -39,11 +41,18 @@ AppliedFields applied_fields_from(std::string_view fields_v1_json) {
   AppliedFields out;
   auto tree = nlohmann::json::parse(fields_v1_json, nullptr, false);
   if (tree.is_discarded() || !tree.is_object()) return out;
-  auto names = [](const nlohmann::json& node, const char* key, std::set<std::string>& into) {
+  std::size_t kept = 0;
+  auto names = [&](const nlohmann::json& node, const char* key, std::set<std::string>& into) {
     auto it = node.find(key);
     if (it == node.end() || !it->is_object()) return;
     for (const auto& [k, v] : it->items()) {
-      if (k.starts_with("f:")) into.insert(k.substr(2));
+      if (!k.starts_with("f:")) continue;
+      if (kept == kMaxAppliedNames) {
+        out.truncated = true;
+        return;
+      }
+      into.insert(k.substr(2));
+      ++kept;
     }
   };
   if (auto meta = tree.find("f:metadata"); meta != tree.end() && meta->is_object()) {
@@ -90,10 +99,32 @@ std::string read_applied_fields(simdjson::ondemand::value& value, AppliedFields&
   return {};
 }
 
+bool own_key(std::string_view key) {
+  return key == kManagedByLabel || key == kOwnerLabel || key == kOwnerUidAnnotation ||
+         std::ranges::find(kSyncAnnotations, key) != std::end(kSyncAnnotations);
+}
+
 Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json) {
   kube::JsonDocument parsed(json);
   if (!parsed.error().empty()) return fail(parsed.error());
   auto secret = std::make_shared<ManagedSecret>();
+  // Anyone can label a Secret as ours: what is kept of one is bounded. The
+  // operator's own keys are always kept; other labels and annotations (a
+  // target's) and data keys only up to a budget, beyond which the Secret is
+  // marked oversized (its drift check then finds what is missing and
+  // re-applies, which changes nothing on the server if nothing differs).
+  std::size_t foreign_bytes = 0;
+  auto keep = [&](std::map<std::string, std::string>& into, std::string_view k,
+                  std::string_view v) {
+    if (!own_key(k)) {
+      if (foreign_bytes + k.size() + v.size() > kMaxForeignMetadataBytes) {
+        secret->oversized = true;
+        return;
+      }
+      foreign_bytes += k.size() + v.size();
+    }
+    into.emplace(k, v);
+  };
   simdjson::ondemand::object root;
   if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
   bool have_meta = false;
@@ -104,10 +135,10 @@ Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json
       simdjson::ondemand::object meta;
       if (field.value().get_object().get(meta))
         return fail(std::string("metadata is not an object"));
-      auto on_label = [&](std::string_view k, std::string_view v) { secret->labels.emplace(k, v); };
+      auto on_label = [&](std::string_view k, std::string_view v) { keep(secret->labels, k, v); };
       auto on_annotation = [&](std::string_view k, std::string_view v) {
         // Only our own annotations; kubectl's last-applied copy can be large.
-        if (k.starts_with(kAnnotationPrefix)) secret->annotations.emplace(k, v);
+        if (k.starts_with(kAnnotationPrefix)) keep(secret->annotations, k, v);
       };
       auto on_other = [&](std::string_view k, auto& v) -> std::string {
         if (k != "managedFields") return {};
@@ -132,12 +163,17 @@ Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json
         if (entry.unescaped_key().get(k) || entry.value().get_string().get(v)) {
           return fail(std::string("data: malformed entry"));
         }
+        if (secret->data_sha256.size() == kMaxDataKeys) {
+          secret->oversized = true;
+          continue;
+        }
         auto decoded = base64_decode(v);
         secret->data_sha256.emplace(k, decoded ? sha256_hex(*decoded) : std::string("invalid"));
       }
     }
   }
   if (!have_meta) return fail(std::string("object without metadata"));
+  if (secret->applied.truncated) secret->oversized = true;
   return kube::ObjectPtr(std::move(secret));
 }
 

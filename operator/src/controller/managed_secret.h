@@ -5,6 +5,7 @@
 // create or a server-side apply.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,7 +24,14 @@ struct AppliedFields {
   std::set<std::string> annotations;
   std::set<std::string> data;
   bool owner_references = false;
+  bool truncated = false;  // more names than kMaxAppliedNames: the rest left out
 };
+
+// What the projection of one Secret keeps at most.
+inline constexpr std::size_t kMaxAppliedNames = 256;
+inline constexpr std::size_t kMaxDataKeys = 64;
+// Bytes of labels and annotations other than the operator's own keys.
+inline constexpr std::size_t kMaxForeignMetadataBytes = 16 * 1024;
 
 struct ManagedSecret : kube::CachedObject {
   std::map<std::string, std::string> labels;
@@ -31,6 +39,9 @@ struct ManagedSecret : kube::CachedObject {
   std::map<std::string, std::string> data_sha256;  // key -> sha256 hex of the decoded value
   std::string type;
   AppliedFields applied;
+  // It carried more than the projection keeps (see kMax*): only the
+  // operator's own labels and annotations are sure to be here.
+  bool oversized = false;
 
   std::string annotation(std::string_view key) const;
   std::string label(std::string_view key) const;

@@ -36,6 +36,8 @@ std::string_view to_string(ApiErrorKind kind) {
       return "Timeout";
     case ApiErrorKind::Transport:
       return "Transport";
+    case ApiErrorKind::TooLarge:
+      return "TooLarge";
     case ApiErrorKind::Decode:
       return "Decode";
     case ApiErrorKind::Other:

@@ -25,6 +25,7 @@ enum class ApiErrorKind {
   ServerError,       // 5xx
   Timeout,           // 504 or a client-side deadline
   Transport,         // connection, TLS or protocol failure
+  TooLarge,          // an answer larger than the client accepts
   Decode,            // an answer that is not the JSON it should be
   Other,
 };

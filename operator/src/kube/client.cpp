@@ -13,7 +13,9 @@ namespace asio = boost::asio;
 
 ApiError transport_error(const net::NetError& e) {
   ApiError out;
-  out.kind = e.kind == net::NetErrorKind::Timeout ? ApiErrorKind::Timeout : ApiErrorKind::Transport;
+  out.kind = e.kind == net::NetErrorKind::Timeout    ? ApiErrorKind::Timeout
+             : e.kind == net::NetErrorKind::TooLarge ? ApiErrorKind::TooLarge
+                                                     : ApiErrorKind::Transport;
   out.message = e.message;
   return out;
 }

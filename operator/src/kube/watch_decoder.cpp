@@ -113,6 +113,10 @@ Result<Ok, ApiError> WatchDecoder::decode(std::size_t begin, std::size_t end,
   return fail(decode_error(std::string("malformed JSON: ") + e.what()));
 }
 
+namespace {
+constexpr std::size_t kKeptParserCapacity = 1u << 20;
+}  // namespace
+
 Result<ListPage, ApiError> decode_list(std::string& body) try {
   auto bad = [](std::string what) {
     ApiError e;
@@ -124,6 +128,14 @@ Result<ListPage, ApiError> decode_list(std::string& body) try {
   body.append(simdjson::SIMDJSON_PADDING, '\0');
   simdjson::padded_string_view view(body.data(), size, body.size());
   thread_local simdjson::ondemand::parser parser;
+  // The parser keeps buffers as large as the largest page it has read: after
+  // a large one it starts afresh, so that one page of big objects does not
+  // hold its size in memory for good.
+  struct Shrink {
+    ~Shrink() {
+      if (parser.capacity() > kKeptParserCapacity) parser = simdjson::ondemand::parser{};
+    }
+  } shrink;
   simdjson::ondemand::document doc;
   if (auto err = parser.iterate(view).get(doc)) {
     return fail(bad(std::string("invalid JSON: ") + simdjson::error_message(err)));

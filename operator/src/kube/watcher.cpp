@@ -1,15 +1,37 @@
 #include "kube/watcher.h"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/memory.h"
 #include "kube/watch_decoder.h"
 
 namespace sto::kube {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// Pages larger than this give their freed memory back to the system.
+constexpr std::size_t kReleaseAfterBytes = 1u << 20;
+
+}  // namespace
+
+std::int64_t Watcher::next_page_size(std::int64_t limit, std::size_t items,
+                                     std::size_t bytes) const {
+  const std::size_t target = config_.page_bytes;
+  if (items > 0 && bytes > target) {
+    // As many objects as fit the target, at this page's average size.
+    limit = static_cast<std::int64_t>(std::max<std::size_t>(items * target / bytes, 1));
+  } else if (static_cast<std::int64_t>(items) >= limit && bytes < target / 4) {
+    limit *= 2;
+  }
+  return std::clamp<std::int64_t>(limit, 1, config_.page_size);
+}
 
 struct Watcher::Sleeper {
   explicit Sleeper(asio::any_io_executor ex) : timer(std::move(ex)) {}
@@ -73,13 +95,25 @@ asio::awaitable<Result<Ok, ApiError>> Watcher::list(const Sink& sink) {
   ListOptions options;
   options.label_selector = config_.label_selector;
   options.field_selector = config_.field_selector;
-  options.limit = config_.page_size;
+  const bool paginated = config_.page_size > 0;
+  std::int64_t limit = std::clamp<std::int64_t>(config_.first_page_size, 1,
+                                                std::max<std::int64_t>(config_.page_size, 1));
   bool started = false;
   for (;;) {
+    options.limit = paginated ? limit : 0;
     auto body = co_await client_->list(config_.resource, config_.ns, options);
-    if (!body) co_return fail(std::move(body.error()));
+    if (!body) {
+      if (paginated && body.error().kind == ApiErrorKind::TooLarge && limit > 1) {
+        limit = std::max<std::int64_t>(limit / 4, 1);
+        continue;
+      }
+      co_return fail(std::move(body.error()));
+    }
+    const std::size_t bytes = body.value().size();
     auto page = decode_list(body.value());
+    body.value() = std::string();  // the items are copies
     if (!page) co_return fail(std::move(page.error()));
+    if (paginated) limit = next_page_size(limit, page->items.size(), bytes);
     if (!started) {
       sink(WatcherEvent{WatcherEventType::InitStart, {}});
       started = true;
@@ -88,6 +122,8 @@ asio::awaitable<Result<Ok, ApiError>> Watcher::list(const Sink& sink) {
       ++stats_.events;
       sink(WatcherEvent{WatcherEventType::InitApply, std::move(item)});
     }
+    page->items = {};
+    if (bytes > kReleaseAfterBytes) release_free_memory();
     if (page->continue_token.empty()) {
       resource_version_ = page->resource_version;
       break;

@@ -32,7 +32,14 @@ struct WatcherConfig {
   std::string ns;  // empty: all namespaces
   std::string label_selector;
   std::string field_selector;
+  // List pages ask for at most page_size objects (0: no pagination), the
+  // first for first_page_size. Later pages grow (doubling) while they stay
+  // well under page_bytes and shrink when they exceed it; an answer too
+  // large for the client is asked again for a quarter as many. So a few
+  // large objects (Secrets of 1 MiB) never make one huge page.
   std::int64_t page_size = 500;
+  std::int64_t first_page_size = 8;
+  std::size_t page_bytes = 4u << 20;
   std::chrono::seconds watch_timeout{290};
   Backoff backoff{std::chrono::milliseconds(200), std::chrono::seconds(30), 0.5};
   // Told about each failed list or watch (410 Gone, answered by a re-list,
@@ -65,6 +72,8 @@ class Watcher {
   boost::asio::awaitable<Result<Ok, ApiError>> list(const Sink& sink);
   boost::asio::awaitable<Result<Ok, ApiError>> watch(const Sink& sink);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
+  // The limit of the next list page after one of `items` objects in `bytes`.
+  std::int64_t next_page_size(std::int64_t limit, std::size_t items, std::size_t bytes) const;
 
   std::shared_ptr<Client> client_;
   WatcherConfig config_;

@@ -12,6 +12,7 @@
 #                                   --namespace to this test's namespaces (OP_KUBECONFIG,
 #                                   OP_METRICS_ADDRESS, OP_HEALTH_ADDRESS override defaults)
 #   wait_operator_started NAME      wait for its "starting workers" log line (this run)
+#   op_rss_kib NAME                 its resident memory in KiB
 #   stop_operator NAME [SIGNAL]     signal it (default TERM) and reap it
 #   wait_for DESC TIMEOUT CMD...    run CMD until it succeeds, fail after TIMEOUT seconds
 #   fake_counts / fake_count EP [OUTCOME]   the fake's request counts
@@ -260,6 +261,8 @@ start_operator() {
 op_log() { tail -n "+${OP_LINE[$1]}" "$WORK/$1.log"; }
 op_logged() { op_log "$1" | grep -qF -- "$2"; }
 operator_alive() { kill -0 "${OP_PID[$1]}" 2>/dev/null; }
+# op_rss_kib NAME: the operator's resident memory (VmRSS) in KiB.
+op_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/${OP_PID[$1]}/status"; }
 wait_operator_started() {
   local name=$1 deadline=$(($(now_ms) + 60000))
   until op_logged "$name" '"msg":"starting workers"'; do

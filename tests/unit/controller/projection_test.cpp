@@ -509,6 +509,40 @@ TEST(ProjectManagedSecret, OwnershipIsDecidedByTheOwnerUid) {
   EXPECT_FALSE(project_secret(j)->owned_by(""));
 }
 
+// Anyone can put the managed-by label on a Secret: what the cache keeps of
+// one is bounded, whatever it carries; the operator's own keys survive.
+TEST(ProjectManagedSecret, WhatIsKeptIsBoundedAndOurOwnKeysSurvive) {
+  Json j = secret_json();
+  for (int i = 0; i < 2000; ++i) {
+    j["metadata"]["labels"]["spoof.example.com/l" + std::to_string(i)] = std::string(60, 'v');
+    j["metadata"]["annotations"]["monitoring.ibm.com/a" + std::to_string(i)] = std::string(100, 'a');
+    j["data"]["k" + std::to_string(i)] = base64_encode("x");
+  }
+  Json fields = Json::object();
+  for (int i = 0; i < 2000; ++i) fields["f:data"]["f:k" + std::to_string(i)] = Json::object();
+  j["metadata"]["managedFields"] = Json::array(
+      {{{"manager", "sysdig-token-operator"}, {"operation", "Apply"}, {"fieldsV1", fields}}});
+  // Our annotations sort after the spoofed ones: they must not be pushed out.
+  j["metadata"]["labels"]["monitoring.ibm.com/sysdigtoken"] = "ops-team";
+  j["metadata"]["annotations"]["monitoring.ibm.com/token-fingerprint"] = "sha256:0123456789abcdef";
+  auto s = project_secret(j);
+  EXPECT_TRUE(s->oversized);
+  std::size_t foreign = 0;
+  for (const auto& [k, v] : s->labels) foreign += k.starts_with("spoof") ? k.size() + v.size() : 0;
+  for (const auto& [k, v] : s->annotations) foreign += k.size() + v.size();
+  EXPECT_LE(foreign, kMaxForeignMetadataBytes + 200);
+  EXPECT_LE(s->data_sha256.size(), kMaxDataKeys);
+  EXPECT_LE(s->applied.data.size(), kMaxAppliedNames);
+  EXPECT_TRUE(s->applied.truncated);
+  EXPECT_EQ(s->label("monitoring.ibm.com/sysdigtoken"), "ops-team");
+  EXPECT_EQ(s->label("app.kubernetes.io/managed-by"), "sysdig-token-operator");
+  EXPECT_EQ(s->annotation("monitoring.ibm.com/token-fingerprint"), "sha256:0123456789abcdef");
+  EXPECT_EQ(s->annotation("monitoring.ibm.com/revision"), "3");
+  EXPECT_TRUE(s->owned_by("owner-uid"));
+
+  EXPECT_FALSE(project_secret(secret_json())->oversized) << "an ordinary Secret is kept whole";
+}
+
 TEST(ProjectManagedSecret, MalformedJsonIsAnError) {
   for (const char* text : {"", "{", "[]", "null", "{\"data\":{}}",
                            "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":1}}",

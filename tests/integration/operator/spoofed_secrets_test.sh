@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# operator.spoofed_secrets: a tenant puts the operator's managed-by label on
+# 50 Secrets of its own, 1 MiB each. The operator caches a fixed projection of
+# them (never their data): its RSS grows by less than 8 MiB, both while it
+# runs and when it starts with them present; it still syncs a new
+# SysdigToken within seconds, and it leaves the tenant's Secrets untouched.
+#   spoofed_secrets_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+SPOOFED=50
+LIMIT_KIB=$((8 * 1024))
+
+one_team_setup spoof
+apply_sdt first "$(base_spec)"
+wait_ready first True TokenSynced 30
+settle() { sleep 3; }
+settle
+base=$(op_rss_kib op)
+pass "operator synced one SysdigToken; RSS ${base} KiB"
+
+# 1. 50 Secrets of 1 MiB (base64 of 760 KiB) with the operator's labels, one
+#    naming an existing SysdigToken, the others made-up ones.
+head -c $((760 * 1024)) /dev/urandom >"$WORK/blob"
+for i in $(seq 1 $SPOOFED); do
+  owner=ghost-$i
+  ((i == 1)) && owner=first
+  kubectl create secret generic "spoof-$i" -n "$NS" --from-file=token="$WORK/blob" \
+    --dry-run=client -o yaml |
+    kubectl label --local -f - -o yaml app.kubernetes.io/managed-by=sysdig-token-operator \
+      "monitoring.ibm.com/sysdigtoken=$owner" >"$WORK/spoof.yaml"
+  kubectl create -f "$WORK/spoof.yaml" >/dev/null
+done
+declare -A SPOOF_RV=()
+for i in $(seq 1 $SPOOFED); do SPOOF_RV[$i]=$(secret_rv "spoof-$i"); done
+pass "created $SPOOFED labelled Secrets of $(($(stat -c %s "$WORK/spoof.yaml") / 1024)) KiB each"
+
+# 2. A new SysdigToken still syncs within seconds.
+t0=$(now_ms)
+apply_sdt second "$(base_spec)
+  target: {name: second-token}"
+wait_ready second True TokenSynced 10
+pass "a new SysdigToken was Ready $(($(now_ms) - t0)) ms after creation"
+settle
+grown=$(($(op_rss_kib op) - base))
+((grown < LIMIT_KIB)) || fail "RSS grew by $grown KiB with $SPOOFED spoofed Secrets (want < $LIMIT_KIB KiB)"
+pass "RSS grew by $grown KiB with $SPOOFED spoofed Secrets of 1 MiB in the cache (limit $LIMIT_KIB KiB)"
+
+# 3. A restart lists them all at once.
+stop_operator op
+start_operator op
+wait_operator_started op
+wait_ready second True TokenSynced 10
+t0=$(now_ms)
+apply_sdt third "$(base_spec)
+  target: {name: third-token}"
+wait_ready third True TokenSynced 10
+pass "after a restart with them present, a new SysdigToken was Ready $(($(now_ms) - t0)) ms after creation"
+settle
+grown=$(($(op_rss_kib op) - base))
+((grown < LIMIT_KIB)) || fail "a restarted operator's RSS is $grown KiB above the first run's (want < $LIMIT_KIB KiB)"
+pass "a restarted operator that listed them is $grown KiB above the first run's RSS (limit $LIMIT_KIB KiB)"
+
+# 4. The tenant's Secrets are left as they were; ours are intact.
+for i in $(seq 1 $SPOOFED); do
+  [[ "$(secret_rv "spoof-$i")" == "${SPOOF_RV[$i]}" ]] || fail "the operator changed spoofed Secret spoof-$i"
+done
+for s in first second-token third-token; do
+  [[ "$(secret_token "$s")" == "$TOKEN" ]] || fail "Secret $s does not hold the team's token"
+done
+pass "the spoofed Secrets are unchanged and the three managed Secrets hold the token"
+check_no_leaks
