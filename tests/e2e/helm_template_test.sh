@@ -5,7 +5,8 @@
 # fields, admission), a pod of each rendered Deployment passes the
 # "restricted" Pod Security Standard, the operator's flag parser accepts each
 # rendered args list, and each variant renders what it promises (objects,
-# args, security settings, probes, resources).
+# args, security settings, probes, resources); the default memory request
+# and limit hold the peaks recorded in tests/bench/results/.
 #   helm_template_test.sh OPERATOR_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
 OPERATOR_BIN=${1:?usage: $0 OPERATOR_BINARY}
@@ -135,6 +136,34 @@ check_common() { # RENDERED DEPLOYMENT_FILE
     fail "$VARIANT: the operator refuses the rendered args ${args[*]}: $err"
   ARGS=" ${args[*]} "
 }
+# check_memory_defaults REQUEST LIMIT: the default memory request and limit
+# (Mi) hold what the benchmarks in tests/bench/results/ measured: the limit is
+# at least 1.25x every recorded peak RSS (so the pod is not OOM-killed at the
+# largest size measured), the request at least the peak of 1,000 resources;
+# and deploy/deployment.yaml has the same figures.
+check_memory_defaults() {
+  local req=$1 lim=$2 file n peak max_peak=0 max_n=0 small_peak=0 deploy_res
+  [[ "$req" =~ ^([0-9]+)Mi$ ]] || fail "default: memory request '$req' is not in Mi"
+  local req_kib=$((BASH_REMATCH[1] * 1024))
+  [[ "$lim" =~ ^([0-9]+)Mi$ ]] || fail "default: memory limit '$lim' is not in Mi"
+  local lim_kib=$((BASH_REMATCH[1] * 1024))
+  for file in "$ROOT"/tests/bench/results/*.json; do
+    n=$(grep -o '"n": *[0-9]*' "$file" | grep -o '[0-9]*$' | head -n 1)
+    peak=$(grep -o '"peak_rss_kib": *[0-9]*' "$file" | grep -o '[0-9]*$' | head -n 1)
+    [[ -n "$n" && -n "$peak" ]] || fail "no parameters.n / operator.peak_rss_kib in $file"
+    ((peak * 5 <= lim_kib * 4)) ||
+      fail "default: memory limit $lim is less than 1.25x the peak RSS $((peak / 1024)) MiB measured with N=$n ($file); raise it in values.yaml and deploy/deployment.yaml"
+    ((n > 1000 || req_kib >= peak)) ||
+      fail "default: memory request $req is below the peak RSS $((peak / 1024)) MiB measured with N=$n ($file)"
+    if ((peak > max_peak)); then max_peak=$peak max_n=$n; fi
+    if ((n <= 1000 && peak > small_peak)); then small_peak=$peak; fi
+  done
+  ((max_peak > 0 && small_peak > 0)) || fail "no benchmark results for N<=1000 and above in $ROOT/tests/bench/results"
+  deploy_res=$(kubectl create --dry-run=client -f "$ROOT/deploy/deployment.yaml" \
+    -o jsonpath='{.spec.template.spec.containers[0].resources.requests.memory} {.spec.template.spec.containers[0].resources.limits.memory}')
+  [[ "$deploy_res" == "$req $lim" ]] || fail "deploy/deployment.yaml's memory request/limit '$deploy_res' differ from the chart's '$req $lim'"
+  pass "memory: request $req >= peak $((small_peak / 1024)) MiB (N<=1000), limit $lim >= 1.25 x peak $((max_peak / 1024)) MiB (N=$max_n), deploy/ agrees"
+}
 args_have() { [[ "$ARGS" == *" $1 "* ]] || fail "$VARIANT: the args lack $1:$ARGS"; }
 args_lack() { [[ "$ARGS" != *"$1"* ]] || fail "$VARIANT: the args have $1:$ARGS"; }
 
@@ -173,8 +202,9 @@ while read -r variant; do
       done
       args_lack --namespace=
       args_lack --allowed-hosts
-      [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 64Mi " ]] ||
+      [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 128Mi " ]] ||
         fail "default: resources $(dep resources)"
+      check_memory_defaults "$(dep req_mem)" "$(dep lim_mem)"
       [[ "$(dep metrics_port)" == 8080 ]] || fail "default: no metrics port 8080"
       [[ "$(dep image)" == sysdig-token-operator:* ]] || fail "default: image $(dep image)"
       [[ "$(helm template sto "$CHART" -n "$NS" --show-only templates/pdb.yaml | grep -c 'minAvailable: 1')" == 1 ]] ||
