@@ -5,13 +5,15 @@
 #   . "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
 #
 #   CHART, CHART_CI (the ci/*.yaml files), CRD (crds/ file), WORK (temp dir)
-#   fail MSG, pass MSG
+#   fail MSG, pass MSG, info MSG  (tests/support/test_lib.sh)
 #   variants                    "default" and each ci/*.yaml, one a line
 #   values_args VARIANT         the helm flags of a variant (-f FILE, or nothing)
 #   render VARIANT [HELM ARGS]  helm template of the chart for VARIANT
 #   temp_namespace VAR PREFIX   namespace PREFIX-<random>, deleted on exit
 #   ensure_namespace NAME       create NAME unless it exists; delete it on exit if created
 set -euo pipefail
+# shellcheck disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/../support/test_lib.sh"
 : "${STO_CONTROLPLANE_DIR:?run through ctest (controlplane fixture)}"
 # shellcheck disable=SC1091
 . "$STO_CONTROLPLANE_DIR/env"
@@ -22,12 +24,6 @@ RAND=$(printf '%04x%04x' $RANDOM $RANDOM)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sto-e2e-$(basename "$0" .sh).XXXXXX")
 CREATED_NAMESPACES=()
 CREATED_CLUSTER_OBJECTS=()
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-pass() { echo "ok: $*"; }
 
 _chart_cleanup() {
   local rc=$? ns obj

@@ -6,7 +6,10 @@
 # chart's ServiceAccount with those args, reconciles a SysdigToken in a
 # watched namespace and leaves one in an unwatched namespace alone, and
 # `kubectl auth can-i` shows the ServiceAccount can reach nothing outside the
-# watched namespaces (and its own, for the Lease).
+# watched namespaces (and its own, for the Lease); with its own token the API
+# server refuses it the Secrets of the unwatched namespace. Adding that
+# namespace takes a `helm upgrade`, after which the restarted operator syncs
+# the SysdigToken that waited there.
 #   helm_install_namespaced_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/install_lib.sh" "$@"
 
@@ -26,6 +29,8 @@ out=$(helm install "$REL" "$CHART" -n "$RNS" --set crds.install=false \
   --set leaderElection.id=$LEASE 2>&1) || fail "helm install failed: $out"
 grep -q "the namespaces $TEAM_A, $TEAM_B" <<<"$out" || fail "NOTES.txt does not name the watched namespaces: $out"
 grep -q 'crds.install=false' <<<"$out" || fail "NOTES.txt does not say how to install the CRD: $out"
+grep -q 'add it to' <<<"$out" && grep -q 'helm upgrade' <<<"$out" ||
+  fail "NOTES.txt does not say that another namespace needs a helm upgrade: $out"
 owner=$(kubectl get crd sysdigtokens.monitoring.ibm.com -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}')
 [[ "$owner" != "$REL" ]] || fail "crds.install=false, yet the CRD belongs to release $REL"
 pass "helm install $REL in $RNS with watchNamespaces=$TEAM_A,$TEAM_B and crds.install=false"
@@ -56,15 +61,33 @@ wait_operator_started op
 prove_reconcile op "$TEAM_A"
 prove_lease op "$RNS" "$LEASE"
 
-# A SysdigToken outside the watched namespaces stays untouched.
+# A SysdigToken outside the watched namespaces stays untouched: no write to
+# it at all (its resourceVersion stays), no Secret, no Event.
 NS=$OTHER
 api_key_secret ibm-api-key apikey "$KEY"
 apply_sdt ops-team "$(base_spec)"
+rv=$(sdt_rv ops-team)
 sleep 3
 [[ -z "$(sdt ops-team .status)" ]] || fail "the SysdigToken in unwatched $OTHER got a status: $(sdt ops-team .status)"
+[[ "$(sdt_rv ops-team)" == "$rv" ]] || fail "the SysdigToken in unwatched $OTHER was written: resourceVersion $rv -> $(sdt_rv ops-team)"
 ! secret_exists ops-team || fail "a Secret was written in unwatched $OTHER"
+[[ -z "$(events ops-team)" ]] || fail "Events about the SysdigToken in unwatched $OTHER: $(events ops-team)"
 op_logged op "$OTHER" && fail "the operator logged about unwatched $OTHER: $(op_log op | grep "$OTHER" | head -n 2)"
-pass "a SysdigToken in unwatched $OTHER gets no status and no Secret"
+pass "a SysdigToken in unwatched $OTHER is not written (resourceVersion $rv), gets no Secret and no Event"
+
+# The API server itself refuses the ServiceAccount (its own token, not
+# impersonation) the Secrets of an unwatched namespace, and lets it list them
+# in a watched one.
+out=$(kubectl --kubeconfig "$WORK/sa.kubeconfig" get secrets -n "$OTHER" 2>&1) &&
+  fail "the ServiceAccount's token lists the Secrets of unwatched $OTHER: $out"
+grep -q 'Forbidden' <<<"$out" || fail "listing the Secrets of $OTHER failed, but not with Forbidden: $out"
+out=$(kubectl --kubeconfig "$WORK/sa.kubeconfig" get secrets -n "$OTHER" ibm-api-key 2>&1) &&
+  fail "the ServiceAccount's token reads the API key Secret of unwatched $OTHER"
+grep -q 'Forbidden' <<<"$out" || fail "reading $OTHER/ibm-api-key failed, but not with Forbidden: $out"
+out=$(kubectl --kubeconfig "$WORK/sa.kubeconfig" get secrets -n "$TEAM_A" -o name 2>&1) ||
+  fail "the ServiceAccount's token cannot list the Secrets of watched $TEAM_A: $out"
+grep -qx secret/sysdig-monitor-token <<<"$out" || fail "the ServiceAccount does not see secret/sysdig-monitor-token in $TEAM_A: $out"
+pass "with its own token the ServiceAccount lists Secrets in $TEAM_A and is Forbidden to list or get them in $OTHER"
 
 # 3. RBAC: the watched namespaces, and nothing outside them: exactly the
 # operator's rules in each watched namespace, the Lease's in the release
@@ -105,8 +128,25 @@ expect_cannot "$SA" list namespaces
 pass "RBAC: $SA works in $TEAM_A and $TEAM_B, its Lease $LEASE in $RNS, and nothing in $OTHER, $RNS, default, kube-system or cluster-wide"
 
 release_lease_on_stop op "$RNS" "$LEASE"
+
+# 4. A new namespace takes a chart upgrade: with $OTHER added to
+# watchNamespaces it gets its Role and a --namespace flag, and the operator
+# restarted with the new args syncs the SysdigToken that waited there.
+out=$(helm upgrade "$REL" "$CHART" -n "$RNS" --reuse-values --set "watchNamespaces={$TEAM_A,$TEAM_B,$OTHER}" 2>&1) ||
+  fail "helm upgrade failed: $out"
+kubectl get "role/$FULL" "rolebinding/$FULL" -n "$OTHER" >/dev/null 2>&1 || fail "helm upgrade made no Role/RoleBinding $FULL in $OTHER"
+mapfile -t ARGS < <(deployment_args "$RNS" "$FULL")
+[[ " ${ARGS[*]} " == *" --namespace=$OTHER "* ]] || fail "after helm upgrade the Deployment's args lack --namespace=$OTHER: ${ARGS[*]}"
+expect_rules "$SA" "$OTHER" "${OPERATOR_RULES[@]}"
+start_installed_operator op2 "$WORK/sa.kubeconfig" "${ARGS[@]}"
+wait_operator_started op2
+wait_for "the Secret ops-team in $OTHER after the upgrade" 30 secret_token_is ops-team "$TOKEN"
+wait_for "$OTHER/ops-team to be Ready=True (TokenSynced)" 30 ready_is ops-team True TokenSynced
+pass "helm upgrade adding $OTHER: Role there, --namespace=$OTHER, and the restarted operator synced $OTHER/ops-team"
+release_lease_on_stop op2 "$RNS" "$LEASE"
+
 out=$(helm uninstall "$REL" -n "$RNS" 2>&1) || fail "helm uninstall failed: $out"
-for ns in "$TEAM_A" "$TEAM_B"; do
+for ns in "$TEAM_A" "$TEAM_B" "$OTHER"; do
   ! kubectl get "role/$FULL" -n "$ns" >/dev/null 2>&1 || fail "helm uninstall left role/$FULL in $ns"
 done
 pass "helm uninstall removed the Roles in the watched namespaces"

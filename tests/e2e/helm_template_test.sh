@@ -5,7 +5,10 @@
 # fields, admission), a pod of each rendered Deployment passes the
 # "restricted" Pod Security Standard, the operator's flag parser accepts each
 # rendered args list, and each variant renders what it promises (objects,
-# args, security settings, probes, resources).
+# args, security settings, probes, resources). With watchNamespaces (ci/
+# namespaced.yaml, and one namespace with --set) the operator's Roles are in
+# exactly those namespaces and nothing is cluster-wide; the default memory
+# request and limit hold the peaks recorded in tests/bench/results/.
 #   helm_template_test.sh OPERATOR_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
 OPERATOR_BIN=${1:?usage: $0 OPERATOR_BINARY}
@@ -126,6 +129,7 @@ check_common() { # RENDERED DEPLOYMENT_FILE
   [[ "$(dep live_path) $(dep live_port) $(dep ready_path) $(dep ready_port) $(dep health_port)" == "/healthz health /readyz health 8081" ]] ||
     fail "$VARIANT: probes $(dep liveness) $(dep readiness)"
   [[ "$(dep pod_namespace_env)" == metadata.namespace ]] ||
+    fail "$VARIANT: POD_NAMESPACE is not the pod's namespace: '$(dep pod_namespace_env)'"
   # The operator's flag parser accepts the args: with a missing kubeconfig it
   # fails on that, not on a flag ("(see --help)").
   local args=() err rc=0
@@ -134,6 +138,69 @@ check_common() { # RENDERED DEPLOYMENT_FILE
   [[ $rc == 2 && "$err" == *no-such-kubeconfig* && "$err" != *'see --help'* ]] ||
     fail "$VARIANT: the operator refuses the rendered args ${args[*]}: $err"
   ARGS=" ${args[*]} "
+}
+# check_memory_defaults REQUEST LIMIT: the default memory request and limit
+# (Mi) hold what the benchmarks in tests/bench/results/ measured: the limit is
+# at least 1.25x every recorded peak RSS (so the pod is not OOM-killed at the
+# largest size measured), the request at least the peak of 1,000 resources;
+# and deploy/deployment.yaml has the same figures.
+check_memory_defaults() {
+  local req=$1 lim=$2 file n peak max_peak=0 max_n=0 small_peak=0 deploy_res
+  [[ "$req" =~ ^([0-9]+)Mi$ ]] || fail "default: memory request '$req' is not in Mi"
+  local req_kib=$((BASH_REMATCH[1] * 1024))
+  [[ "$lim" =~ ^([0-9]+)Mi$ ]] || fail "default: memory limit '$lim' is not in Mi"
+  local lim_kib=$((BASH_REMATCH[1] * 1024))
+  for file in "$ROOT"/tests/bench/results/*.json; do
+    n=$(grep -o '"n": *[0-9]*' "$file" | grep -o '[0-9]*$' | head -n 1)
+    peak=$(grep -o '"peak_rss_kib": *[0-9]*' "$file" | grep -o '[0-9]*$' | head -n 1)
+    [[ -n "$n" && -n "$peak" ]] || fail "no parameters.n / operator.peak_rss_kib in $file"
+    ((peak * 5 <= lim_kib * 4)) ||
+      fail "default: memory limit $lim is less than 1.25x the peak RSS $((peak / 1024)) MiB measured with N=$n ($file); raise it in values.yaml and deploy/deployment.yaml"
+    ((n > 1000 || req_kib >= peak)) ||
+      fail "default: memory request $req is below the peak RSS $((peak / 1024)) MiB measured with N=$n ($file)"
+    if ((peak > max_peak)); then max_peak=$peak max_n=$n; fi
+    if ((n <= 1000 && peak > small_peak)); then small_peak=$peak; fi
+  done
+  ((max_peak > 0 && small_peak > 0)) || fail "no benchmark results for N<=1000 and above in $ROOT/tests/bench/results"
+  deploy_res=$(kubectl create --dry-run=client -f "$ROOT/deploy/deployment.yaml" \
+    -o jsonpath='{.spec.template.spec.containers[0].resources.requests.memory} {.spec.template.spec.containers[0].resources.limits.memory}')
+  [[ "$deploy_res" == "$req $lim" ]] || fail "deploy/deployment.yaml's memory request/limit '$deploy_res' differ from the chart's '$req $lim'"
+  pass "memory: request $req >= peak $((small_peak / 1024)) MiB (N<=1000), limit $lim >= 1.25 x peak $((max_peak / 1024)) MiB (N=$max_n), deploy/ agrees"
+}
+# rbac FILE: the rendered RBAC objects, one a line:
+#   "ClusterRole /NAME RESOURCE,RESOURCE,..."  "Role NS/NAME RESOURCE,..."
+#   "ClusterRoleBinding /NAME -> KIND/NAME SA_NS/SA"  "RoleBinding NS/NAME -> KIND/NAME SA_NS/SA"
+rbac() {
+  kubectl create --dry-run=client -f "$1" -o go-template='{{if or (eq .kind "ClusterRole") (eq .kind "Role")}}{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}} {{range .rules}}{{range .resources}}{{.}},{{end}}{{end}}{{"\n"}}{{end}}{{if or (eq .kind "ClusterRoleBinding") (eq .kind "RoleBinding")}}{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}} -> {{.roleRef.kind}}/{{.roleRef.name}}{{range .subjects}} {{.namespace}}/{{.name}}{{end}}{{"\n"}}{{end}}'
+}
+# check_watch_namespaces LABEL FILE NS...: with watchNamespaces
+# NS..., the operator's Role and RoleBinding are in exactly those namespaces,
+# each Role has the operator's rules (Secrets included), the only other Role
+# is the Lease's in the release namespace (no Secrets), nothing is
+# cluster-scoped, and the args (ARGS, from check_common) carry exactly one
+# --namespace per entry.
+check_watch_namespaces() {
+  local label=$1 f=$2 ns got want r
+  shift 2
+  r=$(rbac "$f")
+  grep -q '^Cluster' <<<"$r" && fail "$label: renders cluster-wide RBAC: $(grep '^Cluster' <<<"$r" | tr '\n' ';')"
+  want=$(printf '%s\n' "$@" | sort)
+  got=$(sed -n "s|^Role \([^/]*\)/$full .*|\1|p" <<<"$r" | sort)
+  [[ "$got" == "$want" ]] || fail "$label: Roles $full in [$(echo $got)], want [$(echo $want)]"
+  got=$(sed -n "s|^RoleBinding \([^/]*\)/$full -> Role/$full $NS/$full\$|\1|p" <<<"$r" | sort)
+  [[ "$got" == "$want" ]] ||
+    fail "$label: RoleBindings $full (to Role $full, for ServiceAccount $NS/$full) in [$(echo $got)], want [$(echo $want)]: $r"
+  for ns in "$@"; do
+    grep -qxF "Role $ns/$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,events," <<<"$r" ||
+      fail "$label: the Role in $ns lacks the operator's rules: $(grep "^Role $ns/$full " <<<"$r")"
+  done
+  got=$(grep -v -e "^Role [^/]*/$full " -e "^RoleBinding [^/]*/$full " <<<"$r" | sort)
+  want="Role $NS/$full-leader-election leases,leases,
+RoleBinding $NS/$full-leader-election -> Role/$full-leader-election $NS/$full"
+  [[ "$got" == "$want" ]] || fail "$label: other RBAC than the Lease's in $NS: $got"
+  got=$(grep -o -- '--namespace=[^ ]*' <<<"$ARGS" | sort)
+  want=$(printf -- '--namespace=%s\n' "$@" | sort)
+  [[ "$got" == "$want" ]] || fail "$label: namespace args [$(echo $got)], want [$(echo $want)]"
 }
 args_have() { [[ "$ARGS" == *" $1 "* ]] || fail "$VARIANT: the args lack $1:$ARGS"; }
 args_lack() { [[ "$ARGS" != *"$1"* ]] || fail "$VARIANT: the args have $1:$ARGS"; }
@@ -173,23 +240,18 @@ while read -r variant; do
       done
       args_lack --namespace=
       args_lack --allowed-hosts
-      [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 64Mi " ]] ||
+      [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 128Mi " ]] ||
         fail "default: resources $(dep resources)"
+      check_memory_defaults "$(dep req_mem)" "$(dep lim_mem)"
+      [[ "$(rbac "$f" | grep '^ClusterRole ')" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,events," ]] ||
+        fail "default: the ClusterRole's rules: $(rbac "$f" | grep '^ClusterRole ')"
       [[ "$(dep metrics_port)" == 8080 ]] || fail "default: no metrics port 8080"
       [[ "$(dep image)" == sysdig-token-operator:* ]] || fail "default: image $(dep image)"
       [[ "$(helm template sto "$CHART" -n "$NS" --show-only templates/pdb.yaml | grep -c 'minAvailable: 1')" == 1 ]] ||
         fail "default: the PDB is not minAvailable: 1"
       ;;
     namespaced)
-      for ns in sto-ci-team-a sto-ci-team-b; do
-        expect_obj "$f" "Role $ns/$full"
-        expect_obj "$f" "RoleBinding $ns/$full"
-        args_have "--namespace=$ns"
-      done
-      expect_no_obj "$f" "ClusterRole /$full"
-      expect_no_obj "$f" "ClusterRoleBinding /$full"
-      expect_obj "$f" "Role $NS/$full-leader-election"
-      grep -q '^ClusterRole' <<<"$(list "$f")" && fail "namespaced: renders cluster-wide RBAC: $(list "$f" | grep '^ClusterRole')"
+      check_watch_namespaces namespaced "$f" sto-ci-team-a sto-ci-team-b
       ;;
     no-leader-election)
       args_lack --leader-elect
@@ -226,3 +288,18 @@ while read -r variant; do
   esac
   pass "$VARIANT: $(list "$f" | wc -l) objects accepted by the API server (strict dry run), restricted pod, args:$ARGS"
 done < <(variants)
+
+# watchNamespaces of one namespace, set on the command line: one Role, one
+# RoleBinding, one --namespace, no Secrets rule anywhere cluster-wide; the API
+# server accepts it.
+VARIANT=watch-one
+full=sto-sysdig-token-operator
+temp_namespace ONE sto-tmpl-one
+f=$WORK/$VARIANT.yaml
+render default -n "$NS" --set "watchNamespaces={$ONE}" >"$f" || fail "$VARIANT: helm template failed"
+render default -n "$NS" --set "watchNamespaces={$ONE}" --show-only templates/deployment.yaml >"$WORK/$VARIANT-deployment.yaml"
+out=$(kubectl apply --dry-run=server --validate=strict -f "$f" 2>&1) || fail "$VARIANT: the API server refuses the rendered chart: $out"
+check_common "$f" "$WORK/$VARIANT-deployment.yaml"
+check_watch_namespaces "$VARIANT" "$f" "$ONE"
+args_have "--leader-election-namespace=$NS"
+pass "$VARIANT: watchNamespaces={$ONE}: Role + RoleBinding in $ONE only, the Lease's Role in $NS, nothing cluster-wide, args:$ARGS"
