@@ -34,12 +34,14 @@ TEST(Controller, ForbiddenListIsLoggedCountedAndStopIsPrompt) {
   ControllerOptions options;
   options.namespaces = {"ops"};
   options.metrics = &registry;
+  // The io_context outlives the controller, as in the operator.
+  asio::io_context io;
   Controller controller(api, options);
   const std::string sample = "sysdigtoken_kube_errors_total{component=\"watcher\",code=\"403\"}";
 
   Clock::duration stop_took{};
   bool returned = false;
-  sto::testing::run([&](asio::io_context& io) -> asio::awaitable<void> {
+  sto::testing::run_on(io, [&](asio::any_io_executor) -> asio::awaitable<void> {
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
