@@ -1,6 +1,7 @@
 // sysdig-token-operator: flags -> configuration -> wiring -> run until SIGTERM.
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include <sys/prctl.h>
@@ -11,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/logging.h"
+#include "common/memory.h"
 #include "cli/options.h"
 #include "controller/controller.h"
 #include "ibm/http_gateway.h"
@@ -136,6 +138,19 @@ int run(const sto::cli::Options& options) {
   }
   for (const auto& s : servers) log::info("serving", {{"address", s->local_address()}});
 
+  // Memory freed after large answers (a tenant's big Secrets among them) is
+  // given back to the system every few seconds.
+  asio::steady_timer memory_release(ioc);
+  std::function<void()> release_memory_later = [&] {
+    memory_release.expires_after(std::chrono::seconds(5));
+    memory_release.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      release_free_memory();
+      release_memory_later();
+    });
+  };
+  release_memory_later();
+
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   // Shutdown is bounded: what has not finished by then is left (the Lease
   // then expires instead of being released).
@@ -161,6 +176,7 @@ int run(const sto::cli::Options& options) {
         exit_code = clean ? 0 : 1;
         signals.cancel();
         shutdown_deadline.cancel();
+        memory_release.cancel();
         gateway.value()->shutdown();
         for (auto& s : servers) s->stop();
       },
@@ -190,6 +206,7 @@ int main(int argc, char** argv) {
   // The process holds API keys and tokens: no core dumps, no ptrace by
   // other processes of the same user.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sto::return_large_blocks_at_once();
   auto outcome = sto::cli::parse_command_line(argc, argv);
   if (auto* exit = std::get_if<sto::cli::Exit>(&outcome)) {
     (exit->code == 0 ? std::cout : std::cerr) << exit->text << '\n';

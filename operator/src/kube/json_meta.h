@@ -12,18 +12,35 @@ namespace sto::kube {
 
 // A JSON text parsed on demand with this thread's parser: a padded copy and
 // the document over it. One at a time per thread (the parser is reused).
+// A parser keeps buffers as large as the largest text it has read (several
+// times its size): after a large one (a Secret of 1 MiB) it starts afresh,
+// so that one big object does not hold that memory for good.
+inline constexpr std::size_t kKeptParserCapacity = 256 * 1024;
+inline void shrink_parser(simdjson::ondemand::parser& parser) {
+  if (parser.capacity() > kKeptParserCapacity) parser = simdjson::ondemand::parser{};
+}
+
 class JsonDocument {
  public:
   explicit JsonDocument(std::string_view json) : text_(json) {
-    thread_local simdjson::ondemand::parser parser;
-    if (auto err = parser.iterate(text_).get(doc_))
+    if (auto err = parser().iterate(text_).get(doc_))
       error_ = std::string("invalid JSON: ") + simdjson::error_message(err);
   }
+  JsonDocument(const JsonDocument&) = delete;
+  JsonDocument& operator=(const JsonDocument&) = delete;
   // Empty when the text parsed.
   const std::string& error() const { return error_; }
   simdjson::ondemand::document& doc() { return doc_; }
 
  private:
+  static simdjson::ondemand::parser& parser() {
+    thread_local simdjson::ondemand::parser p;
+    return p;
+  }
+  // Destroyed last, after the document over the parser.
+  struct Shrink {
+    ~Shrink() { shrink_parser(parser()); }
+  } shrink_;
   simdjson::padded_string text_;
   simdjson::ondemand::document doc_;
   std::string error_;

@@ -4,6 +4,8 @@
 
 #include <simdjson.h>
 
+#include "kube/json_meta.h"
+
 namespace sto::kube {
 
 struct WatchDecoder::Parser {
@@ -45,6 +47,13 @@ Result<Ok, ApiError> WatchDecoder::feed(std::string_view bytes, std::vector<Watc
   }
   if (start > 0) buffer_.erase(0, start);
   scanned_ = buffer_.size();
+  if (start > 0) {
+    // After a large event, neither the parser nor the buffer keeps its size.
+    shrink_parser(parser_->parser);
+    if (buffer_.capacity() > kKeptParserCapacity && buffer_.size() < kKeptParserCapacity / 2) {
+      std::string(buffer_).swap(buffer_);
+    }
+  }
   if (buffer_.size() > max_event_bytes_) {
     return fail(decode_error("event larger than " + std::to_string(max_event_bytes_) + " bytes"));
   }
@@ -113,10 +122,6 @@ Result<Ok, ApiError> WatchDecoder::decode(std::size_t begin, std::size_t end,
   return fail(decode_error(std::string("malformed JSON: ") + e.what()));
 }
 
-namespace {
-constexpr std::size_t kKeptParserCapacity = 1u << 20;
-}  // namespace
-
 Result<ListPage, ApiError> decode_list(std::string& body) try {
   auto bad = [](std::string what) {
     ApiError e;
@@ -128,13 +133,8 @@ Result<ListPage, ApiError> decode_list(std::string& body) try {
   body.append(simdjson::SIMDJSON_PADDING, '\0');
   simdjson::padded_string_view view(body.data(), size, body.size());
   thread_local simdjson::ondemand::parser parser;
-  // The parser keeps buffers as large as the largest page it has read: after
-  // a large one it starts afresh, so that one page of big objects does not
-  // hold its size in memory for good.
   struct Shrink {
-    ~Shrink() {
-      if (parser.capacity() > kKeptParserCapacity) parser = simdjson::ondemand::parser{};
-    }
+    ~Shrink() { shrink_parser(parser); }
   } shrink;
   simdjson::ondemand::document doc;
   if (auto err = parser.iterate(view).get(doc)) {

@@ -16,7 +16,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Pages larger than this give their freed memory back to the system.
+// List pages and watch events larger than this give their freed memory
+// back to the system.
 constexpr std::size_t kReleaseAfterBytes = 1u << 20;
 
 }  // namespace
@@ -158,6 +159,7 @@ asio::awaitable<Result<Ok, ApiError>> Watcher::watch(const Sink& sink) {
     if (!next->has_value()) co_return Ok{};  // server-side timeout: resume
     WatchEvent& ev = **next;
     if (!ev.resource_version.empty()) resource_version_ = ev.resource_version;
+    const bool large = ev.object.size() > kReleaseAfterBytes;
     switch (ev.type) {
       case WatchEventType::Added:
       case WatchEventType::Modified:
@@ -171,6 +173,10 @@ asio::awaitable<Result<Ok, ApiError>> Watcher::watch(const Sink& sink) {
       case WatchEventType::Bookmark:
       case WatchEventType::Error:
         break;
+    }
+    if (large) {
+      ev.object = std::string();
+      release_free_memory();
     }
   }
 }
