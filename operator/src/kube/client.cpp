@@ -221,7 +221,8 @@ class ClientImpl final : public Client {
     req.timeout = options_.timeout;
     req.headers.push_back({"Accept", "application/json"});
     if (!content_type.empty()) req.headers.push_back({"Content-Type", std::string(content_type)});
-    auto auth = config_.credentials->authorization();
+    // An exec plugin runs on a thread of its own: the loop goes on meanwhile.
+    auto auth = co_await config_.credentials->authorization_async();
     if (!auth) co_return fail(credentials_error(auth.error()));
     if (!auth->empty()) req.headers.push_back({"Authorization", std::move(auth.value())});
     co_return req;
