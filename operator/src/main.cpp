@@ -186,6 +186,9 @@ int run(const sto::cli::Options& options) {
         ioc.stop();
       });
   ioc.run();
+  // Also when shutdown timed out: a credential plugin still running is
+  // killed and its thread ended before the io_context goes away.
+  client.value()->shutdown();
   // Let the work cancelled at shutdown (watches, timers) finish while the
   // objects it belongs to still exist.
   ioc.restart();

@@ -205,7 +205,12 @@ class ClientImpl final : public Client {
     co_return co_await call(method, path, body, content_type);
   }
 
-  void shutdown() override { http_->shutdown(); }
+  void shutdown() override {
+    http_->shutdown();
+    // A credential plugin still running is killed; its callers get an error
+    // while their executor still runs.
+    config_.credentials->shutdown();
+  }
 
  private:
   // Applies the rate limit and credentials; path is absolute on the server.

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -181,14 +182,38 @@ class Fd {
   int fd_ = -1;
 };
 
+// Stops a run_process() from another thread, waking its poll at once.
+class CancelSignal {
+ public:
+  CancelSignal() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~CancelSignal() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  CancelSignal(const CancelSignal&) = delete;
+  CancelSignal& operator=(const CancelSignal&) = delete;
+  void fire() {
+    fired_ = true;
+    if (fd_ >= 0) {
+      std::uint64_t one = 1;
+      ssize_t written = ::write(fd_, &one, sizeof one);
+      (void)written;  // already signalled, or polled within 100 ms anyway
+    }
+  }
+  bool fired() const { return fired_.load(); }
+  int fd() const { return fd_; }  // -1 without an eventfd
+
+ private:
+  std::atomic<bool> fired_{false};
+  int fd_ = -1;
+};
+
 // Runs argv with env, stdin from /dev/null, stdout and stderr captured, in
 // its own process group (so that a timeout kills its children too). Blocks
-// the calling thread; `cancelled` (checked every 100 ms) kills the process
-// group early.
+// the calling thread; `cancel` kills the process group early.
 Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& argv,
                                                const std::vector<std::string>& env,
                                                std::chrono::milliseconds timeout,
-                                               const std::atomic<bool>& cancelled) {
+                                               const CancelSignal& cancel) {
   constexpr std::size_t kMaxOutput = 1u << 20;
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return fail("pipe: " + std::string(std::strerror(errno)));
@@ -239,7 +264,7 @@ Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& a
   bool out_open = true, err_open = true;
   char buffer[16384];
   while (out_open || err_open) {
-    if (cancelled.load()) {
+    if (cancel.fired()) {
       stopped = true;
       break;
     }
@@ -248,9 +273,10 @@ Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& a
       timed_out = true;
       break;
     }
-    pollfd fds[2] = {{out_open ? out_read.get() : -1, POLLIN, 0},
-                     {err_open ? err_read.get() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 100)));
+    pollfd fds[3] = {{out_open ? out_read.get() : -1, POLLIN, 0},
+                     {err_open ? err_read.get() : -1, POLLIN, 0},
+                     {cancel.fd(), POLLIN, 0}};
+    int n = ::poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 100)));
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     for (int i = 0; i < 2; ++i) {
@@ -277,7 +303,7 @@ Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& a
       pid_t done = ::waitpid(pid, &result.status, WNOHANG);
       if (done == pid) break;
       if (done < 0 && errno != EINTR) return fail("waitpid: " + std::string(std::strerror(errno)));
-      if (cancelled.load()) {
+      if (cancel.fired()) {
         stopped = true;
       } else if (Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -291,7 +317,7 @@ Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& a
     }
     break;
   }
-  if (stopped) return fail(std::string("stopped: the credentials were released while it ran"));
+  if (stopped) return fail(std::string("stopped: the client is shutting down"));
   if (timed_out) {
     auto ms = timeout.count();
     std::string limit =
@@ -378,9 +404,13 @@ class ExecPlugin final : public Credentials {
     }
   }
 
-  // A run in progress is killed; its waiters get an error.
-  ~ExecPlugin() override {
-    cancelled_ = true;
+  ~ExecPlugin() override { shutdown(); }
+
+  // Kills a run in progress (its waiters get an error) and waits for the
+  // worker thread, which then touches no executor any more; later runs fail
+  // at once.
+  void shutdown() override {
+    cancel_.fire();
     std::unique_lock lock(mutex_);
     if (worker_.joinable()) {
       std::thread worker = std::move(worker_);
@@ -530,9 +560,10 @@ class ExecPlugin final : public Credentials {
 
   // On the worker thread; config_ and command_ never change.
   Result<ExecToken, std::string> run() const {
+    if (cancel_.fired()) return fail(std::string("stopped: the client is shutting down"));
     std::vector<std::string> argv{command_};
     argv.insert(argv.end(), config_.args.begin(), config_.args.end());
-    auto output = run_process(argv, environment(), config_.timeout, cancelled_);
+    auto output = run_process(argv, environment(), config_.timeout, cancel_);
     if (!output) {
       std::string message = output.error();
       if (message == "executable not found" && !config_.install_hint.empty()) {
@@ -549,7 +580,7 @@ class ExecPlugin final : public Credentials {
 
   const ExecConfig config_;
   std::string command_;
-  std::atomic<bool> cancelled_{false};
+  CancelSignal cancel_;
 
   std::mutex mutex_;  // guards everything below
   std::condition_variable answered_;

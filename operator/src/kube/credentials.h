@@ -37,6 +37,10 @@ class Credentials {
   virtual boost::asio::awaitable<Result<std::string, std::string>> authorization_async();
   // The server answered 401: drop what is cached and refresh on the next call.
   virtual void invalidate() {}
+  // The client is shutting down: work in progress ends now (an exec plugin
+  // is killed and its callers answered with an error) and no new work
+  // starts. Returns once nothing runs that could still resume a caller.
+  virtual void shutdown() {}
 };
 
 // No Authorization header: certificate-only or anonymous clients.
@@ -97,8 +101,8 @@ struct ExecConfig {
 // running after config.timeout is killed with its whole process group, and
 // the error says so. Errors include the plugin's exit status and the first
 // line of its stderr. Plugins that answer with a client certificate instead
-// of a token are reported as unsupported. Destroying the credentials kills
-// a run in progress.
+// of a token are reported as unsupported. shutdown() (and destroying the
+// credentials) kills a run in progress.
 std::shared_ptr<Credentials> exec_plugin(ExecConfig config, std::string kubeconfig_dir);
 
 }  // namespace sto::kube

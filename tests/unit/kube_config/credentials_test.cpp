@@ -405,42 +405,81 @@ wait
   EXPECT_FALSE(running(child)) << "the plugin's child " << child << " survived";
 }
 
-TEST_F(ExecPluginTest, DestroyingTheCredentialsKillsARunInProgress) {
-  ExecConfig c;
-  c.command = dir.write("hang.sh", R"(#!/bin/sh
+// Starts a plugin run (a script that hangs) from a coroutine on io, and
+// returns once the script has started.
+struct HangingRun {
+  asio::io_context io;
+  std::optional<Result<std::string, std::string>> answer;
+  std::string child_file;
+
+  void start(Credentials& creds, const std::string& child) {
+    child_file = child;
+    asio::co_spawn(
+        io,
+        [this, &creds]() -> asio::awaitable<void> {
+          auto a = co_await creds.authorization_async();
+          answer = std::move(a);
+        },
+        asio::detached);
+    for (int i = 0; i < 500 && !std::filesystem::exists(child_file); ++i) io.run_for(10ms);
+  }
+  // The plugin's child is gone (killed with its process group).
+  void expect_child_killed() {
+    std::string child = read_text(child_file);
+    child = child.substr(0, child.find('\n'));
+    ASSERT_FALSE(child.empty());
+    for (int i = 0; i < 200 && running(child); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(running(child)) << "the plugin's child " << child << " survived";
+  }
+};
+
+constexpr const char* kHangingPlugin = R"(#!/bin/sh
 sleep 30 &
 echo $! > "$(dirname "$0")/child"
 wait
-)",
-                        0755);
+)";
+
+TEST_F(ExecPluginTest, ShutdownKillsARunInProgressAndRefusesNewOnes) {
+  ExecConfig c;
+  c.command = dir.write("hang.sh", kHangingPlugin, 0755);
   c.timeout = 60s;
   auto creds = exec_plugin(c, "");
-  asio::io_context io;
-  std::optional<Result<std::string, std::string>> answer;
-  asio::co_spawn(
-      io,
-      [&, raw = creds.get()]() -> asio::awaitable<void> {
-        auto a = co_await raw->authorization_async();
-        answer = std::move(a);
-      },
-      asio::detached);
-  auto child_file = (dir.path() / "child").string();
-  for (int i = 0; i < 500 && !std::filesystem::exists(child_file); ++i) {
-    io.run_for(10ms);
-  }
-  ASSERT_TRUE(std::filesystem::exists(child_file));
-  ASSERT_FALSE(answer.has_value());
+  HangingRun run;
+  run.start(*creds, (dir.path() / "child").string());
+  ASSERT_TRUE(std::filesystem::exists(run.child_file));
+  ASSERT_FALSE(run.answer.has_value());
   auto t0 = std::chrono::steady_clock::now();
-  creds.reset();  // e.g. the operator shutting down
+  creds->shutdown();  // the client shutting down
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  io.run();
-  ASSERT_TRUE(answer.has_value());
-  ASSERT_FALSE(answer->ok());
-  EXPECT_NE(answer->error().find("stopped"), std::string::npos) << answer->error();
-  std::string child = read_text(child_file);
-  child = child.substr(0, child.find('\n'));
-  for (int i = 0; i < 200 && running(child); ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_FALSE(running(child)) << "the plugin's child " << child << " survived";
+  run.io.run();  // the waiting caller resumes with the error
+  ASSERT_TRUE(run.answer.has_value());
+  ASSERT_FALSE(run.answer->ok());
+  EXPECT_NE(run.answer->error().find("stopped: the client is shutting down"), std::string::npos)
+      << run.answer->error();
+  run.expect_child_killed();
+  // Nothing runs any more.
+  std::filesystem::remove(run.child_file);
+  auto later = creds->authorization();
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.error().find("stopped"), std::string::npos) << later.error();
+  EXPECT_FALSE(std::filesystem::exists(run.child_file));
+}
+
+TEST_F(ExecPluginTest, DestroyingTheCredentialsKillsARunInProgress) {
+  ExecConfig c;
+  c.command = dir.write("hang.sh", kHangingPlugin, 0755);
+  c.timeout = 60s;
+  auto creds = exec_plugin(c, "");
+  HangingRun run;
+  run.start(*creds, (dir.path() / "child").string());
+  ASSERT_TRUE(std::filesystem::exists(run.child_file));
+  auto t0 = std::chrono::steady_clock::now();
+  creds.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  run.io.run();
+  ASSERT_TRUE(run.answer.has_value());
+  EXPECT_FALSE(run.answer->ok());
+  run.expect_child_killed();
 }
 
 }  // namespace
