@@ -377,8 +377,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_return;
       }
 
-      c.enter(Phase::Responding);
       Response res = respond(parser.get());
+      // From here the client's reading paces the response (a slow render
+      // above held the whole loop, not this connection).
+      c.enter(Phase::Responding);
       bool keep_alive = res.keep_alive();
       c.stream.expires_after(opt.timeout);
       auto [wec, wn] = co_await http::async_write(c.stream, res, use_tuple);
