@@ -30,10 +30,16 @@ int run(const sto::cli::Options& options) {
 
   kube::LoadOptions load;
   load.kubeconfig_path = options.kubeconfig;
+  load.policy.allow_http = options.insecure_kubeconfig;
   auto cluster = kube::load_default(load);
   if (!cluster) {
     std::cerr << "sysdig-token-operator: " << cluster.error() << "\n";
     return 2;
+  }
+  if (cluster->server.scheme == "http") {
+    log::warn("the API server is reached over plain HTTP (--insecure-kubeconfig): credentials "
+              "and Secrets cross the network unencrypted",
+              {{"server", cluster->server.origin()}});
   }
   std::string lease_namespace = options.leader_election_namespace;
   if (lease_namespace.empty()) lease_namespace = cluster->namespace_;
@@ -100,7 +106,11 @@ int run(const sto::cli::Options& options) {
   co.metrics = &metrics;
   controller::Controller ctrl(client.value(), co);
 
-  // /metrics and the probes: one server when both use the same address.
+  // /metrics and the probes: one server when both use the same address,
+  // else two, each with its own listener, accept loop and connection cap, so
+  // that clients of /metrics (or connections held open on its port) never
+  // take the kubelet's place on the probe port. Either way a server at its
+  // cap makes room by closing the connection idle the longest.
   std::vector<std::unique_ptr<server::HttpServer>> servers;
   // Accept failures of /metrics and the probes, one line per minute at most.
   auto server_log = std::make_shared<log::Throttle>(std::chrono::minutes(1));
@@ -192,6 +202,9 @@ int run(const sto::cli::Options& options) {
         ioc.stop();
       });
   ioc.run();
+  // Also when shutdown timed out: a credential plugin still running is
+  // killed and its thread ended before the io_context goes away.
+  client.value()->shutdown();
   // Let the work cancelled at shutdown (watches, timers) finish while the
   // objects it belongs to still exist.
   ioc.restart();

@@ -54,6 +54,9 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
 
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Path to a kubeconfig; default $KUBECONFIG, then in-cluster, then ~/.kube/config");
+  app.add_flag("--insecure-kubeconfig", o.insecure_kubeconfig,
+               "Allow a kubeconfig whose cluster server is http:// (credentials and Secrets then "
+               "cross the network unencrypted); refused by default");
   app.add_option("--namespace", namespaces,
                  "Namespace to watch (repeatable or comma-separated); default all namespaces");
   app.add_option("--metrics-bind-address", metrics,

@@ -19,6 +19,9 @@ using BindAddress = server::BindAddress;
 
 struct Options {
   std::string kubeconfig;               // empty: $KUBECONFIG, in-cluster, ~/.kube/config
+  // Accept a kubeconfig whose cluster server is http:// (refused otherwise:
+  // credentials and Secrets would cross the network unencrypted).
+  bool insecure_kubeconfig = false;
   std::vector<std::string> namespaces;  // empty: all namespaces
   std::optional<BindAddress> metrics_bind_address;
   std::optional<BindAddress> health_probe_bind_address;

@@ -207,7 +207,12 @@ class ClientImpl final : public Client {
     co_return co_await call(method, path, body, content_type);
   }
 
-  void shutdown() override { http_->shutdown(); }
+  void shutdown() override {
+    http_->shutdown();
+    // A credential plugin still running is killed; its callers get an error
+    // while their executor still runs.
+    config_.credentials->shutdown();
+  }
 
  private:
   // Applies the rate limit and credentials; path is absolute on the server.
@@ -223,7 +228,8 @@ class ClientImpl final : public Client {
     req.timeout = options_.timeout;
     req.headers.push_back({"Accept", "application/json"});
     if (!content_type.empty()) req.headers.push_back({"Content-Type", std::string(content_type)});
-    auto auth = config_.credentials->authorization();
+    // An exec plugin runs on a thread of its own: the loop goes on meanwhile.
+    auto auth = co_await config_.credentials->authorization_async();
     if (!auth) co_return fail(credentials_error(auth.error()));
     if (!auth->empty()) req.headers.push_back({"Authorization", std::move(auth.value())});
     co_return req;

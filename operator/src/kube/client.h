@@ -122,6 +122,8 @@ class Client {
   virtual Async<Json> request(std::string_view method, const std::string& path, const Json& body,
                               std::string_view content_type) = 0;
 
+  // Closes idle connections and ends credential work in progress (an exec
+  // plugin is killed); requests after it fail. Idempotent.
   virtual void shutdown() = 0;
 };
 

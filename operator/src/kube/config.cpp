@@ -137,6 +137,7 @@ struct Entry {
   std::string file;   // the file as named by the caller
   std::string dir;    // absolute directory of the file, for relative paths
   std::string field;  // e.g. "clusters[1].cluster"
+  std::string name;   // the cluster, context or user name; empty for nested entries
 };
 
 // One or more files merged; the first definition of each name wins.
@@ -249,7 +250,7 @@ Result<Ok, std::string> parse_section(const YAML::Node& root, const char* sectio
       return fail(error_in(
           file, field + ".name: duplicate name " + in_quotes(key) + " (also " + it->second + ")"));
     }
-    into.emplace(key, Entry{body, file, dir, body_field});  // an earlier file wins
+    into.emplace(key, Entry{body, file, dir, body_field, key});  // an earlier file wins
   }
   return Ok{};
 }
@@ -300,8 +301,8 @@ Result<Ok, std::string> parse_file(const std::string& path, Kubeconfig& config) 
 
 // --- building a ClusterConfig from the chosen context -----------------------
 
-Result<Ok, std::string> apply_cluster(const Entry& cluster, ClusterConfig& out,
-                                      ExecClusterInfo& exec_info) {
+Result<Ok, std::string> apply_cluster(const Entry& cluster, const KubeconfigPolicy& policy,
+                                      ClusterConfig& out, ExecClusterInfo& exec_info) {
   auto server = string_field(cluster, "server");
   if (!server) return fail(server.error());
   if (server->empty()) return fail(error_at(cluster, "server", "missing"));
@@ -310,6 +311,14 @@ Result<Ok, std::string> apply_cluster(const Entry& cluster, ClusterConfig& out,
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (server->find("://") == std::string::npos || (scheme != "https" && scheme != "http")) {
     return fail(error_at(cluster, "server", in_quotes(*server) + " is not an https URL"));
+  }
+  if (scheme == "http" && !policy.allow_http) {
+    return fail(error_at(cluster, "server",
+                         "cluster " + in_quotes(cluster.name) + " uses plain HTTP (" +
+                             in_quotes(*server) +
+                             "): its credentials and the Secrets the operator reads and writes "
+                             "would cross the network unencrypted; use an https:// server "
+                             "(--insecure-kubeconfig allows http://)"));
   }
   auto url = net::Url::parse(*server);
   if (!url) return fail(error_at(cluster, "server", url.error()));
@@ -478,7 +487,8 @@ Result<Ok, std::string> apply_user(const Entry& user, const ExecClusterInfo& clu
   return Ok{};
 }
 
-Result<ClusterConfig, std::string> resolve(const Kubeconfig& config, const std::string& context) {
+Result<ClusterConfig, std::string> resolve(const Kubeconfig& config, const std::string& context,
+                                           const KubeconfigPolicy& policy) {
   std::string files = join(config.files, ":");
   if (config.non_empty_files == 0) {
     return fail(
@@ -512,7 +522,7 @@ Result<ClusterConfig, std::string> resolve(const Kubeconfig& config, const std::
 
   ClusterConfig out;
   ExecClusterInfo exec_info;
-  if (auto applied = apply_cluster(cluster_it->second, out, exec_info); !applied) {
+  if (auto applied = apply_cluster(cluster_it->second, policy, out, exec_info); !applied) {
     return fail(applied.error());
   }
   // No user: an anonymous (or, with a CA only, server-verified) client.
@@ -541,14 +551,15 @@ std::string env_value(const LoadOptions& options, const char* name) {
 }  // namespace
 
 Result<ClusterConfig, std::string> load_kubeconfig_files(const std::vector<std::string>& paths,
-                                                         const std::string& context) {
+                                                         const std::string& context,
+                                                         const KubeconfigPolicy& policy) {
   if (paths.empty()) return fail(std::string("kubeconfig: no file given"));
   Kubeconfig config;
   try {
     for (const auto& path : paths) {
       if (auto parsed = parse_file(path, config); !parsed) return fail(parsed.error());
     }
-    return resolve(config, context);
+    return resolve(config, context, policy);
   } catch (const YAML::Exception& e) {
     // A shape the checks above did not foresee; still name the file(s).
     return fail(error_in(join(paths, ":"), e.what()));
@@ -556,8 +567,9 @@ Result<ClusterConfig, std::string> load_kubeconfig_files(const std::vector<std::
 }
 
 Result<ClusterConfig, std::string> load_kubeconfig_file(const std::string& path,
-                                                        const std::string& context) {
-  return load_kubeconfig_files({path}, context);
+                                                        const std::string& context,
+                                                        const KubeconfigPolicy& policy) {
+  return load_kubeconfig_files({path}, context, policy);
 }
 
 Result<ClusterConfig, std::string> load_in_cluster(const LoadOptions& options) {
@@ -599,7 +611,7 @@ Result<ClusterConfig, std::string> load_in_cluster(const LoadOptions& options) {
 
 Result<ClusterConfig, std::string> load_default(const LoadOptions& options) {
   if (!options.kubeconfig_path.empty()) {
-    return load_kubeconfig_file(options.kubeconfig_path, options.context);
+    return load_kubeconfig_file(options.kubeconfig_path, options.context, options.policy);
   }
 
   std::string kubeconfig_env = env_value(options, "KUBECONFIG");
@@ -619,7 +631,7 @@ Result<ClusterConfig, std::string> load_default(const LoadOptions& options) {
     if (existing.empty()) {
       return fail("KUBECONFIG=" + kubeconfig_env + ": none of the listed files exists");
     }
-    return load_kubeconfig_files(existing, options.context);
+    return load_kubeconfig_files(existing, options.context, options.policy);
   }
 
   std::string in_cluster_reason;
@@ -638,7 +650,7 @@ Result<ClusterConfig, std::string> load_default(const LoadOptions& options) {
   std::string home_reason = "HOME is not set";
   if (!home.empty()) {
     std::string path = (fs::path(home) / ".kube" / "config").string();
-    if (fs::exists(path, ec)) return load_kubeconfig_file(path, options.context);
+    if (fs::exists(path, ec)) return load_kubeconfig_file(path, options.context, options.policy);
     home_reason = path + " does not exist";
   }
   return fail(

@@ -33,9 +33,19 @@ struct ClusterConfig {
 
 inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+// What a kubeconfig may ask for only when allowed.
+struct KubeconfigPolicy {
+  // A cluster `server` with http:// (no TLS): its bearer token and every
+  // object, Secrets included, would cross the network in the clear. Refused
+  // unless set (the operator's --insecure-kubeconfig); the error names the
+  // file and the cluster.
+  bool allow_http = false;
+};
+
 struct LoadOptions {
   std::string kubeconfig_path;  // --kubeconfig; empty: look further
   std::string context;          // empty: the kubeconfig's current-context
+  KubeconfigPolicy policy;      // for kubeconfig files (in-cluster is always https)
   // Injectable for tests.
   std::string service_account_dir = kServiceAccountDir;
   std::function<const char*(const char*)> getenv = ::getenv;
@@ -43,14 +53,16 @@ struct LoadOptions {
 
 // One kubeconfig file; context empty means its current-context.
 Result<ClusterConfig, std::string> load_kubeconfig_file(const std::string& path,
-                                                        const std::string& context = "");
+                                                        const std::string& context = "",
+                                                        const KubeconfigPolicy& policy = {});
 
 // Several kubeconfig files merged by kubectl's rules: the first file to define
 // a cluster, context or user name (or current-context) wins; relative paths
 // resolve against the directory of the file that defined the entry. Every
 // file must exist and parse.
 Result<ClusterConfig, std::string> load_kubeconfig_files(const std::vector<std::string>& paths,
-                                                         const std::string& context = "");
+                                                         const std::string& context = "",
+                                                         const KubeconfigPolicy& policy = {});
 
 // The service account of the pod: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT,
 // <dir>/ca.crt, <dir>/token (re-read as the kubelet rotates it) and

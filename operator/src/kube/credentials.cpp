@@ -8,14 +8,17 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,15 +26,29 @@
 #include <optional>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 #include <thread>
+#include <tuple>
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 extern char** environ;  // NOLINT: POSIX
 
 namespace sto::kube {
+
+boost::asio::awaitable<Result<std::string, std::string>> Credentials::authorization_async() {
+  co_return authorization();
+}
+
 namespace {
 
+namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 
@@ -165,11 +182,38 @@ class Fd {
   int fd_ = -1;
 };
 
+// Stops a run_process() from another thread, waking its poll at once.
+class CancelSignal {
+ public:
+  CancelSignal() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~CancelSignal() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  CancelSignal(const CancelSignal&) = delete;
+  CancelSignal& operator=(const CancelSignal&) = delete;
+  void fire() {
+    fired_ = true;
+    if (fd_ >= 0) {
+      std::uint64_t one = 1;
+      ssize_t written = ::write(fd_, &one, sizeof one);
+      (void)written;  // already signalled, or polled within 100 ms anyway
+    }
+  }
+  bool fired() const { return fired_.load(); }
+  int fd() const { return fd_; }  // -1 without an eventfd
+
+ private:
+  std::atomic<bool> fired_{false};
+  int fd_ = -1;
+};
+
 // Runs argv with env, stdin from /dev/null, stdout and stderr captured, in
-// its own process group (so that a timeout kills its children too).
+// its own process group (so that a timeout kills its children too). Blocks
+// the calling thread; `cancel` kills the process group early.
 Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& argv,
                                                const std::vector<std::string>& env,
-                                               std::chrono::milliseconds timeout) {
+                                               std::chrono::milliseconds timeout,
+                                               const CancelSignal& cancel) {
   constexpr std::size_t kMaxOutput = 1u << 20;
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return fail("pipe: " + std::string(std::strerror(errno)));
@@ -216,18 +260,23 @@ Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& a
 
   ProcessOutput result;
   auto deadline = Clock::now() + timeout;
-  bool timed_out = false, too_large = false;
+  bool timed_out = false, too_large = false, stopped = false;
   bool out_open = true, err_open = true;
   char buffer[16384];
   while (out_open || err_open) {
+    if (cancel.fired()) {
+      stopped = true;
+      break;
+    }
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
     }
-    pollfd fds[2] = {{out_open ? out_read.get() : -1, POLLIN, 0},
-                     {err_open ? err_read.get() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    pollfd fds[3] = {{out_open ? out_read.get() : -1, POLLIN, 0},
+                     {err_open ? err_read.get() : -1, POLLIN, 0},
+                     {cancel.fd(), POLLIN, 0}};
+    int n = ::poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 100)));
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     for (int i = 0; i < 2; ++i) {
@@ -250,27 +299,32 @@ Result<ProcessOutput, std::string> run_process(const std::vector<std::string>& a
   }
   // The pipes are closed (or given up on); wait for the process itself.
   for (;;) {
-    if (!timed_out && !too_large) {
+    if (!timed_out && !too_large && !stopped) {
       pid_t done = ::waitpid(pid, &result.status, WNOHANG);
       if (done == pid) break;
       if (done < 0 && errno != EINTR) return fail("waitpid: " + std::string(std::strerror(errno)));
-      if (Clock::now() < deadline) {
+      if (cancel.fired()) {
+        stopped = true;
+      } else if (Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
+      } else {
+        timed_out = true;
       }
-      timed_out = true;
     }
     ::kill(-pid, SIGKILL);  // the whole process group
     while (::waitpid(pid, &result.status, 0) < 0 && errno == EINTR) {
     }
     break;
   }
+  if (stopped) return fail(std::string("stopped: the client is shutting down"));
   if (timed_out) {
     auto ms = timeout.count();
     std::string limit =
         ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
     std::string line = first_line(result.err);
-    return fail("timed out after " + limit + (line.empty() ? "" : ": " + line));
+    return fail("timed out after " + limit + " and was killed" +
+                (line.empty() ? "" : ": " + line));
   }
   if (too_large) return fail("output larger than 1 MiB");
   return result;
@@ -350,19 +404,47 @@ class ExecPlugin final : public Credentials {
     }
   }
 
-  Result<std::string, std::string> authorization() override {
-    std::lock_guard lock(mutex_);
-    // Refresh a little before expiry so a request does not carry a token that
-    // expires in flight.
-    constexpr auto kSkew = std::chrono::seconds(10);
-    auto now = std::chrono::floor<std::chrono::seconds>(WallClock::now());
-    bool fresh = cached_ && (!cached_->expires || now + kSkew < *cached_->expires);
-    if (!fresh) {
-      auto token = run();
-      if (!token) return fail("exec plugin \"" + config_.command + "\": " + token.error());
-      cached_ = std::move(*token);
+  ~ExecPlugin() override { shutdown(); }
+
+  // Kills a run in progress (its waiters get an error) and waits for the
+  // worker thread, which then touches no executor any more; later runs fail
+  // at once.
+  void shutdown() override {
+    cancel_.fire();
+    std::unique_lock lock(mutex_);
+    if (worker_.joinable()) {
+      std::thread worker = std::move(worker_);
+      lock.unlock();
+      worker.join();
     }
-    return "Bearer " + cached_->token;
+  }
+
+  // Blocks the calling thread until the plugin has answered (or joins the
+  // run in progress).
+  Result<std::string, std::string> authorization() override {
+    std::unique_lock lock(mutex_);
+    if (fresh()) return "Bearer " + cached_->token;
+    auto seen = runs_;
+    if (!running_) start();
+    answered_.wait(lock, [&] { return runs_ != seen; });
+    if (!last_error_.empty()) return fail(last_error_);
+    return last_authorization_;
+  }
+
+  // Never blocks: a run happens on the worker thread and the caller resumes
+  // on its own executor once it is over.
+  asio::awaitable<Result<std::string, std::string>> authorization_async() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (fresh()) co_return "Bearer " + cached_->token;
+    }
+    auto initiation = [this](auto handler) { wait_for_run(std::move(handler)); };
+    auto answer = asio::async_initiate<decltype(asio::use_awaitable),
+                                       void(std::string, std::string)>(initiation,
+                                                                       asio::use_awaitable);
+    auto [authorization, error] = co_await std::move(answer);
+    if (!error.empty()) co_return fail(std::move(error));
+    co_return std::move(authorization);
   }
 
   void invalidate() override {
@@ -371,6 +453,77 @@ class ExecPlugin final : public Credentials {
   }
 
  private:
+  // Told the outcome of a run: the Authorization value, or the error.
+  using Waiter = std::function<void(const std::string& authorization, const std::string& error)>;
+
+  // Refresh a little before expiry so a request does not carry a token that
+  // expires in flight. With mutex_ held.
+  bool fresh() const {
+    constexpr auto kSkew = std::chrono::seconds(10);
+    auto now = std::chrono::floor<std::chrono::seconds>(WallClock::now());
+    return cached_ && (!cached_->expires || now + kSkew < *cached_->expires);
+  }
+
+  // Queues an asynchronous caller's completion handler for the answer of
+  // the run in progress, starting one if none is. The handler is invoked on
+  // its own executor, which counts as having work meanwhile (so a loop does
+  // not run out of work while only the plugin runs).
+  template <typename Handler>
+  void wait_for_run(Handler handler) {
+    auto work = asio::prefer(asio::get_associated_executor(handler),
+                             asio::execution::outstanding_work.tracked);
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    Waiter waiter = [shared, work](const std::string& authorization, const std::string& error) {
+      asio::post(work, [shared, authorization, error]() mutable {
+        (*shared)(std::move(authorization), std::move(error));
+      });
+    };
+    std::lock_guard lock(mutex_);
+    if (fresh()) {
+      // Another caller's run finished since the check.
+      waiter("Bearer " + cached_->token, "");
+      return;
+    }
+    waiters_.push_back(std::move(waiter));
+    if (!running_) start();
+  }
+
+  // Starts a run on the worker thread. With mutex_ held and no run going on.
+  void start() {
+    running_ = true;
+    // The previous worker has posted its answers and is ending.
+    if (worker_.joinable()) worker_.join();
+    try {
+      worker_ = std::thread([this] { run_and_answer(); });
+    } catch (const std::system_error& e) {
+      finish(fail(std::string("cannot start a thread to run it: ") + e.what()));
+    }
+  }
+
+  void run_and_answer() {
+    auto token = run();
+    std::lock_guard lock(mutex_);
+    finish(std::move(token));
+  }
+
+  // Records a run's outcome and answers everyone who waited for it. With
+  // mutex_ held.
+  void finish(Result<ExecToken, std::string> token) {
+    if (token) {
+      last_authorization_ = "Bearer " + token->token;
+      last_error_.clear();
+      cached_ = std::move(*token);
+    } else {
+      last_authorization_.clear();
+      last_error_ = "exec plugin \"" + config_.command + "\": " + token.error();
+    }
+    ++runs_;
+    running_ = false;
+    answered_.notify_all();
+    for (auto& waiter : waiters_) waiter(last_authorization_, last_error_);
+    waiters_.clear();
+  }
+
   std::string exec_info() const {
     nlohmann::json spec = {{"interactive", false}};
     if (config_.provide_cluster_info) {
@@ -405,10 +558,12 @@ class ExecPlugin final : public Credentials {
     return env;
   }
 
+  // On the worker thread; config_ and command_ never change.
   Result<ExecToken, std::string> run() const {
+    if (cancel_.fired()) return fail(std::string("stopped: the client is shutting down"));
     std::vector<std::string> argv{command_};
     argv.insert(argv.end(), config_.args.begin(), config_.args.end());
-    auto output = run_process(argv, environment(), config_.timeout);
+    auto output = run_process(argv, environment(), config_.timeout, cancel_);
     if (!output) {
       std::string message = output.error();
       if (message == "executable not found" && !config_.install_hint.empty()) {
@@ -423,10 +578,19 @@ class ExecPlugin final : public Credentials {
     return parse_exec_credential(output->out, config_.api_version);
   }
 
-  ExecConfig config_;
+  const ExecConfig config_;
   std::string command_;
-  std::mutex mutex_;
+  CancelSignal cancel_;
+
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable answered_;
   std::optional<ExecToken> cached_;
+  bool running_ = false;
+  std::uint64_t runs_ = 0;           // runs finished
+  std::string last_authorization_;   // of the last run, when it succeeded
+  std::string last_error_;           // of the last run, when it failed
+  std::vector<Waiter> waiters_;      // asynchronous callers of the run in progress
+  std::thread worker_;
 };
 
 }  // namespace

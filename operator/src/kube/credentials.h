@@ -3,10 +3,12 @@
 // exec credential plugin (client.authentication.k8s.io/v1) whose answer is
 // cached until it expires. Certificate-only clients use no_credentials().
 //
-// Implementations are called on the io thread and are safe to share between
-// clients; they re-read or refresh as needed and never block long, except an
-// exec plugin, which runs a subprocess (bounded by its timeout) when its
-// cached token is missing, expired or invalidated.
+// Implementations are safe to share between clients and threads; they
+// re-read or refresh as needed. An event loop asks through
+// authorization_async(), which never blocks it: an exec plugin, which runs a
+// subprocess (bounded by its timeout) when its cached token is missing,
+// expired or invalidated, runs it on a thread of its own while the loop goes
+// on serving probes and other reconciles.
 #pragma once
 
 #include <chrono>
@@ -14,6 +16,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <boost/asio/awaitable.hpp>
 
 #include "common/result.h"
 
@@ -24,9 +28,19 @@ class Credentials {
   virtual ~Credentials() = default;
   // "Bearer <token>", or empty when the client authenticates with a
   // certificate only (or not at all). The error says what failed and where.
+  // May block the calling thread while an exec plugin runs.
   virtual Result<std::string, std::string> authorization() = 0;
+  // The same for a caller on an event loop: never blocks the loop. The
+  // default answers authorization() at once (a string or a small file);
+  // an exec plugin runs on its own thread and resumes the caller on its
+  // executor when done, concurrent callers sharing one run.
+  virtual boost::asio::awaitable<Result<std::string, std::string>> authorization_async();
   // The server answered 401: drop what is cached and refresh on the next call.
   virtual void invalidate() {}
+  // The client is shutting down: work in progress ends now (an exec plugin
+  // is killed and its callers answered with an error) and no new work
+  // starts. Returns once nothing runs that could still resume a caller.
+  virtual void shutdown() {}
 };
 
 // No Authorization header: certificate-only or anonymous clients.
@@ -79,11 +93,16 @@ struct ExecConfig {
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
 };
 
-// Runs the plugin (fork/exec, stdin /dev/null, non-interactive) and caches its
-// token until status.expirationTimestamp (forever when absent) or
-// invalidate(). Errors include the plugin's exit status and the first line
-// of its stderr. Plugins that answer with a client certificate instead of a
-// token are reported as unsupported.
+// Runs the plugin (posix_spawn, stdin /dev/null, non-interactive, in its own
+// process group) on a thread of its own, and caches its token until
+// status.expirationTimestamp (forever when absent) or invalidate(). One run
+// at a time: callers that need a token while it runs wait for its answer
+// (authorization_async() without blocking their event loop). A plugin still
+// running after config.timeout is killed with its whole process group, and
+// the error says so. Errors include the plugin's exit status and the first
+// line of its stderr. Plugins that answer with a client certificate instead
+// of a token are reported as unsupported. shutdown() (and destroying the
+// credentials) kills a run in progress.
 std::shared_ptr<Credentials> exec_plugin(ExecConfig config, std::string kubeconfig_dir);
 
 }  // namespace sto::kube

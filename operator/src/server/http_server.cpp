@@ -128,9 +128,30 @@ Result<std::optional<BindAddress>, std::string> parse_bind_address(std::string_v
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// Where a connection is, for choosing one to evict at the cap.
+enum class Phase {
+  Waiting,     // for a request, or reading one: the client's turn
+  Responding,  // writing a response: the server's turn
+  Closing,     // after an error response, draining before the close
+};
+
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
+  Phase phase = Phase::Waiting;
+  Clock::time_point since = Clock::now();  // when the phase began
+
+  void enter(Phase p) {
+    phase = p;
+    since = Clock::now();
+  }
+  void close() {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+  }
 };
 
 using Request = http::request<http::string_body>;
@@ -175,6 +196,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   bool stopped = false;
   std::uint64_t next_id = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
+  std::uint64_t evicted = 0;
+  std::uint64_t refused = 0;
 
   void report(const std::string& message) const {
     if (opt.on_error) opt.on_error(message);
@@ -243,10 +266,45 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ignored;
     if (acceptor) acceptor->close(ignored);
     retry_timer.cancel();
-    for (auto& [id, c] : connections) {
-      c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      c->stream.close();
+    for (auto& [id, c] : connections) c->close();
+  }
+
+  // At the cap: closes the connection that matters least to make room for a
+  // new one. In order: one draining after an error response, then the one
+  // waiting longest for a request (idle, or sending one too slowly), then
+  // one whose response has been stuck longest (past stalled_response).
+  // False when every connection is busy answering.
+  bool make_room() {
+    auto now = Clock::now();
+    auto rank = [&](const Connection& c) -> int {
+      switch (c.phase) {
+        case Phase::Closing:
+          return 0;
+        case Phase::Waiting:
+          return 1;
+        case Phase::Responding:
+          return now - c.since >= opt.stalled_response ? 2 : -1;
+      }
+      return -1;
+    };
+    auto victim = connections.end();
+    int victim_rank = -1;
+    for (auto it = connections.begin(); it != connections.end(); ++it) {
+      int r = rank(*it->second);
+      if (r < 0) continue;
+      if (victim == connections.end() || r < victim_rank ||
+          (r == victim_rank && it->second->since < victim->second->since)) {
+        victim = it;
+        victim_rank = r;
+      }
     }
+    if (victim == connections.end()) return false;
+    // Its coroutine ends on the aborted read or write; the entry goes now so
+    // that the count is right for the next accept.
+    victim->second->close();
+    connections.erase(victim);
+    ++evicted;
+    return true;
   }
 
   asio::awaitable<void> accept_loop() {
@@ -263,43 +321,52 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       if (connections.size() >= opt.max_connections) {
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        continue;
+        std::string limit = "connection limit (" + std::to_string(opt.max_connections) +
+                            ") reached on " + endpoint_string(local);
+        if (make_room()) {
+          report(limit + ": closing the connections that wait longest for a request");
+        } else {
+          ++refused;
+          report(limit + " and every connection is being answered: refusing new ones");
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
       }
       auto conn = std::make_shared<Connection>(std::move(socket));
       std::uint64_t id = next_id++;
       connections.emplace(id, conn);
       auto self = shared_from_this();
+      // An exception ends this connection (in the completion handler, so that
+      // no co_await sits in a try block), never the server.
       asio::co_spawn(
-          ex,
-          [self, conn, id]() -> asio::awaitable<void> {
-            try {
-              co_await self->serve(*conn);
-            } catch (const std::exception&) {
-              // One connection fails, never the server.
-            }
+          ex, [self, conn]() -> asio::awaitable<void> { co_await self->serve(*conn); },
+          [self, conn, id](std::exception_ptr) {
             boost::system::error_code ignored;
             conn->stream.socket().close(ignored);
             self->connections.erase(id);
-          },
-          asio::detached);
+          });
     }
   }
 
   asio::awaitable<void> serve(Connection& c) {
     beast::flat_buffer buffer(opt.max_header_bytes + opt.max_body_bytes + 1024);
+    bool first = true;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(
           std::min<std::size_t>(opt.max_header_bytes, UINT32_MAX)));
       parser.body_limit(opt.max_body_bytes);
-      c.stream.expires_after(opt.timeout);
+      c.enter(Phase::Waiting);
+      c.stream.expires_after(first ? std::min(opt.first_request_timeout, opt.timeout)
+                                   : opt.timeout);
+      first = false;
       auto [ec, n] = co_await http::async_read(c.stream, buffer, parser, use_tuple);
       if (stopped) co_return;
       if (ec) {
         auto status = read_error_status(ec);
         if (!status) co_return;
+        c.enter(Phase::Closing);
         std::string text = std::string(http::obsolete_reason(*status)) + "\n";
         Response res = text_response(*status, std::move(text), 11);
         res.keep_alive(false);
@@ -311,6 +378,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
 
       Response res = respond(parser.get());
+      // From here the client's reading paces the response (a slow render
+      // above held the whole loop, not this connection).
+      c.enter(Phase::Responding);
       bool keep_alive = res.keep_alive();
       c.stream.expires_after(opt.timeout);
       auto [wec, wn] = co_await http::async_write(c.stream, res, use_tuple);
@@ -426,5 +496,9 @@ std::string HttpServer::local_address() const {
 }
 
 std::size_t HttpServer::connections() const { return impl_->connections.size(); }
+
+std::uint64_t HttpServer::evicted() const { return impl_->evicted; }
+
+std::uint64_t HttpServer::refused() const { return impl_->refused; }
 
 }  // namespace sto::server

@@ -4,9 +4,17 @@
 //
 // It is built for probes and scrapers, not the open internet, but a bad
 // client cannot hurt it: request heads and bodies are bounded, every request
-// has a deadline (an idle keep-alive connection is closed after it too), the
-// number of connections is capped, and errors end one connection, never the
-// server.
+// has a deadline (an idle keep-alive connection is closed after it too, and a
+// new connection that sends nothing after a shorter one), the number of
+// connections is capped, and errors end one connection, never the server.
+//
+// Idle connections cannot starve the probes: at the cap, a new connection
+// closes the connection that has waited longest for a request (an idle or
+// half-sent one, never one being answered unless its answer has been stuck
+// for a while) instead of being refused. So whoever holds many idle sockets
+// open only ever holds the newest ones, and the kubelet's probe, which sends
+// its request at once, is answered. Each HttpServer has its own cap and its
+// own accept loop: a flood on one listener does not touch another.
 //
 //   HttpServer metrics(io.get_executor());
 //   metrics.serve_metrics(registry);
@@ -61,8 +69,19 @@ struct ServerOptions {
   // Deadline for reading one request (including the idle wait before it on a
   // kept-alive connection) and for writing its response.
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-  std::size_t max_connections = 64;  // connections beyond are closed at once
-  // Told about failures worth a log line (accept errors); silent when empty.
+  // Deadline for the first request of a new connection (at most timeout): a
+  // client that connects and sends nothing is closed sooner than one that
+  // was served and keeps its connection alive.
+  std::chrono::milliseconds first_request_timeout{std::chrono::seconds(3)};
+  // At this many open connections a new one evicts the connection waiting
+  // longest for a request; when none waits, it is closed at once.
+  std::size_t max_connections = 64;
+  // A response still being written after this long may be evicted too (a
+  // client that asked and does not read), after every waiting connection.
+  std::chrono::milliseconds stalled_response{std::chrono::seconds(1)};
+  // Told about events worth a log line (accept errors, connections evicted
+  // or refused at the cap), with a text that does not vary per connection;
+  // silent when empty.
   std::function<void(std::string_view)> on_error;
 };
 
@@ -95,6 +114,10 @@ class HttpServer {
   std::string local_address() const;
   // Connections open now.
   std::size_t connections() const;
+  // Connections closed to make room for a new one, and new connections
+  // closed at once because every open one was busy, since start().
+  std::uint64_t evicted() const;
+  std::uint64_t refused() const;
 
  private:
   struct Impl;

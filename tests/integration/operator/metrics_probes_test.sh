@@ -6,7 +6,14 @@
 #   - /metrics, after a sync and a rotation, parses with the Prometheus
 #     client library's exposition-format parser and carries controller-runtime's
 #     names and the operator's own, with values that match what happened;
-#   - no API key or token appears in the metrics (nor in logs, events, status).
+#   - no API key or token appears in the metrics (nor in logs, events, status);
+#   - 200 connections held open (silent, reopened when closed) on each of the
+#     probe and metrics ports do not starve the probes: /healthz and /readyz
+#     keep answering 200, and /metrics too;
+#   - a kubeconfig with an http:// server is refused (exit 2, naming the file
+#     and the cluster) unless --insecure-kubeconfig is given;
+#   - an exec credential plugin that takes 5 s does not stop the event loop:
+#     /healthz answers while it runs.
 #   metrics_probes_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -165,4 +172,127 @@ while IFS= read -r value; do
   grep -qF -- "$value" "$WORK/metrics.txt" && fail "a secret value appears in /metrics"
 done <"$SECRETS_FILE"
 pass "no API key or token in /metrics"
+
+# --- connections held open do not starve the probes --------------------------
+# hold.py SECONDS READY_FILE COUNT PORT...: keeps COUNT silent connections open
+# to each PORT, reopening each one the server closes 0.2 s later; at the end
+# prints how many the server closed.
+cat >"$WORK/hold.py" <<'PY'
+import os, selectors, socket, sys, time
+seconds, ready, count, ports = float(sys.argv[1]), sys.argv[2], int(sys.argv[3]), [int(p) for p in sys.argv[4:]]
+sel = selectors.DefaultSelector()
+def open_one(port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ, port)
+for port in ports:
+    for _ in range(count):
+        open_one(port)
+with open(ready + ".tmp", "w") as f:
+    f.write("open\n")
+os.rename(ready + ".tmp", ready)
+end, closed, reopen = time.monotonic() + seconds, 0, []
+while time.monotonic() < end:
+    for key, _ in sel.select(timeout=0.05):
+        try:
+            if key.fileobj.recv(4096):
+                continue
+        except BlockingIOError:
+            continue
+        except OSError:
+            pass
+        sel.unregister(key.fileobj)
+        key.fileobj.close()
+        closed += 1
+        reopen.append((time.monotonic() + 0.2, key.data))
+    now = time.monotonic()
+    while reopen and reopen[0][0] <= now:
+        _, port = reopen.pop(0)
+        try:
+            open_one(port)
+        except OSError:
+            reopen.append((now + 0.2, port))
+print(closed)
+PY
+rm -f "$WORK/hold.ready"
+$PY "$WORK/hold.py" 8 "$WORK/hold.ready" 200 "$HPORT" "$MPORT" >"$WORK/hold.out" &
+HOLD_PID=$!
+EXTRA_PIDS+=($HOLD_PID)
+hold_ready() { [[ -s "$WORK/hold.ready" ]]; }
+wait_for "200 connections to each port to be open" 20 hold_ready
+timed() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 2 "http://127.0.0.1:$1$2" || true; }
+: >"$WORK/probes.txt"
+for _ in $(seq 1 10); do
+  timed $HPORT /healthz >>"$WORK/probes.txt"
+  timed $HPORT /readyz >>"$WORK/probes.txt"
+  sleep 0.4
+done
+metrics_under_flood=$(timed $MPORT /metrics)
+wait "$HOLD_PID" || true
+bad=$(awk '$1 != 200' "$WORK/probes.txt" | head -n 3)
+[[ -z "$bad" ]] || fail "probes failed with 200 connections held open on each port: $(tr '\n' ';' <"$WORK/probes.txt")"
+[[ "${metrics_under_flood%% *}" == 200 ]] || fail "/metrics with 200 connections held open: ${metrics_under_flood:-no answer}"
+slowest=$(awk '{ if ($2 > m) m = $2 } END { printf "%d", m * 1000 }' "$WORK/probes.txt")
+median=$(awk '{ print $2 }' "$WORK/probes.txt" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] * 1000 }')
+pass "with 200 silent connections held open on each of the probe and metrics ports (the server closed $(cat "$WORK/hold.out") of them): 20 probes all 200 (median $median ms, slowest $slowest ms), /metrics 200"
+
+# --- an http:// API server needs --insecure-kubeconfig -------------------------
+kubectl config view --raw --minify >"$WORK/http.kubeconfig"
+http_cluster=$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')
+KUBECONFIG="$WORK/http.kubeconfig" kubectl config set-cluster "$http_cluster" --server "http://127.0.0.1:1" >/dev/null
+rc=0
+"$OPERATOR_BIN" --kubeconfig "$WORK/http.kubeconfig" --metrics-bind-address 0 \
+  --health-probe-bind-address 0 >"$WORK/http-refused.out" 2>&1 || rc=$?
+err=$(cat "$WORK/http-refused.out")
+[[ $rc == 2 ]] || fail "an http:// kubeconfig exited $rc, want 2: $err"
+[[ $(wc -l <"$WORK/http-refused.out") == 1 ]] || fail "an http:// kubeconfig printed more than one line: $err"
+[[ "$err" == *"kubeconfig $WORK/http.kubeconfig:"* && "$err" == *"cluster \"$http_cluster\" uses plain HTTP"* &&
+  "$err" == *--insecure-kubeconfig* ]] || fail "the error does not name the file, the cluster and the flag: $err"
+pass "an http:// kubeconfig is refused with exit 2: $err"
+# With the flag it is loaded (and the operator says so); it then cannot connect.
+OP_KUBECONFIG="$WORK/http.kubeconfig" start_operator httpop --insecure-kubeconfig
+wait_for "the operator to warn about plain HTTP" 10 op_logged httpop 'plain HTTP'
+wait_for "the operator to start with --insecure-kubeconfig" 10 op_logged httpop '"msg":"starting"'
+stop_operator httpop
+pass "with --insecure-kubeconfig the http:// kubeconfig is loaded, with a warning"
+
+# --- a slow exec credential plugin does not stop the event loop ---------------
+stop_operator op
+# In a folder of its own: kubectl writes the command relative to the
+# kubeconfig, and a command without a slash would be looked up on PATH.
+mkdir -p "$WORK/bin"
+cat >"$WORK/bin/slow-plugin.sh" <<PLUGIN
+#!/bin/sh
+# Authenticates nobody (the client certificate beside it does): it only takes
+# 5 s, as a plugin waiting for an identity provider would.
+touch "$WORK/plugin.running"
+sleep 5
+echo run >>"$WORK/plugin.runs"
+rm -f "$WORK/plugin.running"
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"plugin-token-$RAND","expirationTimestamp":"%s"}}\n' "\$(date -u -d '+15 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+PLUGIN
+chmod +x "$WORK/bin/slow-plugin.sh"
+echo "plugin-token-$RAND" >>"$SECRETS_FILE"
+kubectl config view --raw --minify >"$WORK/exec.kubeconfig"
+exec_user=$(kubectl config view --minify -o jsonpath='{.users[0].name}')
+KUBECONFIG="$WORK/exec.kubeconfig" kubectl config set-credentials "$exec_user" \
+  --exec-api-version client.authentication.k8s.io/v1 --exec-command "$WORK/bin/slow-plugin.sh" >/dev/null
+EPORT=$(free_port)
+rm -f "$WORK/plugin.running" "$WORK/plugin.runs"
+OP_KUBECONFIG="$WORK/exec.kubeconfig" OP_HEALTH_ADDRESS="127.0.0.1:$EPORT" start_operator execop
+plugin_running() { [[ -e "$WORK/plugin.running" ]]; }
+wait_for "the exec plugin to run" 10 plugin_running
+: >"$WORK/exec-probes.txt"
+while plugin_running; do
+  timed $EPORT /healthz >>"$WORK/exec-probes.txt"
+  sleep 0.2
+done
+n=$(wc -l <"$WORK/exec-probes.txt")
+((n >= 5)) || fail "only $n probes while the plugin ran"
+bad=$(awk '$1 != 200' "$WORK/exec-probes.txt" | head -n 3)
+[[ -z "$bad" ]] || fail "/healthz failed while the exec plugin ran: $(tr '\n' ';' <"$WORK/exec-probes.txt")"
+slowest=$(awk '{ if ($2 > m) m = $2 } END { printf "%d", m * 1000 }' "$WORK/exec-probes.txt")
+wait_for "/readyz to answer 200 with the plugin's credentials" 30 code_is $EPORT /readyz 200
+pass "/healthz answered all $n probes (slowest $slowest ms) while the 5 s exec plugin ran; ready once it answered"
+stop_operator execop
 check_no_leaks

@@ -28,6 +28,7 @@ Exit expect_exit(const ParseOutcome& o) {
 TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   Options o = expect_options(parse({}));
   EXPECT_TRUE(o.kubeconfig.empty());
+  EXPECT_FALSE(o.insecure_kubeconfig);  // http:// API servers are refused
   EXPECT_TRUE(o.namespaces.empty());
   ASSERT_TRUE(o.metrics_bind_address.has_value());
   EXPECT_EQ(o.metrics_bind_address->host, "");
@@ -50,6 +51,7 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
 TEST(Options, ParsesEveryFlag) {
   Options o = expect_options(parse({"--kubeconfig",
                                     "/tmp/kc",
+                                    "--insecure-kubeconfig",
                                     "--namespace",
                                     "a",
                                     "--namespace",
@@ -76,6 +78,7 @@ TEST(Options, ParsesEveryFlag) {
                                     "--kube-api-burst",
                                     "100"}));
   EXPECT_EQ(o.kubeconfig, "/tmp/kc");
+  EXPECT_TRUE(o.insecure_kubeconfig);
   EXPECT_EQ(o.namespaces, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_FALSE(o.metrics_bind_address.has_value());
   ASSERT_TRUE(o.health_probe_bind_address.has_value());
@@ -90,6 +93,14 @@ TEST(Options, ParsesEveryFlag) {
   EXPECT_EQ(o.log_format, log::Format::Text);
   EXPECT_EQ(o.kube_api_qps, 50);
   EXPECT_EQ(o.kube_api_burst, 100);
+}
+
+TEST(Options, InsecureKubeconfigIsAPlainFlag) {
+  EXPECT_TRUE(expect_options(parse({"--insecure-kubeconfig"})).insecure_kubeconfig);
+  EXPECT_TRUE(expect_options(parse({"--insecure-kubeconfig=true"})).insecure_kubeconfig);
+  EXPECT_FALSE(expect_options(parse({"--insecure-kubeconfig=false"})).insecure_kubeconfig);
+  Exit help = expect_exit(parse({"--help"}));
+  EXPECT_NE(help.text.find("--insecure-kubeconfig"), std::string::npos);
 }
 
 TEST(Options, HelpAndVersionExitZero) {
@@ -139,7 +150,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--graceful-shutdown-timeout", "soon"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "0s"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "2h"}, "--graceful-shutdown-timeout"},
-        BadFlag{{"--kubeconfig"}, "--kubeconfig"}));
+        BadFlag{{"--kubeconfig"}, "--kubeconfig"},
+        BadFlag{{"--insecure-kubeconfig=maybe"}, "--insecure-kubeconfig"}));
 
 }  // namespace
 }  // namespace sto::cli

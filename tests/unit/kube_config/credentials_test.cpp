@@ -6,7 +6,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "test_files.h"
 
@@ -297,6 +305,181 @@ TEST_F(ExecPluginTest, SpeaksV1Beta1WhenConfiguredSo) {
             R"("status":{"token":"beta"}})");
   c.command = dir.write("print.sh", "#!/bin/sh\ncat \"$(dirname \"$0\")/out.json\"\n", 0755);
   EXPECT_EQ(auth(*exec_plugin(c, "")), "Bearer beta");
+}
+
+// --- exec plugins on an event loop ---
+
+namespace asio = boost::asio;
+
+// Runs `callers` concurrent authorization_async() calls on one io_context
+// while a timer ticks every 10 ms on the same loop; what they answered, and
+// how often the loop ticked while the plugin ran.
+struct LoopRun {
+  std::vector<Result<std::string, std::string>> answers;
+  int ticks = 0;
+  std::chrono::steady_clock::duration took{};
+};
+
+LoopRun run_on_loop(const std::shared_ptr<Credentials>& creds, int callers) {
+  asio::io_context io;
+  LoopRun out;
+  int pending = callers;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < callers; ++i) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto answer = co_await creds->authorization_async();
+          out.answers.push_back(std::move(answer));
+          if (--pending == 0) out.took = std::chrono::steady_clock::now() - t0;
+        },
+        asio::detached);
+  }
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer tick(io);
+        while (pending > 0) {
+          tick.expires_after(10ms);
+          co_await tick.async_wait(asio::use_awaitable);
+          if (pending > 0) ++out.ticks;
+        }
+      },
+      asio::detached);
+  io.run();
+  return out;
+}
+
+TEST_F(ExecPluginTest, OnAnEventLoopTheLoopGoesOnWhileThePluginRuns) {
+  ExecConfig c = config();
+  c.command = dir.write("bin/slow.sh", "#!/bin/sh\nsleep 2\nexec \"$(dirname \"$0\")/plugin.sh\"\n",
+                        0755);
+  auto creds = exec_plugin(c, "");
+  LoopRun r = run_on_loop(creds, 3);
+  ASSERT_EQ(r.answers.size(), 3u);
+  for (const auto& a : r.answers) {
+    ASSERT_TRUE(a.ok()) << a.error();
+    EXPECT_EQ(*a, "Bearer tok-1");
+  }
+  EXPECT_EQ(runs(), 1) << "concurrent callers share one run";
+  EXPECT_GE(r.took, 1500ms);
+  // 2 s of plugin is 200 ticks of 10 ms; a blocked loop ticks none. Lenient
+  // for a busy machine.
+  EXPECT_GE(r.ticks, 50) << "the event loop stood still while the plugin ran";
+  // Cached now: answered at once, without another run.
+  LoopRun again = run_on_loop(creds, 1);
+  ASSERT_EQ(again.answers.size(), 1u);
+  EXPECT_EQ(*again.answers[0], "Bearer tok-1");
+  EXPECT_EQ(runs(), 1);
+  // A 401 (invalidate) makes the next caller run it again.
+  creds->invalidate();
+  EXPECT_EQ(*run_on_loop(creds, 1).answers.at(0), "Bearer tok-2");
+}
+
+TEST_F(ExecPluginTest, OnAnEventLoopAPluginPastItsDeadlineIsKilled) {
+  ExecConfig c;
+  c.command = dir.write("hang.sh", R"(#!/bin/sh
+echo 'waiting for the identity provider' >&2
+sleep 30 &
+echo $! > "$(dirname "$0")/child"
+wait
+)",
+                        0755);
+  c.timeout = 500ms;
+  auto creds = exec_plugin(c, "");
+  LoopRun r = run_on_loop(creds, 2);
+  ASSERT_EQ(r.answers.size(), 2u);
+  for (const auto& a : r.answers) {
+    ASSERT_FALSE(a.ok());
+    EXPECT_NE(a.error().find("exec plugin \"" + c.command + "\": timed out after 500ms and was "
+                             "killed: waiting for the identity provider"),
+              std::string::npos)
+        << a.error();
+  }
+  EXPECT_LT(r.took, 5s);
+  EXPECT_GE(r.ticks, 10) << "the event loop stood still while the plugin ran";
+  std::string child = read_text((dir.path() / "child").string());
+  child = child.substr(0, child.find('\n'));
+  ASSERT_FALSE(child.empty());
+  for (int i = 0; i < 200 && running(child); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(running(child)) << "the plugin's child " << child << " survived";
+}
+
+// Starts a plugin run (a script that hangs) from a coroutine on io, and
+// returns once the script has started.
+struct HangingRun {
+  asio::io_context io;
+  std::optional<Result<std::string, std::string>> answer;
+  std::string child_file;
+
+  void start(Credentials& creds, const std::string& child) {
+    child_file = child;
+    asio::co_spawn(
+        io,
+        [this, &creds]() -> asio::awaitable<void> {
+          auto a = co_await creds.authorization_async();
+          answer = std::move(a);
+        },
+        asio::detached);
+    for (int i = 0; i < 500 && !std::filesystem::exists(child_file); ++i) io.run_for(10ms);
+  }
+  // The plugin's child is gone (killed with its process group).
+  void expect_child_killed() {
+    std::string child = read_text(child_file);
+    child = child.substr(0, child.find('\n'));
+    ASSERT_FALSE(child.empty());
+    for (int i = 0; i < 200 && running(child); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(running(child)) << "the plugin's child " << child << " survived";
+  }
+};
+
+constexpr const char* kHangingPlugin = R"(#!/bin/sh
+sleep 30 &
+echo $! > "$(dirname "$0")/child"
+wait
+)";
+
+TEST_F(ExecPluginTest, ShutdownKillsARunInProgressAndRefusesNewOnes) {
+  ExecConfig c;
+  c.command = dir.write("hang.sh", kHangingPlugin, 0755);
+  c.timeout = 60s;
+  auto creds = exec_plugin(c, "");
+  HangingRun run;
+  run.start(*creds, (dir.path() / "child").string());
+  ASSERT_TRUE(std::filesystem::exists(run.child_file));
+  ASSERT_FALSE(run.answer.has_value());
+  auto t0 = std::chrono::steady_clock::now();
+  creds->shutdown();  // the client shutting down
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  run.io.run();  // the waiting caller resumes with the error
+  ASSERT_TRUE(run.answer.has_value());
+  ASSERT_FALSE(run.answer->ok());
+  EXPECT_NE(run.answer->error().find("stopped: the client is shutting down"), std::string::npos)
+      << run.answer->error();
+  run.expect_child_killed();
+  // Nothing runs any more.
+  std::filesystem::remove(run.child_file);
+  auto later = creds->authorization();
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.error().find("stopped"), std::string::npos) << later.error();
+  EXPECT_FALSE(std::filesystem::exists(run.child_file));
+}
+
+TEST_F(ExecPluginTest, DestroyingTheCredentialsKillsARunInProgress) {
+  ExecConfig c;
+  c.command = dir.write("hang.sh", kHangingPlugin, 0755);
+  c.timeout = 60s;
+  auto creds = exec_plugin(c, "");
+  HangingRun run;
+  run.start(*creds, (dir.path() / "child").string());
+  ASSERT_TRUE(std::filesystem::exists(run.child_file));
+  auto t0 = std::chrono::steady_clock::now();
+  creds.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  run.io.run();
+  ASSERT_TRUE(run.answer.has_value());
+  EXPECT_FALSE(run.answer->ok());
+  run.expect_child_killed();
 }
 
 }  // namespace

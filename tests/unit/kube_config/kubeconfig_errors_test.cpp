@@ -79,6 +79,14 @@ const std::vector<Broken> kCases = {
      "clusters[1].cluster.server: \"x\" is not an https URL"},
     {"ServerNotHttp", with_head("clusters: [{name: c, cluster: {server: ftp://h}}]\n"),
      "clusters[0].cluster.server: \"ftp://h\" is not an https URL"},
+    {"ServerPlainHttp",
+     with_head("clusters: [{name: c, cluster: {server: \"http://10.0.0.1:8080\"}}]\n"),
+     "clusters[0].cluster.server: cluster \"c\" uses plain HTTP "
+     "(\"http://10.0.0.1:8080\"): its credentials and the Secrets the operator reads and writes "
+     "would cross the network unencrypted; use an https:// server (--insecure-kubeconfig allows "
+     "http://)"},
+    {"ServerPlainHttpUpperCase", with_head("clusters: [{name: c, cluster: {server: HTTP://h}}]\n"),
+     "clusters[0].cluster.server: cluster \"c\" uses plain HTTP (\"HTTP://h\")"},
     {"ServerBadPort", with_head("clusters: [{name: c, cluster: {server: https://h:99999}}]\n"),
      "clusters[0].cluster.server: \"https://h:99999\": invalid port"},
     {"ServerNotAString", with_head("clusters: [{name: c, cluster: {server: {a: b}}}]\n"),
@@ -271,6 +279,50 @@ TEST(BrokenKubeconfigFile, ADirectoryIsNotAKubeconfig) {
   auto config = load_kubeconfig_file(dir.path().string());
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error(), "kubeconfig " + dir.path().string() + ": cannot read: is a directory");
+}
+
+TEST(InsecureKubeconfig, PlainHttpIsLoadedOnlyWhenAllowed) {
+  TempDir dir;
+  auto path = dir.write("config",
+                        "current-context: x\n"
+                        "clusters: [{name: local, cluster: {server: \"http://127.0.0.1:8080\"}}]\n"
+                        "contexts: [{name: x, context: {cluster: local, user: u}}]\n"
+                        "users: [{name: u, user: {token: t0k}}]\n");
+  auto refused = load_kubeconfig_file(path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("kubeconfig " + path + ": "), std::string::npos)
+      << refused.error();
+  EXPECT_NE(refused.error().find("cluster \"local\" uses plain HTTP"), std::string::npos)
+      << refused.error();
+  EXPECT_NE(refused.error().find("--insecure-kubeconfig"), std::string::npos) << refused.error();
+  EXPECT_EQ(refused.error().find("t0k"), std::string::npos) << "the token leaked into the error";
+
+  auto allowed = load_kubeconfig_file(path, "", KubeconfigPolicy{.allow_http = true});
+  ASSERT_TRUE(allowed.ok()) << allowed.error();
+  EXPECT_EQ(allowed->server.scheme, "http");
+  EXPECT_EQ(allowed->server.origin(), "http://127.0.0.1:8080");
+  EXPECT_EQ(*allowed->credentials->authorization(), "Bearer t0k");
+
+  // https needs no permission; the policy changes nothing for it.
+  auto https = dir.write("https", "current-context: x\n"
+                                  "clusters: [{name: c, cluster: {server: https://h}}]\n"
+                                  "contexts: [{name: x, context: {cluster: c}}]\n");
+  EXPECT_TRUE(load_kubeconfig_file(https).ok());
+  EXPECT_TRUE(load_kubeconfig_file(https, "", KubeconfigPolicy{.allow_http = true}).ok());
+}
+
+TEST(InsecureKubeconfig, MergedFilesNameTheFileThatDefinedTheCluster) {
+  TempDir dir;
+  auto first = dir.write("a", "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n");
+  auto second = dir.write("b", "clusters: [{name: c, cluster: {server: http://h}}]\n");
+  auto config = load_kubeconfig_files({first, second});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().rfind("kubeconfig " + second +
+                                     ": clusters[0].cluster.server: cluster \"c\" uses plain HTTP",
+                                 0),
+            0u)
+      << config.error();
+  EXPECT_TRUE(load_kubeconfig_files({first, second}, "", {.allow_http = true}).ok());
 }
 
 TEST(BrokenKubeconfigFile, MergedErrorsNameTheFileThatDefinedTheEntry) {

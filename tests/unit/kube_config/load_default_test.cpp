@@ -156,6 +156,31 @@ TEST_F(LoadTest, ContextOptionAppliesToTheKubeconfigVariable) {
   EXPECT_EQ(c->namespace_, "other");
 }
 
+TEST_F(LoadTest, PlainHttpNeedsThePolicyOnEveryPath) {
+  std::string path = dir.write("http.yaml", kubeconfig_for("http://127.0.0.1:8080", "tok"));
+  dir.write("home/.kube/config", kubeconfig_for("http://127.0.0.1:8080", "tok"));
+  auto explicit_path = options();
+  explicit_path.kubeconfig_path = path;
+  auto via_env = options();
+  env["KUBECONFIG"] = path;
+  auto via_home = options();
+  std::map<std::string, std::string> home_env{{"HOME", (dir.path() / "home").string()}};
+  via_home.getenv = [home_env](const char* name) -> const char* {
+    auto it = home_env.find(name);
+    return it == home_env.end() ? nullptr : it->second.c_str();
+  };
+  for (LoadOptions* o : {&explicit_path, &via_env, &via_home}) {
+    auto refused = load_default(*o);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().find("cluster \"c\" uses plain HTTP"), std::string::npos)
+        << refused.error();
+    o->policy.allow_http = true;
+    auto allowed = load_default(*o);
+    ASSERT_TRUE(allowed.ok()) << allowed.error();
+    EXPECT_EQ(allowed->server.origin(), "http://127.0.0.1:8080");
+  }
+}
+
 TEST_F(LoadTest, KubeconfigVariableWithNoExistingFileIsAnError) {
   env["KUBECONFIG"] = "/nonexistent/a:/nonexistent/b";
   make_service_account();  // not used: KUBECONFIG was set
