@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/secure_string.h"
-
 #include "ibm/wire_text.h"
 #include "net/retry_after.h"
 
