@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -92,6 +93,15 @@ int run(const sto::cli::Options& options) {
     std::cerr << "sysdig-token-operator: " << gateway.error() << "\n";
     return 2;
   }
+  // The bounded pool of IBM Cloud clients: its size, and idle clients swept.
+  metrics.gauge_callback(
+      "sysdigtoken_ibm_http_clients",
+      "HTTP clients to IBM Cloud held, one per endpoint origin (bounded, idle ones dropped)",
+      [gw = std::weak_ptr<ibm::HttpGateway>(gateway.value())] {
+        auto g = gw.lock();
+        return g ? static_cast<double>(g->client_count()) : 0.0;
+      });
+  asio::co_spawn(ioc, gateway.value()->maintain(), asio::detached);
   auto iam = ibm::make_iam_token_cache(gateway.value());
   auto monitoring = ibm::make_monitoring_client(gateway.value(), iam);
 

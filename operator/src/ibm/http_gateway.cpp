@@ -1,7 +1,11 @@
 #include "ibm/http_gateway.h"
 
+#include <algorithm>
+#include <cctype>
 #include <utility>
 
+#include "common/secure_string.h"
+#include "ibm/client_pool.h"
 #include "net/retry_after.h"
 
 namespace sto::ibm {
@@ -20,6 +24,32 @@ net::ClientOptions client_options(const GatewayOptions& options) {
   return out;
 }
 
+bool is_authorization(std::string_view name) {
+  constexpr std::string_view kName = "authorization";
+  return name.size() == kName.size() &&
+         std::equal(name.begin(), name.end(), kName.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// Clears what a request may carry of credentials (IAM's body holds the API
+// key, Monitoring's Authorization header an access token) when it goes.
+class WipeRequest {
+ public:
+  explicit WipeRequest(net::HttpRequest& request) : request_(request) {}
+  ~WipeRequest() {
+    cleanse(request_.body);
+    for (auto& header : request_.headers) {
+      if (is_authorization(header.name)) cleanse(header.value);
+    }
+  }
+  WipeRequest(const WipeRequest&) = delete;
+  WipeRequest& operator=(const WipeRequest&) = delete;
+
+ private:
+  net::HttpRequest& request_;
+};
+
 }  // namespace
 
 std::string_view service_name(Service service) {
@@ -28,33 +58,42 @@ std::string_view service_name(Service service) {
 
 Result<std::shared_ptr<HttpGateway>, std::string> HttpGateway::create(
     boost::asio::any_io_executor executor, HostAllowlist allowlist, GatewayOptions options) {
-  // Building a client checks the TLS settings once, at start-up, rather than
-  // at the first request of every origin.
-  auto probe_url = net::Url::parse("https://localhost");
-  auto probe = net::HttpClient::create(executor, *probe_url, options.tls, client_options(options));
-  if (!probe) return fail("TLS settings for IBM Cloud: " + probe.error().message);
+  // The one TLS context of every IBM Cloud client, built (and its settings
+  // checked) once, at start-up.
+  auto tls = net::TlsContext::create(options.tls);
+  if (!tls) return fail("TLS settings for IBM Cloud: " + tls.error().message);
   return std::make_shared<HttpGateway>(std::move(executor), std::move(allowlist),
-                                       std::move(options));
+                                       std::move(options), std::move(tls).value());
 }
 
 HttpGateway::HttpGateway(boost::asio::any_io_executor executor, HostAllowlist allowlist,
-                         GatewayOptions options)
+                         GatewayOptions options, std::shared_ptr<net::TlsContext> tls)
     : executor_(std::move(executor)),
       allowlist_(std::move(allowlist)),
       options_(std::move(options)),
-      limiter_(options_.rate) {}
+      limiter_(options_.rate),
+      tls_(std::move(tls)) {
+  // The CA and client key PEMs are in the context now; no copy is kept.
+  cleanse(options_.tls.client_key_pem);
+  ClientPool::Factory factory = [executor = executor_, tls = tls_,
+                                 client = client_options(options_)](const net::Url& url) {
+    return net::HttpClient::create(executor, url, tls, client);
+  };
+  ClientPool::Options pool_options;
+  pool_options.max_clients = options_.max_clients;
+  pool_options.idle_timeout = options_.client_idle_timeout;
+  pool_ = ClientPool::create(executor_, std::move(factory), pool_options);
+}
 
-Result<std::shared_ptr<net::HttpClient>, IbmError> HttpGateway::client_for(const net::Url& url,
-                                                                           Service service) {
-  const std::string origin = url.origin();
-  if (auto it = clients_.find(origin); it != clients_.end()) return it->second;
-  auto created = net::HttpClient::create(executor_, url, options_.tls, client_options(options_));
-  if (!created) {
-    return fail(make_error(unavailable(service), std::string(service_name(service)) + " at " +
-                                                     origin + ": " + created.error().message));
-  }
-  clients_.emplace(origin, *created);
-  return std::move(created).value();
+HttpGateway::~HttpGateway() = default;
+
+std::size_t HttpGateway::client_count() const { return pool_->size(); }
+std::size_t HttpGateway::clients_in_use() const { return pool_->in_use(); }
+bool HttpGateway::has_client(std::string_view origin) const { return pool_->contains(origin); }
+
+boost::asio::awaitable<void> HttpGateway::maintain() {
+  std::weak_ptr<ClientPool> pool = pool_;
+  return ClientPool::run(pool);
 }
 
 Result<Ok, IbmError> HttpGateway::check_allowed(const std::string& base_url,
@@ -74,7 +113,10 @@ Result<Ok, IbmError> HttpGateway::check_allowed(const std::string& base_url,
 }
 
 boost::asio::awaitable<Result<net::HttpResponse, IbmError>> HttpGateway::send(
-    const std::string& base_url, net::HttpRequest request, Service service) {
+    const std::string& base_url, net::HttpRequest request, Service service,
+    const std::string& caller) {
+  auto self = shared_from_this();
+  WipeRequest wipe(request);
   const std::string service_text(service_name(service));
   if (auto allowed = check_allowed(base_url, service); !allowed) {
     co_return fail(std::move(allowed.error()));
@@ -84,20 +126,29 @@ boost::asio::awaitable<Result<net::HttpResponse, IbmError>> HttpGateway::send(
     co_return fail(make_error(unavailable(service), "the operator is shutting down"));
   }
   const std::string origin = url->origin();
-  if (auto wait = limiter_.backing_off(origin)) {
+  if (auto wait = limiter_.backing_off(origin, caller)) {
     IbmError error = make_error(IbmErrorKind::RateLimited,
                                 service_text + " at " + base_url + " asked to wait " +
                                     std::to_string(wait->count()) + "s (Retry-After)");
     error.retry_after = *wait;
     co_return fail(std::move(error));
   }
-  auto client = client_for(*url, service);
-  if (!client) co_return fail(std::move(client.error()));
-  std::shared_ptr<net::HttpClient> http = std::move(client).value();
+  // The pool's wait for a free client counts against the request's time.
+  const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+  auto lease = co_await pool_->acquire(*url, deadline);
+  if (!lease) {
+    const auto& error = lease.error();
+    if (error.failure == ClientPool::Failure::ShutDown) {
+      co_return fail(make_error(unavailable(service), "the operator is shutting down"));
+    }
+    co_return fail(make_error(unavailable(service),
+                              service_text + " at " + origin + ": " + error.message));
+  }
+  net::HttpClient& http = lease->client();
 
   co_await limiter_.acquire(origin);
   request.timeout = options_.request_timeout;
-  auto response = co_await http->send(std::move(request));
+  auto response = co_await http.send(request);
   if (options_.on_response) options_.on_response(service, response ? response->status : 0);
   if (!response) {
     const auto& error = response.error();
@@ -108,7 +159,7 @@ boost::asio::awaitable<Result<net::HttpResponse, IbmError>> HttpGateway::send(
   if (response->status == 429 || response->status >= 500) {
     if (auto header = response->header("Retry-After")) {
       if (auto wait = net::parse_retry_after(*header, std::chrono::system_clock::now())) {
-        limiter_.back_off(origin, *wait);
+        limiter_.back_off(origin, caller, *wait);
       }
     }
   }
@@ -117,7 +168,7 @@ boost::asio::awaitable<Result<net::HttpResponse, IbmError>> HttpGateway::send(
 
 void HttpGateway::shutdown() {
   shut_down_ = true;
-  for (auto& [origin, client] : clients_) client->shutdown();
+  pool_->shutdown();
 }
 
 }  // namespace sto::ibm

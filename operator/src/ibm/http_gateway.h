@@ -3,10 +3,16 @@
 // Every request goes through send(), which
 // - refuses hosts that are not on the allowlist (EndpointNotAllowed; no
 //   connection is even attempted),
-// - keeps one net::HttpClient per origin (keep-alive reuse, certificates
-//   verified against the system store plus an optional extra CA),
-// - rate-limits per host and honours Retry-After (HostRateLimiter),
+// - takes a net::HttpClient for the origin from a bounded pool (keep-alive
+//   reuse; at most max_clients at once, the least recently used idle one
+//   evicted for a new origin, clients idle for client_idle_timeout dropped),
+//   all of them sharing ONE TLS context that verifies certificates against
+//   the system store plus an optional extra CA,
+// - rate-limits per host and honours Retry-After per caller (the API key's
+//   SHA-256) on that host (HostRateLimiter),
 // - puts a deadline on the exchange and a cap on the answer's size,
+// - clears the request's body (which may hold an API key) and its
+//   Authorization header from memory once sent,
 // - and turns transport failures into IbmErrors (IAMUnavailable or
 //   MonitoringUnavailable, retryable).
 // An answer of any status is returned as a value: what it means is for the
@@ -15,10 +21,10 @@
 
 #include <chrono>
 #include <cstddef>
-#include <map>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +37,8 @@
 
 namespace sto::ibm {
 
+class ClientPool;
+
 // Which service a request is for: it names the failure kind and the message.
 enum class Service { Iam, Monitoring };
 
@@ -40,25 +48,38 @@ struct GatewayOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::size_t max_response_bytes = 1024 * 1024;  // IBM's answers are small
   HostRateLimiter::Options rate;
+  // HTTP clients (one per origin) held at once. Tenants choose endpoints;
+  // this bounds what that costs.
+  std::size_t max_clients = 32;
+  // A client unused this long is dropped with its connections (by
+  // maintain()).
+  std::chrono::milliseconds client_idle_timeout{std::chrono::minutes(2)};
   // Called once per request sent: the service and the HTTP status (0 when
   // no answer came). Feeds sysdigtoken_ibm_requests_total.
   std::function<void(Service service, int code)> on_response;
 };
 
-class HttpGateway {
+class HttpGateway : public std::enable_shared_from_this<HttpGateway> {
  public:
   // Fails when the TLS settings are unusable (for example an invalid CA PEM).
   static Result<std::shared_ptr<HttpGateway>, std::string> create(
       boost::asio::any_io_executor executor, HostAllowlist allowlist, GatewayOptions options = {});
 
   HttpGateway(boost::asio::any_io_executor executor, HostAllowlist allowlist,
-              GatewayOptions options);
+              GatewayOptions options, std::shared_ptr<net::TlsContext> tls);
+  ~HttpGateway();
 
   // Sends `request` to `base_url` ("https://host[:port]", see
-  // normalize_endpoint). The request's timeout is the gateway's.
+  // normalize_endpoint). The request's timeout is the gateway's; the gateway
+  // stays alive until the call ends. `caller`
+  // scopes Retry-After: an answer that asks to wait holds back later
+  // requests to that origin with the same caller only (the SHA-256 of the
+  // API key; empty for none). Reference parameters: co_await the call at
+  // once.
   boost::asio::awaitable<Result<net::HttpResponse, IbmError>> send(const std::string& base_url,
                                                                    net::HttpRequest request,
-                                                                   Service service);
+                                                                   Service service,
+                                                                   const std::string& caller);
 
   // Whether `base_url` may be called: InvalidSpec when it is not an https
   // URL, EndpointNotAllowed when its host is not on the allowlist. send()
@@ -69,18 +90,30 @@ class HttpGateway {
   const HostAllowlist& allowlist() const { return allowlist_; }
   const boost::asio::any_io_executor& executor() const { return executor_; }
 
-  // Closes idle connections; later requests fail.
+  // Drops clients idle for client_idle_timeout, periodically, until
+  // shutdown(). The operator runs it next to the controller; without it
+  // idle clients are only evicted when new origins need room.
+  boost::asio::awaitable<void> maintain();
+
+  // HTTP clients held (sysdigtoken_ibm_http_clients), and how many of them
+  // have a request under way.
+  std::size_t client_count() const;
+  std::size_t clients_in_use() const;
+  bool has_client(std::string_view origin) const;
+  // The one TLS context every client shares.
+  const net::TlsContext& tls_context() const { return *tls_; }
+  const HostRateLimiter& rate_limiter() const { return limiter_; }
+
+  // Closes idle connections; requests under way finish, later ones fail.
   void shutdown();
 
  private:
-  Result<std::shared_ptr<net::HttpClient>, IbmError> client_for(const net::Url& url,
-                                                                Service service);
-
   boost::asio::any_io_executor executor_;
   HostAllowlist allowlist_;
   GatewayOptions options_;
   HostRateLimiter limiter_;
-  std::map<std::string, std::shared_ptr<net::HttpClient>, std::less<>> clients_;  // by origin
+  std::shared_ptr<net::TlsContext> tls_;
+  std::shared_ptr<ClientPool> pool_;
   bool shut_down_ = false;
 };
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/secure_string.h"
 #include "ibm/wire_text.h"
 #include "net/retry_after.h"
 
@@ -69,8 +70,13 @@ net::HttpRequest iam_token_request(std::string_view api_key) {
   request.target = std::string(kIamTokenPath);
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                      {"Accept", "application/json"}};
-  request.body =
-      "grant_type=" + percent_encode(kApiKeyGrant) + "&apikey=" + percent_encode(api_key);
+  // Built in place (no temporaries left holding the key); the encoded key is
+  // cleared once copied.
+  std::string encoded_key = percent_encode(api_key);
+  const std::string grant = "grant_type=" + percent_encode(kApiKeyGrant) + "&apikey=";
+  request.body.reserve(grant.size() + encoded_key.size());
+  request.body.append(grant).append(encoded_key);
+  cleanse(encoded_key);
   return request;
 }
 
@@ -111,7 +117,8 @@ Result<IamGrant, IbmError> read_iam_token_response(const net::HttpResponse& resp
   auto token = body.find("access_token");
   if (token == body.end() || !token->is_string())
     return fail(bad_answer(iam_endpoint, "access_token"));
-  const auto& access_token = token->get_ref<const std::string&>();
+  // Moved out of the parsed answer below, so that no copy is left behind.
+  auto& access_token = token->get_ref<std::string&>();
   if (!is_header_safe(access_token, kMaxAccessTokenSize)) {
     return fail(make_error(IbmErrorKind::IAMUnavailable,
                            "IAM answer's access_token is empty, too long or not printable" + at,
@@ -150,7 +157,7 @@ Result<IamGrant, IbmError> read_iam_token_response(const net::HttpResponse& resp
                            "IAM granted a token that has already expired" + at, status));
   }
   IamGrant grant;
-  grant.access_token = access_token;
+  grant.access_token = std::move(access_token);
   grant.expires_in = std::chrono::seconds(std::min(lifetime, kMaxLifetimeSeconds));
   return grant;
 }

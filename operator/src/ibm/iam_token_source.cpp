@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/secure_string.h"
 #include "ibm/endpoints.h"
 #include "ibm/http_gateway.h"
 #include "ibm/iam_api.h"
@@ -37,7 +38,7 @@ class IamTokenCache final : public IamTokenSource,
       co_return IamToken{it->second.access_token, it->second.expires_at};
     }
     auto self = shared_from_this();
-    std::string trimmed(trim_api_key(api_key));
+    SecureString trimmed(trim_api_key(api_key));
     auto make = [self, key = *key, trimmed] { return self->fetch(key, trimmed); };
     auto flight = flights_.run(*key, std::move(make));
     co_return co_await std::move(flight);
@@ -77,12 +78,17 @@ class IamTokenCache final : public IamTokenSource,
     return Key{std::move(endpoint).value(), sha256_hex(trimmed)};
   }
 
-  boost::asio::awaitable<TokenResult> fetch(Key key, std::string api_key) {
+  boost::asio::awaitable<TokenResult> fetch(Key key, SecureString api_key) {
     const Clock::time_point started = options_.clock();
-    auto request = iam_token_request(api_key);
-    auto response = co_await gateway_->send(key.endpoint, std::move(request), Service::Iam);
+    auto request = iam_token_request(api_key.view());
+    // A Retry-After from IAM holds back this key only.
+    const std::string caller = key.key_digest;
+    auto response =
+        co_await gateway_->send(key.endpoint, std::move(request), Service::Iam, caller);
     if (!response) co_return fallback(key, std::move(response.error()));
-    auto grant = read_iam_token_response(*response, key.endpoint, api_key);
+    // IAM's answer holds the access token: cleared once read.
+    CleanseOnExit wipe_answer(response->body);
+    auto grant = read_iam_token_response(*response, key.endpoint, api_key.view());
     if (!grant) co_return fallback(key, std::move(grant.error()));
 
     const auto lifetime = std::chrono::duration_cast<Clock::duration>(grant->expires_in);

@@ -144,11 +144,12 @@ Result<std::string, IbmError> read_monitor_token_response(const net::HttpRespons
   if (token == body->end() || !token->is_object()) return fail(bad_answer(call, "lacks token"));
   auto key = token->find("key");
   if (key == token->end() || !key->is_string()) return fail(bad_answer(call, "lacks token.key"));
-  const auto& value = key->get_ref<const std::string&>();
+  auto& value = key->get_ref<std::string&>();
   if (!is_header_safe(value, kMaxMonitorTokenSize)) {
     return fail(bad_answer(call, "has a token.key that is empty, too long or not printable"));
   }
-  return value;
+  // Moved out of the parsed answer, so that no copy is left behind.
+  return std::move(value);
 }
 
 Result<std::int64_t, IbmError> read_team_response(const net::HttpResponse& response,

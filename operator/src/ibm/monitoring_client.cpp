@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/secure_string.h"
 #include "ibm/endpoints.h"
 #include "ibm/http_gateway.h"
 #include "ibm/iam_token_source.h"
@@ -83,8 +84,9 @@ class MonitoringClientImpl final : public MonitoringClient,
     }
     TokenKey key{*instance, team.team_id, sha256_hex(api_key)};
     auto self = shared_from_this();
-    auto make = [self, instance = *instance, team_id = team.team_id, api_key] {
-      return self->fetch_token_now(instance, team_id, api_key);
+    auto make = [self, instance = *instance, team_id = team.team_id,
+                 secret = SecureString(api_key)] {
+      return self->fetch_token_now(instance, team_id, secret);
     };
     std::optional<std::chrono::steady_clock::duration> age = max_age;
     auto flight = token_flights_.run(std::move(key), std::move(make), age);
@@ -105,8 +107,8 @@ class MonitoringClientImpl final : public MonitoringClient,
     }
     TeamNameKey key{*instance, team_name, sha256_hex(api_key)};
     auto self = shared_from_this();
-    auto make = [self, instance = *instance, team_name, api_key] {
-      return self->find_team_id_now(instance, team_name, api_key);
+    auto make = [self, instance = *instance, team_name, secret = SecureString(api_key)] {
+      return self->find_team_id_now(instance, team_name, secret);
     };
     std::optional<std::chrono::steady_clock::duration> age = max_age;
     auto flight = team_flights_.run(std::move(key), std::move(make), age);
@@ -116,29 +118,31 @@ class MonitoringClientImpl final : public MonitoringClient,
  private:
   boost::asio::awaitable<Result<std::string, IbmError>> fetch_token_now(Instance instance,
                                                                         std::int64_t team_id,
-                                                                        std::string api_key) {
+                                                                        SecureString api_key) {
     BuildRequest build = [&instance, team_id](std::string_view access_token) {
       return monitor_token_request(access_token, instance.instance_id, team_id);
     };
-    auto answer = co_await call(instance, api_key, std::move(build));
+    auto answer = co_await call(instance, api_key.str(), std::move(build));
     if (!answer) co_return fail(std::move(answer.error()));
+    // The answer holds the team's token: cleared once read.
+    CleanseOnExit wipe_answer(answer->response.body);
     const std::string subject =
         "team " + std::to_string(team_id) + " of instance " + instance.instance_id;
-    MonitoringCall context{instance.endpoint, subject, api_key, answer->access_token};
+    MonitoringCall context{instance.endpoint, subject, api_key.view(), answer->access_token};
     co_return read_monitor_token_response(answer->response, context);
   }
 
   boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id_now(Instance instance,
                                                                           std::string team_name,
-                                                                          std::string api_key) {
+                                                                          SecureString api_key) {
     BuildRequest build = [&instance, &team_name](std::string_view access_token) {
       return team_by_name_request(access_token, instance.instance_id, team_name);
     };
-    auto answer = co_await call(instance, api_key, std::move(build));
+    auto answer = co_await call(instance, api_key.str(), std::move(build));
     if (!answer) co_return fail(std::move(answer.error()));
     const std::string subject =
         "team named \"" + team_name + "\" in instance " + instance.instance_id;
-    MonitoringCall context{instance.endpoint, subject, api_key, answer->access_token};
+    MonitoringCall context{instance.endpoint, subject, api_key.view(), answer->access_token};
     co_return read_team_response(answer->response, context);
   }
 
@@ -154,12 +158,14 @@ class MonitoringClientImpl final : public MonitoringClient,
     if (auto allowed = gateway_->check_allowed(instance.iam_endpoint, Service::Iam); !allowed) {
       co_return fail(std::move(allowed.error()));
     }
+    // A Retry-After from Monitoring holds back this key only.
+    const std::string caller = sha256_hex(trim_api_key(api_key));
     for (int attempt = 0;; ++attempt) {
       auto token = co_await iam_->token(instance.iam_endpoint, api_key);
       if (!token) co_return fail(std::move(token.error()));
       auto request = build(token->access_token);
-      auto response =
-          co_await gateway_->send(instance.endpoint, std::move(request), Service::Monitoring);
+      auto response = co_await gateway_->send(instance.endpoint, std::move(request),
+                                              Service::Monitoring, caller);
       if (!response) co_return fail(std::move(response.error()));
       if (response->status == 401 && attempt == 0) {
         iam_->invalidate(instance.iam_endpoint, api_key, token->access_token);

@@ -1,8 +1,10 @@
 #include "net/http_client.h"
 
+#include <atomic>
 #include <deque>
 #include <variant>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <boost/asio/as_tuple.hpp>
@@ -15,7 +17,14 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/secure_string.h"
+
 namespace sto::net {
+
+struct TlsContext::Native {
+  boost::asio::ssl::context context{boost::asio::ssl::context::tls_client};
+};
+
 namespace {
 
 namespace asio = boost::asio;
@@ -64,6 +73,14 @@ NetError classify(const error_code& ec, std::string_view during) {
   return {NetErrorKind::Connect, what};
 }
 
+// Overwrites everything a read buffer has held (answers may carry tokens).
+void wipe(beast::flat_buffer& buffer) {
+  buffer.clear();
+  auto area = buffer.prepare(buffer.capacity());
+  if (area.size() > 0) OPENSSL_cleanse(area.data(), area.size());
+  buffer.clear();
+}
+
 // One connection, plain or TLS, with its read buffer.
 struct Connection {
   std::variant<beast::tcp_stream, beast::ssl_stream<beast::tcp_stream>> stream;
@@ -74,6 +91,9 @@ struct Connection {
   explicit Connection(beast::tcp_stream s) : stream(std::move(s)) {}
   Connection(beast::tcp_stream s, ssl::context& ctx)
       : stream(std::in_place_index<1>, std::move(s), ctx) {}
+  ~Connection() { wipe(buffer); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   beast::tcp_stream& tcp() {
     if (auto* p = std::get_if<0>(&stream)) return *p;
@@ -103,49 +123,20 @@ Headers to_headers(const http::fields& fields) {
 
 class StreamImpl;
 
+std::atomic<std::size_t> live_tls_contexts{0};
+
 class ClientImpl final : public HttpClient, public std::enable_shared_from_this<ClientImpl> {
  public:
-  ClientImpl(asio::any_io_executor ex, Url origin, ClientOptions options)
+  ClientImpl(asio::any_io_executor ex, Url origin, std::shared_ptr<TlsContext> tls,
+             ClientOptions options)
       : executor_(std::move(ex)),
         origin_(std::move(origin)),
         options_(std::move(options)),
-        tls_ctx_(ssl::context::tls_client) {}
-
-  Result<Ok, NetError> init_tls(const TlsConfig& tls) {
-    tls_config_ = tls;
-    if (!origin_.tls()) return Ok{};
-    tls_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                         ssl::context::no_tlsv1_1);
-    error_code ec;
-    if (tls.verify_peer) {
-      tls_ctx_.set_verify_mode(ssl::verify_peer, ec);
-      if (tls.use_system_store) {
-        // Honours SSL_CERT_FILE and SSL_CERT_DIR.
-        SSL_CTX_set_default_verify_paths(tls_ctx_.native_handle());
-      }
-      if (!tls.ca_pem.empty()) {
-        tls_ctx_.add_certificate_authority(asio::buffer(tls.ca_pem), ec);
-        if (ec) return fail(NetError{NetErrorKind::Tls, "invalid CA certificate: " + ec.message()});
-      }
-    } else {
-      tls_ctx_.set_verify_mode(ssl::verify_none, ec);
-    }
-    if (!tls.client_cert_pem.empty() || !tls.client_key_pem.empty()) {
-      tls_ctx_.use_certificate_chain(asio::buffer(tls.client_cert_pem), ec);
-      if (ec)
-        return fail(NetError{NetErrorKind::Tls, "invalid client certificate: " + ec.message()});
-      tls_ctx_.use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec);
-      if (ec) return fail(NetError{NetErrorKind::Tls, "invalid client key: " + ec.message()});
-      if (SSL_CTX_check_private_key(tls_ctx_.native_handle()) != 1) {
-        return fail(
-            NetError{NetErrorKind::Tls, "client key does not match the client certificate"});
-      }
-    }
-    return Ok{};
-  }
+        tls_(std::move(tls)) {}
 
   const Url& origin() const override { return origin_; }
+  const TlsContext* tls_context() const override { return tls_.get(); }
+  std::size_t idle_connections() const override { return idle_.size(); }
 
   asio::awaitable<Result<HttpResponse, NetError>> send(const HttpRequest& request) override {
     auto self = shared_from_this();
@@ -195,7 +186,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
       c->close();
       return;
     }
-    c->buffer.clear();
+    wipe(c->buffer);
     idle_.push_back(std::move(c));
   }
 
@@ -238,17 +229,16 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
 
     if (!origin_.tls()) co_return std::make_unique<Connection>(std::move(stream));
 
-    auto c = std::make_unique<Connection>(std::move(stream), tls_ctx_);
+    auto c = std::make_unique<Connection>(std::move(stream), tls_->native().context);
     auto& tls = std::get<1>(c->stream);
-    const std::string& name =
-        tls_config_.server_name.empty() ? origin_.host : tls_config_.server_name;
+    const std::string& name = tls_->server_name().empty() ? origin_.host : tls_->server_name();
     SSL* handle = tls.native_handle();
     if (!is_ip_literal(name)) {
       if (!SSL_set_tlsext_host_name(handle, name.c_str())) {
         co_return fail(NetError{NetErrorKind::Tls, "cannot set SNI: " + openssl_errors()});
       }
     }
-    if (tls_config_.verify_peer) {
+    if (tls_->verify_peer()) {
       X509_VERIFY_PARAM* param = SSL_get0_param(handle);
       X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       int ok = is_ip_literal(name) ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
@@ -309,6 +299,8 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   asio::awaitable<Result<HttpResponse, NetError>> exchange(Connection& c, const HttpRequest& r) {
     auto req = build(r);
     if (!req) co_return fail(invalid(r));
+    // The wire copy of the body (it may carry an API key) is cleared when done.
+    CleanseOnExit wipe_body(req->body());
     c.expires_after(r.timeout);
     auto [wec, wn] =
         co_await with_stream(c, [&](auto& s) { return http::async_write(s, *req, use_tuple); });
@@ -329,6 +321,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
     resp.status = static_cast<int>(msg.result_int());
     resp.headers = to_headers(msg.base());
     resp.body = std::move(msg.body());
+    wipe(c.buffer);
     if (!c.keep_alive) c.close();
     co_return resp;
   }
@@ -336,8 +329,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   asio::any_io_executor executor_;
   Url origin_;
   ClientOptions options_;
-  TlsConfig tls_config_;
-  ssl::context tls_ctx_;
+  std::shared_ptr<TlsContext> tls_;  // null for http://
   std::deque<std::unique_ptr<Connection>> idle_;
   bool shut_down_ = false;
 };
@@ -412,14 +404,67 @@ asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> ClientImpl::o
 
 }  // namespace
 
+TlsContext::TlsContext() : native_(std::make_unique<Native>()) { ++live_tls_contexts; }
+TlsContext::~TlsContext() { --live_tls_contexts; }
+
+std::size_t TlsContext::live_count() { return live_tls_contexts.load(); }
+
+Result<std::shared_ptr<TlsContext>, NetError> TlsContext::create(const TlsConfig& tls) {
+  std::shared_ptr<TlsContext> out(new TlsContext());
+  out->verify_peer_ = tls.verify_peer;
+  out->server_name_ = tls.server_name;
+  ssl::context& ctx = out->native_->context;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  error_code ec;
+  if (tls.verify_peer) {
+    ctx.set_verify_mode(ssl::verify_peer, ec);
+    if (tls.use_system_store) {
+      // Honours SSL_CERT_FILE and SSL_CERT_DIR.
+      SSL_CTX_set_default_verify_paths(ctx.native_handle());
+    }
+    if (!tls.ca_pem.empty()) {
+      ctx.add_certificate_authority(asio::buffer(tls.ca_pem), ec);
+      if (ec) return fail(NetError{NetErrorKind::Tls, "invalid CA certificate: " + ec.message()});
+    }
+  } else {
+    ctx.set_verify_mode(ssl::verify_none, ec);
+  }
+  if (!tls.client_cert_pem.empty() || !tls.client_key_pem.empty()) {
+    ctx.use_certificate_chain(asio::buffer(tls.client_cert_pem), ec);
+    if (ec) return fail(NetError{NetErrorKind::Tls, "invalid client certificate: " + ec.message()});
+    ctx.use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec);
+    if (ec) return fail(NetError{NetErrorKind::Tls, "invalid client key: " + ec.message()});
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+      return fail(NetError{NetErrorKind::Tls, "client key does not match the client certificate"});
+    }
+  }
+  return out;
+}
+
 Result<std::shared_ptr<HttpClient>, NetError> HttpClient::create(asio::any_io_executor executor,
                                                                  const Url& origin,
                                                                  const TlsConfig& tls,
                                                                  const ClientOptions& options) {
-  auto client = std::make_shared<ClientImpl>(std::move(executor), origin, options);
-  auto init = client->init_tls(tls);
-  if (!init) return fail(std::move(init.error()));
-  return std::shared_ptr<HttpClient>(std::move(client));
+  std::shared_ptr<TlsContext> context;
+  if (origin.tls()) {
+    auto created = TlsContext::create(tls);
+    if (!created) return fail(std::move(created.error()));
+    context = std::move(created).value();
+  }
+  return create(std::move(executor), origin, std::move(context), options);
+}
+
+Result<std::shared_ptr<HttpClient>, NetError> HttpClient::create(asio::any_io_executor executor,
+                                                                 const Url& origin,
+                                                                 std::shared_ptr<TlsContext> tls,
+                                                                 const ClientOptions& options) {
+  if (origin.tls() && !tls) {
+    return fail(NetError{NetErrorKind::InvalidRequest,
+                         "an https origin needs a TLS context: " + origin.origin()});
+  }
+  return std::shared_ptr<HttpClient>(
+      std::make_shared<ClientImpl>(std::move(executor), origin, std::move(tls), options));
 }
 
 }  // namespace sto::net

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -93,6 +94,35 @@ struct TlsConfig {
   std::string client_key_pem;    // its private key (PEM)
 };
 
+// A TLS client setup (trust store, verification mode, client certificate)
+// built once and shared by any number of HttpClients: an OpenSSL context that
+// holds the system CA bundle takes most of a MiB, so clients of many origins
+// must not each build their own. SNI and the host name (or IP address) to
+// verify are set per connection from the client's origin, or from
+// TlsConfig::server_name when it is given.
+class TlsContext {
+ public:
+  static Result<std::shared_ptr<TlsContext>, NetError> create(const TlsConfig& config);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  bool verify_peer() const { return verify_peer_; }
+  const std::string& server_name() const { return server_name_; }
+
+  // How many TlsContexts exist in this process right now.
+  static std::size_t live_count();
+
+  struct Native;  // the OpenSSL context, for the client's implementation
+  Native& native() { return *native_; }
+
+ private:
+  TlsContext();
+  std::unique_ptr<Native> native_;
+  bool verify_peer_ = true;
+  std::string server_name_;
+};
+
 struct ClientOptions {
   // Deadline for name resolution and TCP connect together, and then again
   // for the TLS handshake.
@@ -125,7 +155,16 @@ class HttpClient {
                                                               const TlsConfig& tls,
                                                               const ClientOptions& options = {});
 
+  // A client that uses a shared TLS context (which may be null for an
+  // http:// origin).
+  static Result<std::shared_ptr<HttpClient>, NetError> create(boost::asio::any_io_executor executor,
+                                                              const Url& origin,
+                                                              std::shared_ptr<TlsContext> tls,
+                                                              const ClientOptions& options = {});
+
   virtual const Url& origin() const = 0;
+  // The TLS context its connections use (null for http://).
+  virtual const TlsContext* tls_context() const = 0;
   // The request is taken by reference (GCC 12 mishandles class-type prvalue
   // arguments of coroutines, PR 100611): co_await the call at once.
   virtual boost::asio::awaitable<Result<HttpResponse, NetError>> send(
@@ -133,7 +172,10 @@ class HttpClient {
   virtual boost::asio::awaitable<Result<std::unique_ptr<ResponseStream>, NetError>> open(
       const HttpRequest& request) = 0;
   // Close idle connections and fail further requests with Cancelled.
+  // Requests already under way finish.
   virtual void shutdown() = 0;
+  // Idle keep-alive connections held for reuse.
+  virtual std::size_t idle_connections() const = 0;
 };
 
 }  // namespace sto::net

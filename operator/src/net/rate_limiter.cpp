@@ -36,6 +36,12 @@ boost::asio::awaitable<void> RateLimiter::acquire() {
   (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
 }
 
+bool RateLimiter::idle(Clock::time_point now) const {
+  if (paused_until_ > now) return false;
+  std::chrono::duration<double> elapsed = now > last_ ? now - last_ : Clock::duration::zero();
+  return tokens_ + elapsed.count() * rate_ >= burst_;
+}
+
 void RateLimiter::pause_until(Clock::time_point until) {
   paused_until_ = std::max(paused_until_, until);
 }

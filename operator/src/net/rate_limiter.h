@@ -23,6 +23,10 @@ class RateLimiter {
   // Holds every reservation until `until` (for Retry-After answers).
   void pause_until(Clock::time_point until);
 
+  // Whether the bucket is full again at `now` and not paused: it then acts
+  // exactly like a new one, so a holder of many buckets may drop it.
+  bool idle(Clock::time_point now = Clock::now()) const;
+
  private:
   double rate_;
   double burst_;

@@ -44,11 +44,12 @@ constexpr int kExitRuntime = 1;
 
 struct Flags {
   std::string config;
-  std::string listen = "127.0.0.1:0";
+  std::vector<std::string> listen;  // empty: 127.0.0.1:0
   std::string tls_dir;
   bool plain_http = false;
   std::vector<std::string> extra_names;
   std::string port_file;
+  std::string ports_file;
   std::size_t recent_requests = 100;
   std::string log_level = "info";
 };
@@ -141,10 +142,15 @@ void raise_file_limit() {
 }
 
 int run(const Flags& flags) {
-  auto endpoint = parse_listen(flags.listen);
-  if (!endpoint) {
-    std::cerr << "fake-ibm-cloud: " << endpoint.error() << "\n";
-    return kExitUsage;
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& text :
+       flags.listen.empty() ? std::vector<std::string>{"127.0.0.1:0"} : flags.listen) {
+    auto endpoint = parse_listen(text);
+    if (!endpoint) {
+      std::cerr << "fake-ibm-cloud: " << endpoint.error() << "\n";
+      return kExitUsage;
+    }
+    endpoints.push_back(*endpoint);
   }
   for (const auto& name : flags.extra_names) {
     if (!sto::fake::is_valid_subject_alt_name(name)) {
@@ -163,7 +169,6 @@ int run(const Flags& flags) {
   }
 
   sto::fake::ServerOptions options;
-  options.listen = *endpoint;
   if (!flags.plain_http) {
     auto identity = sto::fake::generate_tls_identity(flags.extra_names);
     if (!identity) {
@@ -188,28 +193,45 @@ int run(const Flags& flags) {
   asio::io_context io(1);
   auto fake = std::make_shared<sto::fake::FakeIbmCloud>(
       std::move(state), sto::fake::FakeOptions{.max_recent_requests = flags.recent_requests});
-  auto server = sto::fake::Server::start(io, std::move(options), fake);
-  if (!server) {
-    std::cerr << "fake-ibm-cloud: " << server.error() << "\n";
-    return kExitRuntime;
+  // Every listener serves the same fake (one state, one request log).
+  std::vector<std::shared_ptr<sto::fake::Server>> servers;
+  for (const auto& endpoint : endpoints) {
+    options.listen = endpoint;
+    auto server = sto::fake::Server::start(io, options, fake);
+    if (!server) {
+      std::cerr << "fake-ibm-cloud: " << server.error() << "\n";
+      return kExitRuntime;
+    }
+    servers.push_back(std::move(server).value());
   }
 
-  const std::string url = (*server)->url();
   if (!flags.port_file.empty()) {
-    auto written = write_file_atomically(flags.port_file,
-                                         std::to_string((*server)->local_endpoint().port()) + "\n");
+    auto written = write_file_atomically(
+        flags.port_file, std::to_string(servers.front()->local_endpoint().port()) + "\n");
     if (!written) {
       std::cerr << "fake-ibm-cloud: --port-file: " << written.error() << "\n";
       return kExitRuntime;
     }
   }
-  std::cout << "listening on " << url << std::endl;
+  if (!flags.ports_file.empty()) {
+    std::string ports;
+    for (const auto& server : servers) {
+      ports += std::to_string(server->local_endpoint().port()) + "\n";
+    }
+    auto written = write_file_atomically(flags.ports_file, ports);
+    if (!written) {
+      std::cerr << "fake-ibm-cloud: --ports-file: " << written.error() << "\n";
+      return kExitRuntime;
+    }
+  }
+  for (const auto& server : servers) std::cout << "listening on " << server->url() << "\n";
+  std::cout.flush();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signal);
-    (*server)->stop();
+    for (const auto& server : servers) server->stop();
   });
   io.run();
   return 0;
@@ -226,8 +248,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", flags.config,
                  "YAML file with the seed state: iam.tokenTTLSeconds, apiKeys, instances/teams");
   app.add_option("--listen", flags.listen, "HOST:PORT to listen on: loopback, or a private IPv4 address of a local bridge (a "
-                 "test node's pod network); port 0 picks one")
-      ->capture_default_str();
+                 "test node's pod network); port 0 picks one. Repeatable: every listener serves "
+                 "the same fake")
+      ->default_str("127.0.0.1:0");
   auto* plain = app.add_flag("--plain-http", flags.plain_http,
                              "Serve plain HTTP instead of HTTPS (for debugging)");
   app.add_option("--tls-dir", flags.tls_dir,
@@ -237,7 +260,10 @@ int main(int argc, char** argv) {
                  "Extra DNS name or IP address for the server certificate (repeatable)")
       ->excludes(plain);
   app.add_option("--port-file", flags.port_file,
-                 "File to write the listening port into once the server accepts connections");
+                 "File to write the listening port into once the server accepts connections "
+                 "(the first listener's)");
+  app.add_option("--ports-file", flags.ports_file,
+                 "File to write every listener's port into, one a line in --listen order");
   app.add_option("--recent-requests", flags.recent_requests,
                  "How many recent requests GET /_fake/requests keeps")
       ->capture_default_str();

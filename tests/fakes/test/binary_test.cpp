@@ -1,5 +1,6 @@
 // The fake-ibm-cloud executable's contract with scripts: the listening line,
-// --port-file, --tls-dir/ca.crt, exit codes, and clear errors for bad input.
+// --port-file (and --ports-file for several --listen), --tls-dir/ca.crt, exit
+// codes, and clear errors for bad input.
 
 #include <signal.h>
 
@@ -10,7 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "child_process.h"
 #include "test_server.h"
@@ -87,6 +90,41 @@ TEST(Binary, ServesHttpsOnAPickedPortAndWritesThePortAndCaFiles) {
     EXPECT_EQ(body_json(response)["token"]["key"], kOpsToken);
   }
 
+  fake.signal(SIGTERM);
+  EXPECT_EQ(fake.wait(), 0);
+}
+
+TEST(Binary, SeveralListenersServeOneFake) {
+  TempDir dir;
+  write_file(dir.path() / "config.yaml", kDemoConfigYaml);
+  Process fake({"--config", (dir.path() / "config.yaml").string(), "--listen", "127.0.0.1:0",
+                "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--tls-dir",
+                (dir.path() / "tls").string(), "--port-file", (dir.path() / "port").string(),
+                "--ports-file", (dir.path() / "ports").string()},
+               dir.path() / "stdout", dir.path() / "stderr");
+  ASSERT_TRUE(wait_for_file(dir.path() / "ports")) << read_file(dir.path() / "stderr");
+  ASSERT_TRUE(wait_for_file(dir.path() / "port"));
+  std::istringstream lines(read_file(dir.path() / "ports"));
+  std::vector<std::string> ports;
+  for (std::string line; std::getline(lines, line);) ports.push_back(line);
+  ASSERT_EQ(ports.size(), 3u);
+  EXPECT_EQ(read_file(dir.path() / "port"), ports[0] + "\n");
+  std::string listening;
+  for (const auto& port : ports) listening += "listening on https://127.0.0.1:" + port + "\n";
+  EXPECT_EQ(read_file(dir.path() / "stdout"), listening);
+
+  // One state: a token issued through one listener is good at another.
+  const std::string ca = read_file(dir.path() / "tls" / "ca.crt");
+  std::string token;
+  {
+    TestClient first("https://127.0.0.1:" + ports[0], ca);
+    token = first.access_token();
+  }
+  {
+    TestClient last("https://127.0.0.1:" + ports[2], ca);
+    auto response = last.get_monitoring("/api/token", token, kGuid, kOpsTeam);
+    EXPECT_EQ(body_json(response)["token"]["key"], kOpsToken);
+  }
   fake.signal(SIGTERM);
   EXPECT_EQ(fake.wait(), 0);
 }

@@ -54,7 +54,8 @@ TEST(HttpGateway, SendToAHostOffTheAllowlistFailsWithoutConnecting) {
   auto gateway = gateway_for(io, {"iam.cloud.ibm.com"});
   const std::string url = "https://127.0.0.1:1";
   net::HttpRequest request;
-  auto result = testing::run_on(io, gateway->send(url, request, Service::Iam));
+  const std::string caller;
+  auto result = testing::run_on(io, gateway->send(url, request, Service::Iam, caller));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind, IbmErrorKind::EndpointNotAllowed);
   EXPECT_EQ(result.error().http_status, 0);

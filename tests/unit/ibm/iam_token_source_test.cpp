@@ -203,12 +203,33 @@ TEST_F(IamTokenCache, RateLimitHonoursRetryAfterWithoutCallingAgain) {
   EXPECT_EQ(error.retry_after, 7s);
   EXPECT_EQ(error.http_status, 429);
 
-  // Until the wait is over, IAM is not asked again.
-  auto held = expect_error(get_iam_token(kSecondKey), IbmErrorKind::RateLimited);
+  // Until the wait is over, IAM is not asked again for this key.
+  auto held = expect_error(get_iam_token(), IbmErrorKind::RateLimited);
   ASSERT_TRUE(held.retry_after.has_value());
   EXPECT_GE(*held.retry_after, 1s);
   EXPECT_LE(*held.retry_after, 7s);
   EXPECT_EQ(iam_requests(), 1u);
+}
+
+TEST_F(IamTokenCache, RetryAfterForOneKeyDoesNotHoldBackAnother) {
+  fake_->add_fault(
+      {{"pathPrefix", "/identity/token"}, {"status", 429}, {"retryAfterSeconds", 30}, {"times", 1}});
+  expect_error(get_iam_token(kGoodKey), IbmErrorKind::RateLimited);
+  // Another tenant's key on the same IAM host is served at once.
+  const auto started = std::chrono::steady_clock::now();
+  auto other = get_iam_token(kSecondKey);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(iam_requests(), 2u);
+  // The throttled key still waits, without a request.
+  auto held = expect_error(get_iam_token(kGoodKey), IbmErrorKind::RateLimited);
+  ASSERT_TRUE(held.retry_after.has_value());
+  EXPECT_GE(*held.retry_after, 25s);
+  EXPECT_EQ(iam_requests(), 2u);
+  // Surrounding whitespace does not make another key.
+  const std::string spaced = std::string(kGoodKey) + "\n";
+  expect_error(get_iam_token(spaced), IbmErrorKind::RateLimited);
+  EXPECT_EQ(iam_requests(), 2u);
 }
 
 TEST_F(IamTokenCache, TransportFailuresAreIAMUnavailable) {

@@ -219,6 +219,24 @@ TEST_F(MonitoringClientTest, ARateLimitHonoursRetryAfter) {
   EXPECT_EQ(token_requests(), 1u);
 }
 
+TEST_F(MonitoringClientTest, RetryAfterForOneKeyDoesNotHoldBackAnother) {
+  fake_->add_fault(
+      {{"pathPrefix", "/api/token"}, {"status", 429}, {"retryAfterSeconds", 30}, {"times", 1}});
+  expect_error(fetch_token(team(), kGoodKey), IbmErrorKind::RateLimited);
+  // Another tenant's key, same host and even the same team: served at once.
+  const auto started = std::chrono::steady_clock::now();
+  auto other = fetch_token(team(), kSecondKey);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_EQ(*other, kOpsToken);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(token_requests(), 2u);
+  // The throttled key still waits out its Retry-After, without a request.
+  auto held = expect_error(fetch_token(team(kMonOpsTeam), kGoodKey), IbmErrorKind::RateLimited);
+  ASSERT_TRUE(held.retry_after.has_value());
+  EXPECT_GE(*held.retry_after, 25s);
+  EXPECT_EQ(token_requests(), 2u);
+}
+
 TEST_F(MonitoringClientTest, ASlowMonitoringTimesOut) {
   gateway_options_.request_timeout = 300ms;
   fake_->add_fault({{"pathPrefix", "/api/token"}, {"latencyMs", 3000}, {"times", 1}});
