@@ -223,7 +223,7 @@ sleep 1
   fail "refreshInterval 2500000h: want InvalidSpec, got reason '$huge_reason', nextRefreshTime $huge_next, $huge_gets GET /api/token in about 5 s"
 pass "refreshInterval 2500000h: InvalidSpec"
 
-# 6. RateLimited (last: Retry-After holds back every request to this origin).
+# 6. RateLimited (last: Retry-After holds back this API key's requests to this origin).
 fake_reset_counts
 fake_fault '{"pathPrefix":"/api/token","status":429,"retryAfterSeconds":20,"times":1}'
 apply_sdt rate-limited "$(base_spec "$GUID" 26058)"
