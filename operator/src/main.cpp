@@ -88,6 +88,10 @@ int run(const sto::cli::Options& options) {
     const std::string code_text = code == 0 ? "<error>" : std::to_string(code);
     ibm_requests.with({service == ibm::Service::Iam ? "iam" : "monitoring", code_text}).inc();
   };
+  gateway_options.connect_to = options.connect_to;
+  for (const auto& rule : options.connect_to) {
+    log::info("IBM Cloud connections redirected", {{"connectTo", rule.to_string()}});
+  }
   auto gateway = ibm::HttpGateway::create(ioc.get_executor(), allowlist.value(), gateway_options);
   if (!gateway) {
     std::cerr << "sysdig-token-operator: " << gateway.error() << "\n";

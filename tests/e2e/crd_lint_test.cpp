@@ -75,6 +75,23 @@ std::size_t utf8_length(const std::string& text) {
   }));
 }
 
+// The regular expressions of a schema: its pattern, and the validation rules
+// of the form self.matches('RE') or self.matches(r'RE') (patterns written as
+// CEL rules, so that a refusal carries a message a person understands).
+std::vector<std::string> string_patterns(const YAML::Node& schema) {
+  std::vector<std::string> out;
+  if (schema["pattern"]) out.push_back(schema["pattern"].as<std::string>());
+  static const std::regex kMatches(R"(^\s*self\.matches\(r?'(.*)'\)\s*$)");
+  if (const YAML::Node rules = schema["x-kubernetes-validations"]) {
+    for (const auto& rule : rules) {
+      std::smatch m;
+      const std::string text = rule["rule"].as<std::string>("");
+      if (std::regex_match(text, m, kMatches)) out.push_back(m[1].str());
+    }
+  }
+  return out;
+}
+
 // What a value must satisfy (type, enum, pattern, bounds); used for a CRD's
 // defaults and for the samples. Appends one line per problem.
 void check_value(const YAML::Node& value, const YAML::Node& schema, const std::string& path,
@@ -157,9 +174,9 @@ void check_value(const YAML::Node& value, const YAML::Node& schema, const std::s
     for (const auto& allowed : schema["enum"]) found = found || allowed.as<std::string>() == text;
     if (!found) problems.push_back(path + ": '" + text + "' is not in the enum");
   }
-  if (schema["pattern"]) {
+  for (const auto& pattern : string_patterns(schema)) {
     try {
-      if (!std::regex_search(text, std::regex(schema["pattern"].as<std::string>()))) {
+      if (!std::regex_search(text, std::regex(pattern))) {
         problems.push_back(path + ": '" + text + "' does not match the pattern");
       }
     } catch (const std::regex_error&) {
@@ -244,9 +261,9 @@ void check_schema(const YAML::Node& schema, const std::string& path,
       (!schema["description"] || schema["description"].as<std::string>().empty())) {
     problems.push_back(path + ": no description (kubectl explain shows it)");
   }
-  if (schema["pattern"]) {
+  for (const auto& pattern : string_patterns(schema)) {
     try {
-      std::regex(schema["pattern"].as<std::string>());
+      std::regex{pattern};
     } catch (const std::regex_error& e) {
       problems.push_back(path + ": pattern does not compile: " + e.what());
     }
@@ -489,6 +506,13 @@ properties:
   mode: {type: string, enum: [a, b], default: c}
   count: {type: integer, minimum: 1}
   name: {type: string, description: x, pattern: '^[a-z]+$', maxLength: 3}
+  url:
+    type: string
+    description: x
+    x-kubernetes-validations:
+      - rule: >-
+          self.matches(r'^https://\[[0-9a-f:]+\]$')
+        message: url must be https://[v6]
 )");
   std::vector<std::string> problems;
   check_schema(schema, "", problems);
@@ -498,12 +522,19 @@ properties:
   EXPECT_EQ(text.find(".name: no description"), std::string::npos) << text;
 
   problems.clear();
-  check_value(YAML::Load("{mode: a, count: 0, name: Abcd, colour: blue}"), schema, "", problems);
+  check_value(YAML::Load("{mode: a, count: 0, name: Abcd, colour: blue, url: 'https://[::1]'}"),
+              schema, "", problems);
   const std::string sample = join(problems);
   EXPECT_NE(sample.find(".colour: unknown field"), std::string::npos) << sample;
   EXPECT_NE(sample.find(".count: below the minimum 1"), std::string::npos) << sample;
   EXPECT_NE(sample.find(".name: 'Abcd' does not match the pattern"), std::string::npos) << sample;
   EXPECT_NE(sample.find(".name: longer than maxLength"), std::string::npos) << sample;
+  EXPECT_EQ(sample.find(".url:"), std::string::npos) << sample;
+  problems.clear();
+  check_value(YAML::Load("{url: 'http://[::1]'}"), schema, "", problems);
+  EXPECT_NE(join(problems).find(".url: 'http://[::1]' does not match the pattern"),
+            std::string::npos)
+      << join(problems);
 
   problems.clear();
   check_value(YAML::Load("{mode: yes}"), schema, "", problems);

@@ -184,13 +184,15 @@ spec:$spec"
     fail "$what: accepted: $out"
   fi
   grep -qF -- "$want" <<<"$out" || fail "$what: the error does not say '$want': $out"
+  # A refusal is for people: never a bare regular expression.
+  grep -q "should match '" <<<"$out" && fail "$what: the error is a raw pattern: $out"
   kubectl get sdt "invalid-$n" -n "$ns" >/dev/null 2>&1 && fail "$what: object exists after the rejection"
   pass "rejects $what: $(grep -F -- "$want" <<<"$out" | head -n1 | sed -e 's/^.* is invalid: //' -e 's/^\* //' -e 's/^Error from server.*: //' | cut -c1-150)"
 }
 without() { grep -v -- "$1" <<<"$base_spec"; }
 
 reject "missing instanceID" 'spec.instanceID: Required value' "$(without instanceID)"
-reject "bad GUID" 'spec.instanceID' "$(without instanceID)
+reject "bad GUID" 'instanceID must be the GUID of the Monitoring instance' "$(without instanceID)
   instanceID: 7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c1"
 reject "neither teamID nor teamName" 'one of teamID or teamName is required' "$(without teamID)"
 reject "teamID 0" 'spec.teamID' "$(without teamID)
@@ -200,34 +202,54 @@ reject "empty teamName" 'spec.teamName' "$(without teamID)
 reject "neither region nor endpoint" 'one of region or endpoint is required' "$(without region)"
 reject "unknown region mars" 'spec.region: Unsupported value: "mars"' "$(without region)
   region: mars"
+reject "region in-che (not on IBM's list of Monitoring regions)" 'spec.region: Unsupported value: "in-che"' "$(without region)
+  region: in-che"
 reject "endpointType internal" 'spec.endpointType: Unsupported value: "internal"' "$base_spec
   endpointType: internal"
-reject "endpoint over http" 'spec.endpoint' "$base_spec
+reject "endpoint over http" 'endpoint must be https://HOST[:PORT]' "$base_spec
   endpoint: http://us-south.monitoring.cloud.ibm.com"
-reject "endpoint with a path" 'spec.endpoint' "$base_spec
-  endpoint: https://us-south.monitoring.cloud.ibm.com/api"
-reject "iamEndpoint not a URL" 'spec.iamEndpoint' "$base_spec
+reject "endpoint with a path" 'endpoint must be https://HOST[:PORT]' "$base_spec
+  endpoint: https://us-south.monitoring.cloud.ibm.com/api/token"
+reject "iamEndpoint not a URL" 'iamEndpoint must be https://HOST[:PORT]' "$base_spec
   iamEndpoint: iam.cloud.ibm.com"
+reject "iamEndpoint with /api" 'iamEndpoint must be https://HOST[:PORT]' "$base_spec
+  iamEndpoint: https://iam.cloud.ibm.com/api"
 reject "deletionPolicy Keep" 'spec.target.deletionPolicy: Unsupported value: "Keep"' "$base_spec
   target: {deletionPolicy: Keep}"
 reject "refreshInterval 30s (below 1m)" 'refreshInterval must be at least 1m' "$base_spec
   refreshInterval: 30s"
-reject "refreshInterval soon" 'spec.refreshInterval in body should match' "$base_spec
+reject "refreshInterval soon" 'refreshInterval must be a duration such as 1h' "$base_spec
   refreshInterval: soon"
-reject "tokenKey 'a b'" 'spec.target.tokenKey' "$base_spec
+reject "tokenKey 'a b'" 'target.tokenKey must be a Secret data key' "$base_spec
   target: {tokenKey: a b}"
-reject "target.name Bad_Name" 'spec.target.name' "$base_spec
+reject "target.name Bad_Name" 'target.name must be a Secret name' "$base_spec
   target: {name: Bad_Name}"
 reject "a reserved target label" 'spec.target.labels' "$base_spec
   target: {labels: {monitoring.ibm.com/sysdigtoken: other}}"
 reject "an invalid target label key" 'spec.target.labels' "$base_spec
   target: {labels: {'bad key': x}}"
+reject "an invalid target label value" 'target.labels values must be' "$base_spec
+  target: {labels: {app: 'bad value'}}"
 reject "apiKeySecretRef without name" 'spec.apiKeySecretRef.name: Required value' "$(without apiKeySecretRef)
   apiKeySecretRef: {key: apikey}"
-reject "apiKeySecretRef with a bad key" 'spec.apiKeySecretRef.key' "$(without apiKeySecretRef)
+reject "apiKeySecretRef with a bad name" 'apiKeySecretRef.name must be a Secret name' "$(without apiKeySecretRef)
+  apiKeySecretRef: {name: Bad_Name}"
+reject "apiKeySecretRef with a bad key" 'apiKeySecretRef.key must be a Secret data key' "$(without apiKeySecretRef)
   apiKeySecretRef: {name: ibm-api-key, key: 'api key'}"
 reject "an unknown field under spec (--validate=strict)" 'unknown field "spec.colour"' "$base_spec
   colour: blue" --validate=strict
+# An endpoint as IBM's docs write it, with /api (or /api/), is accepted.
+for endpoint in https://us-south.monitoring.cloud.ibm.com/api https://us-south.monitoring.cloud.ibm.com/api/ \
+  'https://[::1]:8443/api'; do
+  kubectl apply -n "$ns" --dry-run=server -f - >/dev/null <<YAML || fail "endpoint $endpoint was refused"
+apiVersion: monitoring.ibm.com/v1alpha1
+kind: SysdigToken
+metadata: {name: api-suffix}
+spec:$(without region)
+  endpoint: $endpoint
+YAML
+done
+pass "accepts endpoints with IBM's trailing /api"
 # The refreshInterval floor holds on update too.
 if out=$(kubectl patch sdt "$name" -n "$ns" --type=merge -p '{"spec":{"refreshInterval":"59s"}}' 2>&1); then
   fail "an update to refreshInterval 59s was accepted"

@@ -77,6 +77,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--allowed-hosts", allowed_hosts,
                  "Host patterns the operator may call (repeatable or comma-separated); default "
                  "*.monitoring.cloud.ibm.com,iam.cloud.ibm.com,*.iam.cloud.ibm.com");
+  std::vector<std::string> connect_to;
+  app.add_option("--connect-to", connect_to,
+                 "HOST:PORT:TO_HOST:TO_PORT (repeatable): IBM Cloud requests for HOST:PORT "
+                 "connect to TO_HOST:TO_PORT instead; TLS still verifies HOST, and HOST must "
+                 "be allowed by --allowed-hosts");
   app.add_option("--kube-api-qps", o.kube_api_qps,
                  "Client-side limit of API server requests per second")
       ->capture_default_str();
@@ -150,6 +155,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   if (o.allowed_hosts.empty()) return usage_error("--allowed-hosts: no host pattern given");
   if (auto list = ibm::HostAllowlist::parse(o.allowed_hosts); !list) {
     return usage_error("--allowed-hosts: " + list.error());
+  }
+  for (const auto& text : connect_to) {
+    auto rule = net::parse_connect_to(text);
+    if (!rule) return usage_error("--connect-to: " + rule.error());
+    o.connect_to.push_back(std::move(rule).value());
   }
   return o;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "net/connect_to.h"
 #include "server/http_server.h"
 
 namespace sto::cli {
@@ -30,6 +31,7 @@ struct Options {
   std::string leader_election_id = "sysdig-token-operator";
   int max_concurrent_reconciles = 16;
   std::vector<std::string> allowed_hosts;
+  std::vector<net::ConnectTo> connect_to;  // --connect-to
   double kube_api_qps = 200;
   int kube_api_burst = 400;
   // After SIGTERM: in-flight work gets this long to finish and the Lease to

@@ -314,7 +314,7 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
   }
   auto type = s.endpoint_type == "private" ? ibm::EndpointType::Private : ibm::EndpointType::Public;
   if (!s.endpoint.empty()) {
-    auto e = ibm::normalize_endpoint(s.endpoint);
+    auto e = ibm::normalize_monitoring_endpoint(s.endpoint);
     if (!e) return fail("spec.endpoint: " + e.error());
     r.monitoring_endpoint = std::move(e.value());
   } else if (!s.region.empty()) {

@@ -8,9 +8,9 @@
 namespace sto::ibm {
 namespace {
 
-constexpr std::array<std::string_view, 12> kRegions = {"us-south", "us-east", "eu-de",  "eu-gb",
+constexpr std::array<std::string_view, 11> kRegions = {"us-south", "us-east", "eu-de",  "eu-gb",
                                                        "eu-es",    "ca-mon",  "ca-tor", "jp-osa",
-                                                       "jp-tok",   "br-sao",  "au-syd", "in-che"};
+                                                       "jp-tok",   "br-sao",  "au-syd"};
 
 std::string region_list() {
   std::string out;
@@ -64,6 +64,19 @@ Result<std::string, std::string> normalize_endpoint(std::string_view text) {
     return fail(quoted + ": endpoint URL has an invalid host");
   }
   return "https://" + url->host_header();
+}
+
+Result<std::string, std::string> normalize_monitoring_endpoint(std::string_view url) {
+  // Only a suffix after "scheme://host": "https:///api" keeps its path and
+  // is refused for its empty host.
+  const auto scheme_end = url.find("://");
+  for (std::string_view suffix : {"/api", "/api/"}) {
+    if (scheme_end != std::string_view::npos && url.ends_with(suffix) &&
+        scheme_end + 3 < url.size() - suffix.size()) {
+      return normalize_endpoint(url.substr(0, url.size() - suffix.size()));
+    }
+  }
+  return normalize_endpoint(url);
 }
 
 }  // namespace sto::ibm

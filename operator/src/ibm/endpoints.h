@@ -20,8 +20,8 @@ enum class EndpointType { Public, Private };
 inline constexpr std::string_view kIamEndpoint = "https://iam.cloud.ibm.com";
 inline constexpr std::string_view kPrivateIamEndpoint = "https://private.iam.cloud.ibm.com";
 
-// us-south, us-east, eu-de, eu-gb, eu-es, ca-mon, ca-tor, jp-osa, jp-tok,
-// br-sao, au-syd, in-che.
+// The regions of IBM's "Regions for IBM Cloud Monitoring" page: us-south,
+// us-east, eu-de, eu-gb, eu-es, ca-mon, ca-tor, jp-osa, jp-tok, br-sao, au-syd.
 std::span<const std::string_view> monitoring_regions();
 bool is_monitoring_region(std::string_view region);
 
@@ -37,5 +37,10 @@ std::string_view iam_endpoint(EndpointType type);
 // optional port, no credentials, no path (other than "/"), query or fragment.
 // The error says what is wrong with it.
 Result<std::string, std::string> normalize_endpoint(std::string_view url);
+
+// normalize_endpoint for a Monitoring endpoint, which IBM's docs write with
+// the API's path: "https://us-south.monitoring.cloud.ibm.com/api" (or
+// "/api/") means the same base URL as without it.
+Result<std::string, std::string> normalize_monitoring_endpoint(std::string_view url);
 
 }  // namespace sto::ibm

@@ -75,9 +75,14 @@ HttpGateway::HttpGateway(boost::asio::any_io_executor executor, HostAllowlist al
       tls_(std::move(tls)) {
   // The CA and client key PEMs are in the context now; no copy is kept.
   cleanse(options_.tls.client_key_pem);
-  ClientPool::Factory factory = [executor = executor_, tls = tls_,
-                                 client = client_options(options_)](const net::Url& url) {
-    return net::HttpClient::create(executor, url, tls, client);
+  ClientPool::Factory factory = [executor = executor_, tls = tls_, client = client_options(options_),
+                                 connect_to = options_.connect_to](const net::Url& url) {
+    net::ClientOptions options = client;
+    if (const auto* rule = net::find_connect_to(connect_to, url)) {
+      options.connect_host = rule->to_host;
+      options.connect_port = rule->to_port;
+    }
+    return net::HttpClient::create(executor, url, tls, options);
   };
   ClientPool::Options pool_options;
   pool_options.max_clients = options_.max_clients;

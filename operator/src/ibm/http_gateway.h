@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +34,7 @@
 #include "ibm/errors.h"
 #include "ibm/host_allowlist.h"
 #include "ibm/host_rate_limiter.h"
+#include "net/connect_to.h"
 #include "net/http_client.h"
 
 namespace sto::ibm {
@@ -54,6 +56,9 @@ struct GatewayOptions {
   // A client unused this long is dropped with its connections (by
   // maintain()).
   std::chrono::milliseconds client_idle_timeout{std::chrono::minutes(2)};
+  // --connect-to: connections for these hosts and ports go elsewhere (the
+  // allowlist, TLS and the Host header still see the endpoint's own host).
+  std::vector<net::ConnectTo> connect_to;
   // Called once per request sent: the service and the HTTP status (0 when
   // no answer came). Feeds sysdigtoken_ibm_requests_total.
   std::function<void(Service service, int code)> on_response;

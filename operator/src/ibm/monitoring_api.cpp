@@ -72,7 +72,12 @@ net::HttpRequest monitor_token_request(std::string_view access_token, std::strin
   request.method = "GET";
   request.target = std::string(kTokenPath);
   request.headers = monitoring_headers(access_token, instance_id);
-  request.headers.push_back({"SysdigTeamID", std::to_string(team_id)});
+  // IBM's current docs name the header TeamID, older ones SysdigTeamID; a
+  // service that honours only the other would silently answer with the
+  // caller's default team, so both carry the same value.
+  const std::string team = std::to_string(team_id);
+  request.headers.push_back({"TeamID", team});
+  request.headers.push_back({"SysdigTeamID", team});
   return request;
 }
 

@@ -2,7 +2,7 @@
 // team's Monitor API token and for a team by name, and what the answers mean.
 //
 //   GET <endpoint>/api/token
-//   Authorization: Bearer <IAM access token>, IBMInstanceID: <guid>, SysdigTeamID: <id>
+//   Authorization: Bearer <IAM access token>, IBMInstanceID: <guid>, TeamID and SysdigTeamID: <id>
 //   -> {"token":{"key":"..."}}
 //   GET <endpoint>/api/v2/teams/light/name/<percent-encoded name>
 //   -> {"team":{"id":26055,"name":"Ops",...}}

@@ -44,7 +44,7 @@ struct InstanceRef {
 
 struct TeamRef {
   InstanceRef instance;
-  std::int64_t team_id = 0;  // SysdigTeamID
+  std::int64_t team_id = 0;  // sent as TeamID and SysdigTeamID
 };
 
 // The oldest shared answer any caller can get.

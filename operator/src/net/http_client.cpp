@@ -202,16 +202,20 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
       *resolve_timed_out = true;
       resolver->cancel();
     });
-    const std::string service = std::to_string(origin_.port);
-    auto [rec, endpoints] = co_await resolver->async_resolve(origin_.host, service, use_tuple);
+    const bool redirected = !options_.connect_host.empty();
+    const std::string host = redirected ? options_.connect_host : origin_.host;
+    const std::string service =
+        std::to_string(redirected ? options_.connect_port : origin_.port);
+    auto [rec, endpoints] = co_await resolver->async_resolve(host, service, use_tuple);
     resolve_timer.cancel();
     if (rec && *resolve_timed_out) {
-      co_return fail(NetError{NetErrorKind::Timeout, "resolve " + origin_.host + ": timed out"});
+      co_return fail(NetError{NetErrorKind::Timeout, "resolve " + host + ": timed out"});
     }
     if (rec)
-      co_return fail(
-          NetError{NetErrorKind::Resolve, "resolve " + origin_.host + ": " + rec.message()});
+      co_return fail(NetError{NetErrorKind::Resolve, "resolve " + host + ": " + rec.message()});
 
+    const std::string where =
+        redirected ? origin_.origin() + " (at " + host + ":" + service + ")" : origin_.origin();
     beast::tcp_stream stream(executor_);
     stream.expires_at(deadline);
     auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
@@ -219,10 +223,10 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
     if (cec) {
       if (cec == beast::error::timeout) {
         co_return fail(
-            NetError{NetErrorKind::Timeout, "connect to " + origin_.origin() + ": timed out"});
+            NetError{NetErrorKind::Timeout, "connect to " + where + ": timed out"});
       }
       co_return fail(
-          NetError{NetErrorKind::Connect, "connect to " + origin_.origin() + ": " + cec.message()});
+          NetError{NetErrorKind::Connect, "connect to " + where + ": " + cec.message()});
     }
     error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);

@@ -130,6 +130,11 @@ struct ClientOptions {
   std::size_t max_idle_connections = 32;
   std::size_t max_body_bytes = 64u * 1024 * 1024;
   std::string user_agent = "sysdig-token-operator";
+  // When set, connections go to this host and port instead of the origin's;
+  // the Host header, SNI and certificate verification still name the origin
+  // (see net/connect_to.h).
+  std::string connect_host;
+  std::uint16_t connect_port = 0;
 };
 
 // A response whose body is read incrementally (chunked or sized).

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <functional>
+#include <optional>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -50,19 +52,35 @@ Result<Caller, Response> authorize(const Request& request, const World& world) {
   return Caller{std::move(claims).value(), instance};
 }
 
-// The team named by SysdigTeamID, or the instance's default team without it.
+// The team header the instance honours: TeamID, SysdigTeamID or (Both)
+// either, TeamID first. Another header is ignored, as by a Sysdig that does
+// not know it.
+std::optional<std::pair<std::string_view, std::string_view>> team_header(const Request& request,
+                                                                        const Instance& instance) {
+  for (std::string_view name : {"TeamID", "SysdigTeamID"}) {
+    const bool honoured = instance.team_header == TeamHeader::Both ||
+                          (name == "TeamID") == (instance.team_header == TeamHeader::TeamID);
+    if (!honoured) continue;
+    if (auto value = header_value(request, name)) return std::pair{name, *value};
+  }
+  return std::nullopt;
+}
+
+// The team named by the honoured team header, or the instance's default team
+// without it.
 Result<const Team*, Response> selected_team(const Request& request, const Instance& instance) {
-  auto header = header_value(request, "SysdigTeamID");
+  auto header = team_header(request, instance);
   if (!header) {
     if (const Team* team = instance.default_team()) return team;
     return fail(monitoring_error(http::status::not_found, "Not Found",
                                  "Monitoring instance " + instance.guid + " has no teams"));
   }
+  const auto [name, value] = *header;
   std::int64_t id = 0;
-  auto [end, ec] = std::from_chars(header->data(), header->data() + header->size(), id);
-  if (ec != std::errc() || end != header->data() + header->size()) {
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
+  if (ec != std::errc() || end != value.data() + value.size()) {
     return fail(monitoring_error(http::status::bad_request, "Bad Request",
-                                 "SysdigTeamID must be an integer"));
+                                 std::string(name) + " must be an integer"));
   }
   const Team* team = instance.find_team(id);
   if (team == nullptr) {
@@ -115,7 +133,7 @@ Response serve_team_by_name(std::string_view encoded_name, const Caller& caller)
 
 Response serve_users_me(const Request& request, const Caller& caller) {
   json current = nullptr;
-  if (header_value(request, "SysdigTeamID") || caller.instance->default_team() != nullptr) {
+  if (team_header(request, *caller.instance) || caller.instance->default_team() != nullptr) {
     auto team = selected_team(request, *caller.instance);
     if (!team) return std::move(team.error());
     current = (*team)->id;

@@ -187,6 +187,13 @@ ExternalApiAuth parse_auth(const std::string& value, const std::string& path) {
   fail_at(path, "expected ANY or IAM_ONLY, got \"" + value + "\"");
 }
 
+TeamHeader parse_team_header(const std::string& value, const std::string& path) {
+  if (value == "TeamID") return TeamHeader::TeamID;
+  if (value == "SysdigTeamID") return TeamHeader::SysdigTeamID;
+  if (value == "Both") return TeamHeader::Both;
+  fail_at(path, "expected TeamID, SysdigTeamID or Both, got \"" + value + "\"");
+}
+
 StatePatch read_patch(const json& document) {
   ObjectReader root(document, "", {"iam", "apiKeys", "instances"});
   StatePatch patch;
@@ -207,13 +214,20 @@ StatePatch read_patch(const json& document) {
 
   std::set<std::string> guids;
   for (const auto& [value, path] : root.list("instances")) {
-    ObjectReader reader(*value, path, {"guid", "region", "externalApiAuth", "teams"});
-    InstancePatch instance{path, reader.required_string("guid"), reader.string("region"), {}, {}};
+    ObjectReader reader(*value, path,
+                        {"guid", "region", "externalApiAuth", "teamHeader", "defaultTeam", "teams"});
+    InstancePatch instance{path, reader.required_string("guid"), reader.string("region"), {}, {},
+                           {},   {}};
     check_guid(instance.guid, reader.path_of("guid"));
     if (!guids.insert(instance.guid).second) fail_at(reader.path_of("guid"), "duplicate GUID");
     if (auto auth = reader.string("externalApiAuth")) {
       instance.external_api_auth = parse_auth(*auth, reader.path_of("externalApiAuth"));
     }
+    if (auto header = reader.string("teamHeader")) {
+      instance.team_header = parse_team_header(*header, reader.path_of("teamHeader"));
+    }
+    instance.default_team_id =
+        reader.integer("defaultTeam", 1, std::numeric_limits<std::int64_t>::max());
     std::set<std::int64_t> ids;
     for (const auto& [team_value, team_path] : reader.list("teams")) {
       ObjectReader team_reader(*team_value, team_path, {"id", "name", "token"});
@@ -284,6 +298,18 @@ json yaml_to_json(const YAML::Node& node, const std::string& path) {
 
 }  // namespace
 
+std::string_view to_string(TeamHeader header) {
+  switch (header) {
+    case TeamHeader::TeamID:
+      return "TeamID";
+    case TeamHeader::SysdigTeamID:
+      return "SysdigTeamID";
+    case TeamHeader::Both:
+      break;
+  }
+  return "Both";
+}
+
 std::string_view to_string(ExternalApiAuth auth) {
   return auth == ExternalApiAuth::IamOnly ? "IAM_ONLY" : "ANY";
 }
@@ -301,6 +327,7 @@ const Team* Instance::find_team_by_name(std::string_view name) const {
 }
 
 const Team* Instance::default_team() const {
+  if (default_team_id != 0) return find_team(default_team_id);
   return teams.empty() ? nullptr : &teams.begin()->second;
 }
 
@@ -373,6 +400,8 @@ Result<Ok, std::string> merge_state(State& state, const StatePatch& patch) {
     }
     if (p.region) instance->region = *p.region;
     if (p.external_api_auth) instance->external_api_auth = *p.external_api_auth;
+    if (p.team_header) instance->team_header = *p.team_header;
+    if (p.default_team_id) instance->default_team_id = *p.default_team_id;
     for (const auto& t : p.teams) {
       auto it = instance->teams.find(t.id);
       if (it == instance->teams.end()) {
@@ -382,6 +411,10 @@ Result<Ok, std::string> merge_state(State& state, const StatePatch& patch) {
       }
       if (t.name) it->second.name = *t.name;
       if (t.token) it->second.token = *t.token;
+    }
+    if (instance->default_team_id != 0 && instance->default_team() == nullptr) {
+      return fail(member_path(p.path, "defaultTeam") + ": no team with id " +
+                  std::to_string(instance->default_team_id));
     }
     // GET /api/v2/teams/light/name/{name} needs names to be unique.
     std::set<std::string_view> names;
@@ -410,7 +443,9 @@ nlohmann::json to_json(const State& state) {
     instances.push_back({{"guid", instance.guid},
                          {"region", instance.region},
                          {"externalApiAuth", to_string(instance.external_api_auth)},
+                         {"teamHeader", to_string(instance.team_header)},
                          {"teams", std::move(teams)}});
+    if (instance.default_team_id != 0) instances.back()["defaultTeam"] = instance.default_team_id;
   }
   return {{"iam", {{"tokenTTLSeconds", state.token_ttl_seconds}}},
           {"apiKeys", std::move(keys)},

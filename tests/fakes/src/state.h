@@ -28,6 +28,13 @@ enum class ExternalApiAuth { Any, IamOnly };
 
 std::string_view to_string(ExternalApiAuth auth);
 
+// Which team header GET /api/token honours: IBM's current docs name it
+// TeamID, older ones SysdigTeamID. A request without an honoured header is
+// answered with the caller's default team, as Sysdig does.
+enum class TeamHeader { TeamID, SysdigTeamID, Both };
+
+std::string_view to_string(TeamHeader header);
+
 struct ApiKey {
   std::string key;
   std::string iam_id;
@@ -44,7 +51,9 @@ struct Instance {
   std::string guid;
   std::string region;
   ExternalApiAuth external_api_auth = ExternalApiAuth::Any;
-  std::map<std::int64_t, Team> teams;  // by id; the lowest id is the default team
+  TeamHeader team_header = TeamHeader::Both;
+  std::int64_t default_team_id = 0;    // 0: the lowest team id
+  std::map<std::int64_t, Team> teams;  // by id
 
   const Team* find_team(std::int64_t id) const;
   const Team* find_team_by_name(std::string_view name) const;
@@ -81,6 +90,8 @@ struct InstancePatch {
   std::string guid;
   std::optional<std::string> region;
   std::optional<ExternalApiAuth> external_api_auth;
+  std::optional<TeamHeader> team_header;
+  std::optional<std::int64_t> default_team_id;
   std::vector<TeamPatch> teams;
 };
 

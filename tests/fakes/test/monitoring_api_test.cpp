@@ -39,6 +39,53 @@ TEST_F(MonitoringApi, WithoutSysdigTeamIdTheDefaultTeamAnswers) {
   EXPECT_EQ(body_json(response)["token"]["key"], kOpsToken);
 }
 
+// The token the fake answers for a request carrying `headers` (team headers).
+std::string token_for(TestClient& client, const std::string& access_token,
+                      std::initializer_list<std::pair<const char*, std::int64_t>> headers) {
+  net::Headers sent = {{"Authorization", "Bearer " + access_token},
+                       {"IBMInstanceID", std::string(kGuid)}};
+  for (const auto& [name, id] : headers) sent.push_back({name, std::to_string(id)});
+  auto response = client.get("/api/token", sent);
+  EXPECT_EQ(response.status, 200) << response.body;
+  return body_json(response)["token"]["key"];
+}
+
+TEST_F(MonitoringApi, HonoursTheTeamHeadersItsInstanceKnows) {
+  // Both (the default): either header selects the team, TeamID first.
+  EXPECT_EQ(token_for(client_, token_, {{"TeamID", kMonOpsTeam}}), kMonOpsToken);
+  EXPECT_EQ(token_for(client_, token_, {{"SysdigTeamID", kMonOpsTeam}}), kMonOpsToken);
+
+  // An instance that knows only one header answers the other with the
+  // caller's default team, silently, as Sysdig does.
+  client_.admin("POST", "/_fake/state",
+                {{"instances", {{{"guid", kGuid}, {"teamHeader", "TeamID"}}}}});
+  EXPECT_EQ(token_for(client_, token_, {{"TeamID", kMonOpsTeam}}), kMonOpsToken);
+  EXPECT_EQ(token_for(client_, token_, {{"SysdigTeamID", kMonOpsTeam}}), kOpsToken);
+  EXPECT_EQ(token_for(client_, token_, {{"TeamID", kMonOpsTeam}, {"SysdigTeamID", kMonOpsTeam}}),
+            kMonOpsToken);
+
+  client_.admin("POST", "/_fake/state",
+                {{"instances", {{{"guid", kGuid}, {"teamHeader", "SysdigTeamID"}}}}});
+  EXPECT_EQ(token_for(client_, token_, {{"TeamID", kMonOpsTeam}}), kOpsToken);
+  EXPECT_EQ(token_for(client_, token_, {{"SysdigTeamID", kMonOpsTeam}}), kMonOpsToken);
+}
+
+TEST_F(MonitoringApi, TheDefaultTeamCanBeChosen) {
+  client_.admin("POST", "/_fake/state",
+                {{"instances", {{{"guid", kGuid}, {"defaultTeam", kMonOpsTeam}}}}});
+  EXPECT_EQ(token_for(client_, token_, {}), kMonOpsToken);
+  EXPECT_EQ(token_for(client_, token_, {{"TeamID", kOpsTeam}}), kOpsToken);
+  auto state = client_.admin("GET", "/_fake/state");
+  bool found = false;
+  for (const auto& instance : state["instances"]) {
+    if (instance["guid"] != kGuid) continue;
+    found = true;
+    EXPECT_EQ(instance["defaultTeam"], kMonOpsTeam);
+    EXPECT_EQ(instance["teamHeader"], "Both");
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(MonitoringApi, MissingAuthorizationIs401) {
   auto response = client_.get("/api/token", {{"IBMInstanceID", std::string(kGuid)},
                                              {"SysdigTeamID", std::to_string(kOpsTeam)}});

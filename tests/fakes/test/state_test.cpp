@@ -60,6 +60,11 @@ TEST(StateConfig, ErrorsNameTheField) {
             "apiKeys[0].enabled: expected true or false, got a string");
   EXPECT_EQ(yaml_error("instances:\n  - {guid: g, externalApiAuth: SOMETIMES}\n"),
             "instances[0].externalApiAuth: expected ANY or IAM_ONLY, got \"SOMETIMES\"");
+  EXPECT_EQ(yaml_error("instances:\n  - {guid: g, teamHeader: X-Team}\n"),
+            "instances[0].teamHeader: expected TeamID, SysdigTeamID or Both, got \"X-Team\"");
+  EXPECT_EQ(yaml_error("instances:\n  - {guid: 7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11, defaultTeam: 9,"
+                       " teams: [{id: 1, name: a}]}\n"),
+            "instances[0].defaultTeam: no team with id 9");
   EXPECT_EQ(yaml_error("iam:\n  tokenTTLSeconds: 0\n"),
             "iam.tokenTTLSeconds: must be between 1 and 315360000, got 0");
   EXPECT_EQ(yaml_error("instances:\n  - {guid: g, teams: [{id: 99999999999999999999, name: a}]}\n"),
@@ -70,7 +75,7 @@ TEST(StateConfig, ErrorsNameTheField) {
 TEST(StateConfig, RejectsUnknownFieldsSoTyposAreNotIgnored) {
   EXPECT_EQ(yaml_error("instances:\n  - {guid: g, externalAPIAuth: ANY}\n"),
             "instances[0].externalAPIAuth: unknown field (expected one of: guid, region, "
-            "externalApiAuth, teams)");
+            "externalApiAuth, teamHeader, defaultTeam, teams)");
   EXPECT_EQ(yaml_error("iam: {tokenTTL: 5}\n"),
             "iam.tokenTTL: unknown field (expected one of: tokenTTLSeconds)");
 }

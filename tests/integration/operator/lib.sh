@@ -6,11 +6,13 @@
 #
 # and then uses:
 #   new_namespace VAR PREFIX        create namespace PREFIX-<random>, delete it on exit
-#   start_fake CONFIG_YAML          start fake-ibm-cloud; sets FAKE_URL, FAKE_CA, FAKE_PORT
+#   start_fake CONFIG_YAML [HOST [FAKE_ARGS...]]
+#                                   start fake-ibm-cloud; sets FAKE_URL, FAKE_CA, FAKE_PORT
 #   one_team_setup PREFIX           CRD, namespace, fake with one key and team, operator "op"
 #   start_operator NAME [ARGS...]   start an operator (log in $WORK/NAME.log), scoped with
 #                                   --namespace to this test's namespaces (OP_KUBECONFIG,
-#                                   OP_METRICS_ADDRESS, OP_HEALTH_ADDRESS override defaults)
+#                                   OP_METRICS_ADDRESS, OP_HEALTH_ADDRESS and
+#                                   OPERATOR_ALLOWED_HOSTS override defaults)
 #   wait_operator_started NAME      wait for its "starting workers" log line (this run)
 #   op_rss_kib NAME                 its resident memory in KiB
 #   stop_operator NAME [SIGNAL]     signal it (default TERM) and reap it
@@ -138,16 +140,17 @@ install_crd() {
 
 new_guid() { cat /proc/sys/kernel/random/uuid; }
 
-# start_fake CONFIG_YAML_FILE [ADDRESS]: fake-ibm-cloud over TLS on a free
-# port of ADDRESS (default loopback; another address is also put in its
-# certificate, e.g. a test node's bridge address that pods can reach).
+# start_fake CONFIG_YAML_FILE [ADDRESS [FAKE_ARGS...]]: fake-ibm-cloud over TLS
+# on a free port of ADDRESS (default loopback; another address is also put in
+# its certificate, e.g. a test node's bridge address that pods can reach);
+# FAKE_ARGS go to the fake as they are (e.g. --san NAME).
 start_fake() {
   local config=$1 host=${2:-127.0.0.1} i
   local where=()
   [[ $host == 127.0.0.1 ]] || where=(--listen "$host:0" --san "$host")
   rm -f "$WORK/fake/port"
   "$FAKE_BIN" --config "$config" --tls-dir "$WORK/fake" --port-file "$WORK/fake/port" \
-    "${where[@]}" --recent-requests 1000 >"$WORK/fake.log" 2>&1 &
+    "${where[@]}" "${@:3}" --recent-requests 1000 >"$WORK/fake.log" 2>&1 &
   FAKE_PID=$!
   for i in $(seq 1 100); do
     [[ -s "$WORK/fake/port" ]] && break
@@ -252,7 +255,7 @@ start_operator() {
   OP_LINE[$name]=$(($(wc -l <"$WORK/$name.log") + 1))
   echo "{\"test\":\"start $name: $*\"}" >>"$WORK/$name.log"
   SSL_CERT_FILE="$FAKE_CA" "$OPERATOR_BIN" --kubeconfig "${OP_KUBECONFIG:-$KUBECONFIG}" \
-    --allowed-hosts 127.0.0.1 --metrics-bind-address "${OP_METRICS_ADDRESS:-0}" \
+    --allowed-hosts "${OPERATOR_ALLOWED_HOSTS:-127.0.0.1}" --metrics-bind-address "${OP_METRICS_ADDRESS:-0}" \
     --health-probe-bind-address "${OP_HEALTH_ADDRESS:-0}" --log-format json \
     "${ns_args[@]}" "$@" >>"$WORK/$name.log" 2>&1 &
   OP_PID[$name]=$!

@@ -76,7 +76,11 @@ TEST(Options, ParsesEveryFlag) {
                                     "--kube-api-qps",
                                     "50",
                                     "--kube-api-burst",
-                                    "100"}));
+                                    "100",
+                                    "--connect-to",
+                                    "iam.cloud.ibm.com:443:127.0.0.1:8443",
+                                    "--connect-to",
+                                    "eu-de.monitoring.cloud.ibm.com:443:[::1]:9443"}));
   EXPECT_EQ(o.kubeconfig, "/tmp/kc");
   EXPECT_TRUE(o.insecure_kubeconfig);
   EXPECT_EQ(o.namespaces, (std::vector<std::string>{"a", "b", "c"}));
@@ -93,6 +97,9 @@ TEST(Options, ParsesEveryFlag) {
   EXPECT_EQ(o.log_format, log::Format::Text);
   EXPECT_EQ(o.kube_api_qps, 50);
   EXPECT_EQ(o.kube_api_burst, 100);
+  ASSERT_EQ(o.connect_to.size(), 2u);
+  EXPECT_EQ(o.connect_to[0].to_string(), "iam.cloud.ibm.com:443:127.0.0.1:8443");
+  EXPECT_EQ(o.connect_to[1].to_host, "::1");
 }
 
 TEST(Options, InsecureKubeconfigIsAPlainFlag) {
@@ -151,7 +158,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--graceful-shutdown-timeout", "0s"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "2h"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--kubeconfig"}, "--kubeconfig"},
-        BadFlag{{"--insecure-kubeconfig=maybe"}, "--insecure-kubeconfig"}));
+        BadFlag{{"--insecure-kubeconfig=maybe"}, "--insecure-kubeconfig"},
+        BadFlag{{"--connect-to", "iam.cloud.ibm.com:443"}, "--connect-to: \"iam.cloud.ibm.com:443\""}));
 
 }  // namespace
 }  // namespace sto::cli

@@ -8,7 +8,7 @@ namespace {
 TEST(Endpoints, EveryRegionHasAPublicAndAPrivateMonitoringEndpoint) {
   const std::vector<std::string_view> expected = {"us-south", "us-east", "eu-de",  "eu-gb",
                                                   "eu-es",    "ca-mon",  "ca-tor", "jp-osa",
-                                                  "jp-tok",   "br-sao",  "au-syd", "in-che"};
+                                                  "jp-tok",   "br-sao",  "au-syd"};
   ASSERT_EQ(std::vector<std::string_view>(monitoring_regions().begin(), monitoring_regions().end()),
             expected);
   for (auto region : expected) {
@@ -26,7 +26,9 @@ TEST(Endpoints, UnknownRegionIsRejectedNamingTheKnownOnes) {
   EXPECT_NE(endpoint.error().find("mars-north"), std::string::npos);
   EXPECT_NE(endpoint.error().find("us-south"), std::string::npos);
   EXPECT_FALSE(is_monitoring_region("US-SOUTH"));
-  EXPECT_TRUE(is_monitoring_region("in-che"));
+  EXPECT_TRUE(is_monitoring_region("ca-mon"));
+  // Chennai is not on IBM's list of Monitoring regions.
+  EXPECT_FALSE(is_monitoring_region("in-che"));
 }
 
 TEST(Endpoints, IamEndpoints) {
@@ -58,6 +60,28 @@ TEST(Endpoints, RejectsEndpointsThatAreNotPlainHttpsBaseUrls) {
   ASSERT_FALSE(err.ok());
   EXPECT_NE(err.error().find("https"), std::string::npos) << err.error();
   err = normalize_endpoint("https://us-south.monitoring.cloud.ibm.com/api");
+  ASSERT_FALSE(err.ok());
+  EXPECT_NE(err.error().find("path"), std::string::npos) << err.error();
+}
+
+TEST(Endpoints, AMonitoringEndpointMayEndInApiAsIbmsDocsWriteIt) {
+  for (const char* spelling :
+       {"https://us-south.monitoring.cloud.ibm.com/api", "https://us-south.monitoring.cloud.ibm.com/api/",
+        "https://US-South.monitoring.cloud.ibm.com:443/api", "https://us-south.monitoring.cloud.ibm.com/"}) {
+    auto endpoint = normalize_monitoring_endpoint(spelling);
+    ASSERT_TRUE(endpoint.ok()) << spelling << ": " << endpoint.error();
+    EXPECT_EQ(*endpoint, "https://us-south.monitoring.cloud.ibm.com") << spelling;
+  }
+  EXPECT_EQ(*normalize_monitoring_endpoint("https://127.0.0.1:8443/api"), "https://127.0.0.1:8443");
+  // Only the API's own path: anything else is still refused, naming the path.
+  for (const char* bad : {"https://us-south.monitoring.cloud.ibm.com/api/token",
+                          "https://us-south.monitoring.cloud.ibm.com/apis",
+                          "https://us-south.monitoring.cloud.ibm.com/v1/api", "https:///api",
+                          "/api", "http://us-south.monitoring.cloud.ibm.com/api"}) {
+    auto endpoint = normalize_monitoring_endpoint(bad);
+    EXPECT_FALSE(endpoint.ok()) << bad;
+  }
+  auto err = normalize_monitoring_endpoint("https://us-south.monitoring.cloud.ibm.com/apis");
   ASSERT_FALSE(err.ok());
   EXPECT_NE(err.error().find("path"), std::string::npos) << err.error();
 }

@@ -6,6 +6,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "fake_ibm_cloud_process.h"
+#include "net/connect_to.h"
 #include "run_coroutine.h"
 
 namespace sto::ibm {
@@ -59,6 +61,39 @@ TEST(HttpGateway, SendToAHostOffTheAllowlistFailsWithoutConnecting) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind, IbmErrorKind::EndpointNotAllowed);
   EXPECT_EQ(result.error().http_status, 0);
+}
+
+// --connect-to: the connection goes to the rule's address, while the
+// request, the allowlist and TLS verification still name the endpoint's host.
+TEST(HttpGateway, ConnectToSendsAnEndpointsConnectionsElsewhereAndStillVerifiesItsName) {
+  testing::FakeIbmCloudProcess fake("apiKeys: []\n");
+  asio::io_context io;
+  GatewayOptions options;
+  options.tls.ca_pem = fake.ca_pem();
+  const std::string to = ":127.0.0.1:" + std::to_string(fake.port());
+  // The fake's certificate names localhost; nothing listens on localhost:443.
+  options.connect_to = {*net::parse_connect_to("localhost:443" + to),
+                        *net::parse_connect_to("iam.test.example:443" + to)};
+  auto gateway =
+      HttpGateway::create(io.get_executor(), *HostAllowlist::parse({"localhost", "*.example"}),
+                          options);
+  ASSERT_TRUE(gateway.ok()) << gateway.error();
+  const std::string caller = "test";
+  net::HttpRequest request;
+  request.target = "/api/teams";
+  auto answer = testing::run_on(
+      io, (*gateway)->send("https://localhost", request, Service::Monitoring, caller));
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  EXPECT_EQ(answer->status, 401);  // the fake's Monitoring API, without an IAM token
+  EXPECT_EQ(fake.count("GET /api/teams"), 1u);
+
+  // A host the certificate does not name fails TLS verification, naming it.
+  auto wrong_name = testing::run_on(
+      io, (*gateway)->send("https://iam.test.example", request, Service::Iam, caller));
+  ASSERT_FALSE(wrong_name.ok());
+  EXPECT_NE(wrong_name.error().message.find("iam.test.example"), std::string::npos)
+      << wrong_name.error().message;
+  EXPECT_EQ(fake.count("GET /api/teams"), 1u);
 }
 
 }  // namespace

@@ -32,6 +32,8 @@ TEST(MonitoringApi, TokenRequestCarriesIamTokenInstanceAndTeam) {
   EXPECT_EQ(request.target, "/api/token");
   EXPECT_EQ(net::find_header(request.headers, "Authorization"), "Bearer the-iam-access-token");
   EXPECT_EQ(net::find_header(request.headers, "IBMInstanceID"), "guid-1");
+  // IBM's docs name the team header TeamID now and SysdigTeamID before.
+  EXPECT_EQ(net::find_header(request.headers, "TeamID"), "26055");
   EXPECT_EQ(net::find_header(request.headers, "SysdigTeamID"), "26055");
 }
 
@@ -40,6 +42,7 @@ TEST(MonitoringApi, TeamByNameRequestEncodesTheName) {
   EXPECT_EQ(request.target, "/api/v2/teams/light/name/Mon%20Ops%2Feu");
   EXPECT_EQ(net::find_header(request.headers, "IBMInstanceID"), "guid-1");
   EXPECT_FALSE(net::find_header(request.headers, "SysdigTeamID").has_value());
+  EXPECT_FALSE(net::find_header(request.headers, "TeamID").has_value());
 }
 
 TEST(MonitoringApi, ReadsTheToken) {
