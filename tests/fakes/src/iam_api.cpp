@@ -91,7 +91,8 @@ Result<CrTokenSubject, std::string> read_cr_token(std::string_view token, std::i
   auto payload = base64url_decode(token.substr(first + 1, second - first - 1));
   if (!payload) return fail(std::string("the compute resource token's payload is not base64url"));
   auto claims = nlohmann::json::parse(*payload, nullptr, false);
-  if (!claims.is_object()) return fail(std::string("the compute resource token's claims are not JSON"));
+  if (!claims.is_object())
+    return fail(std::string("the compute resource token's claims are not JSON"));
   if (!has_audience(claims.value("aud", nlohmann::json()), "iam"))
     return fail(std::string("the compute resource token's audience does not include iam"));
   auto exp = claims.find("exp");

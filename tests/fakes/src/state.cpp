@@ -190,7 +190,8 @@ ExternalApiAuth parse_auth(const std::string& value, const std::string& path) {
 // Kubernetes names: a namespace is a DNS-1123 label, a ServiceAccount a
 // DNS-1123 subdomain; both lower case.
 void check_kube_name(const std::string& name, const std::string& path) {
-  static const std::regex kName(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
+  static const std::regex kName(
+      R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
   if (name.size() > 253 || !std::regex_match(name, kName)) {
     fail_at(path, "must be a Kubernetes name (lower-case letters, digits, '-', '.')");
   }
@@ -449,11 +450,12 @@ Result<Ok, std::string> merge_state(State& state, const StatePatch& patch) {
   for (const auto& p : patch.trusted_profiles) {
     auto it = next.trusted_profiles.find(p.id);
     if (it == next.trusted_profiles.end()) {
-      if (!p.name) return fail(member_path(p.path, "name") + ": required for a new trusted profile");
+      if (!p.name)
+        return fail(member_path(p.path, "name") + ": required for a new trusted profile");
       if (!p.iam_id)
         return fail(member_path(p.path, "iamID") + ": required for a new trusted profile");
-      next.trusted_profiles.emplace(
-          p.id, TrustedProfile{p.id, *p.name, *p.iam_id, p.trust.value_or(std::vector<TrustRule>{})});
+      next.trusted_profiles.emplace(p.id, TrustedProfile{p.id, *p.name, *p.iam_id,
+                                                         p.trust.value_or(std::vector<TrustRule>{})});
       continue;
     }
     if (p.name) it->second.name = *p.name;
