@@ -83,6 +83,11 @@ expect_field "$name" .spec.target.deletionPolicy Delete
 [[ -z "$(jp "$name" .spec.iamEndpoint)" ]] || fail "iamEndpoint got a schema default; the operator chooses it by endpointType"
 pass "sample $name applies with defaults endpointType=public refreshInterval=1h apiKeySecretRef.key=apikey target.tokenKey=SYSDIG_MONITOR_API_TOKEN includeConnectionInfo=true deletionPolicy=Delete"
 
+# The trusted-profile sample applies too (no API key Secret needed).
+kubectl apply -n "$ns" --validate=strict -f "$SAMPLES/sysdigtoken-trusted-profile.yaml" --dry-run=server >/dev/null ||
+  fail "deploy/samples/sysdigtoken-trusted-profile.yaml does not apply"
+pass "sample sysdigtoken-trusted-profile.yaml applies (server dry run)"
+
 # A minimal object without target gets target's defaults too (target defaults to {}).
 kubectl apply -n "$ns" -f - >/dev/null <<'YAML'
 apiVersion: monitoring.ibm.com/v1alpha1

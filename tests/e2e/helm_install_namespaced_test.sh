@@ -106,6 +106,7 @@ for ns in "$TEAM_A" "$TEAM_B"; do
   for verb in get list watch create patch delete; do expect_can "$SA" "$verb" secrets -n "$ns"; done
   expect_can "$SA" create events.events.k8s.io -n "$ns"
   expect_can "$SA" patch events.events.k8s.io -n "$ns"
+  expect_can "$SA" create serviceaccounts --subresource=token -n "$ns"
   expect_cannot "$SA" delete sysdigtokens.monitoring.ibm.com -n "$ns"
   expect_cannot "$SA" update secrets -n "$ns"
   expect_cannot "$SA" get pods -n "$ns"
@@ -115,6 +116,7 @@ for ns in "$OTHER" "$RNS" default kube-system; do
   expect_cannot "$SA" list sysdigtokens.monitoring.ibm.com -n "$ns"
   expect_cannot "$SA" patch sysdigtokens.monitoring.ibm.com --subresource=status -n "$ns"
   expect_cannot "$SA" create events.events.k8s.io -n "$ns"
+  expect_cannot "$SA" create serviceaccounts --subresource=token -n "$ns"
 done
 for scope in secrets sysdigtokens.monitoring.ibm.com events.events.k8s.io; do
   expect_cannot "$SA" list "$scope" --all-namespaces

@@ -92,6 +92,7 @@ expect_can "$SA" update sysdigtokens.monitoring.ibm.com --subresource=finalizers
 for verb in get list watch create patch delete; do expect_can "$SA" "$verb" secrets -n "$APP"; done
 expect_can "$SA" list secrets --all-namespaces
 expect_can "$SA" create events.events.k8s.io -n "$APP"
+expect_can "$SA" create serviceaccounts --subresource=token -n "$APP"
 expect_can "$SA" patch events.events.k8s.io -n "$APP"
 expect_can "$SA" create leases.coordination.k8s.io -n "$RNS"
 expect_can "$SA" get leases.coordination.k8s.io/sysdig-token-operator -n "$RNS"
@@ -118,7 +119,6 @@ for check in \
   "get configmaps -n $APP" \
   "list namespaces" \
   "get serviceaccounts -n $RNS" \
-  "create serviceaccounts/token -n $RNS" \
   "update deployments.apps -n $RNS" \
   "create roles.rbac.authorization.k8s.io -n $APP" \
   "bind clusterroles.rbac.authorization.k8s.io" \
@@ -130,7 +130,7 @@ for check in \
   expect_cannot "$SA" $check
   refused=$((refused + 1))
 done
-pass "RBAC: $SA may exactly list/watch/get SysdigTokens, patch their status, update their finalizers, get/list/watch/create/patch/delete Secrets, create/patch events.k8s.io Events, create Leases and get/update its own in $RNS; $refused other actions refused"
+pass "RBAC: $SA may exactly list/watch/get SysdigTokens, patch their status, update their finalizers, get/list/watch/create/patch/delete Secrets, create ServiceAccount tokens, create/patch events.k8s.io Events, create Leases and get/update its own in $RNS; $refused other actions refused"
 
 # 5. helm upgrade: the new args reach the Deployment; CRD, SysdigToken and
 # Secret are untouched.

@@ -99,6 +99,7 @@ OPERATOR_RULES=(
   "sysdigtokens.monitoring.ibm.com/status [] [] [patch]"
   "sysdigtokens.monitoring.ibm.com/finalizers [] [] [update]"
   "secrets [] [] [get list watch create patch delete]"
+  "serviceaccounts/token [] [] [create]"
   "events.events.k8s.io [] [] [create patch]"
 )
 lease_rules() { # LEASE_NAME

@@ -91,6 +91,11 @@ tests/e2e/install_lib.sh.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch, delete]
+# spec.trustedProfile: TokenRequests (audience "iam", 10 minutes) for the named
+# ServiceAccount of a SysdigToken's namespace.
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
 # events.k8s.io/v1 Events about SysdigTokens; patch counts repeats.
 - apiGroups: [events.k8s.io]
   resources: [events]

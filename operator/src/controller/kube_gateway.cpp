@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/secure_string.h"
 #include "controller/names.h"
 
 namespace sto::controller {
@@ -75,6 +76,28 @@ std::optional<std::string> field_ownership_patch(std::string_view object_json) {
   return patch.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+std::string token_request_body() {
+  json body = {{"apiVersion", "authentication.k8s.io/v1"},
+               {"kind", "TokenRequest"},
+               {"spec",
+                {{"audiences", json::array({std::string(kServiceAccountTokenAudience)})},
+                 {"expirationSeconds", kServiceAccountTokenSeconds}}}};
+  return body.dump();
+}
+
+std::optional<std::string> token_of(std::string& token_request_json) {
+  auto parsed = json::parse(token_request_json, nullptr, false);
+  std::optional<std::string> out;
+  if (parsed.is_object() && parsed.contains("status") && parsed["status"].is_object()) {
+    auto& status = parsed["status"];
+    if (auto t = status.find("token"); t != status.end() && t->is_string()) {
+      out = std::move(t->get_ref<std::string&>());
+    }
+  }
+  if (out && out->empty()) out.reset();
+  return out;
+}
+
 namespace {
 
 class KubeGateway final : public ClusterGateway {
@@ -96,6 +119,29 @@ class KubeGateway final : public ClusterGateway {
     out.secret_found = true;
     out.value = secret_value(got.value(), key);
     co_return out;
+  }
+
+  Async<std::optional<std::string>> request_service_account_token(
+      const std::string& ns, const std::string& name) override {
+    const std::string path = service_accounts_.item_path(ns, name, "token");
+    const std::string body = token_request_body();
+    auto created = co_await client_->request("POST", path, body, "application/json");
+    if (!created) {
+      if (created.error().kind == kube::ApiErrorKind::NotFound)
+        co_return std::optional<std::string>();
+      co_return fail(std::move(created.error()));
+    }
+    // The answer holds the token: cleared once read.
+    CleanseOnExit wipe_answer(created.value());
+    auto token = token_of(created.value());
+    if (!token) {
+      kube::ApiError e;
+      e.kind = kube::ApiErrorKind::Decode;
+      e.message = "TokenRequest for ServiceAccount " + ns + "/" + name +
+                  ": the answer has no status.token";
+      co_return fail(std::move(e));
+    }
+    co_return std::move(token);
   }
 
   Async<std::optional<Fetched>> get_secret(const std::string& ns,
@@ -186,6 +232,7 @@ class KubeGateway final : public ClusterGateway {
   std::shared_ptr<kube::Client> client_;
   kube::Resource secrets_;
   kube::Resource tokens_;
+  kube::Resource service_accounts_{"", "v1", "serviceaccounts", "ServiceAccount", true};
   kube::PatchOptions apply_;
 };
 

@@ -28,6 +28,15 @@ std::string status_patch(const SysdigTokenStatus& status);
 // apply without a field removes it; nothing when there is none to move.
 std::optional<std::string> field_ownership_patch(std::string_view object_json);
 
+// The TokenRequest the operator sends for a trusted profile's ServiceAccount:
+// audience "iam", 10 minutes.
+inline constexpr std::string_view kServiceAccountTokenAudience = "iam";
+inline constexpr int kServiceAccountTokenSeconds = 600;
+std::string token_request_body();
+// status.token of a TokenRequest answer (moved out of the parsed copy), or
+// nullopt.
+std::optional<std::string> token_of(std::string& token_request_json);
+
 // The kube::Resource of SysdigTokens.
 kube::Resource sysdig_tokens();
 

@@ -23,10 +23,13 @@ constexpr std::array kReasons{
     ReasonInfo{Reason::APIKeySecretNotFound, "APIKeySecretNotFound", true, true, true,
                seconds(0),
                "create the Secret named by `spec.apiKeySecretRef` with the key (default `apikey`) in the same namespace"},
+    ReasonInfo{Reason::ServiceAccountTokenFailed, "ServiceAccountTokenFailed", true, true, true,
+               seconds(0),
+               "no token for the ServiceAccount of `spec.trustedProfile`: create the ServiceAccount in the resource's namespace, or grant the operator `create` on `serviceaccounts/token` (the message quotes the API server)"},
     ReasonInfo{Reason::APIKeyInvalid, "APIKeyInvalid", true, true, true, seconds(0),
                "IAM does not accept the key: check it is current and enabled, then update the Secret"},
     ReasonInfo{Reason::AccessDenied, "AccessDenied", true, true, true, minutes(5),
-               "403: the key's identity may not read the team's token, or the instance accepts only IAM tokens of users (`IAM_ONLY`); grant access or change the instance setting. Retried from 5 minutes on, at once after a spec change or a new reset value"},
+               "403: the key's identity may not read the team's token, or the instance accepts only IAM tokens of users (`IAM_ONLY`); grant access or change the instance setting. With `spec.trustedProfile`: the profile does not exist or does not trust the ServiceAccount; add a compute resource trust rule for its namespace and name. Retried from 5 minutes on, at once after a spec change or a new reset value"},
     ReasonInfo{Reason::TeamNotFound, "TeamNotFound", true, true, true, seconds(0),
                "check `instanceID`, `teamID` / `teamName` and the region"},
     ReasonInfo{Reason::EndpointNotAllowed, "EndpointNotAllowed", true, true, false, seconds(0),
@@ -93,6 +96,8 @@ Reason reason_for(ibm::IbmErrorKind kind) {
       return Reason::MonitoringUnavailable;
     case ibm::IbmErrorKind::RateLimited:
       return Reason::RateLimited;
+    case ibm::IbmErrorKind::ServiceAccountTokenFailed:
+      return Reason::ServiceAccountTokenFailed;
   }
   return Reason::InternalError;
 }

@@ -24,6 +24,7 @@ enum class Reason {
   // Ready=False.
   InvalidSpec,
   APIKeySecretNotFound,
+  ServiceAccountTokenFailed,
   APIKeyInvalid,
   AccessDenied,
   TeamNotFound,

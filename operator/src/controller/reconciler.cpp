@@ -8,6 +8,7 @@
 
 #include "common/encoding.h"
 #include "common/rfc3339.h"
+#include "common/secure_string.h"
 #include "controller/desired_secret.h"
 #include "controller/names.h"
 #include "controller/recorded_state.h"
@@ -152,11 +153,49 @@ std::optional<Failure> check_ownership(const Attempt& a) {
                  std::nullopt};
 }
 
-// 3. The token from Sysdig: the API key, the team (by name when no ID is
-// given), then the team's token.
-Step<std::string> fetch_token(Attempt& a) {
+// A token of the trusted profile's ServiceAccount, asked for when IAM must be
+// called (owns its arguments: it may run after the reconcile that made it).
+asio::awaitable<Result<std::string, ibm::IbmError>> service_account_token(
+    std::shared_ptr<ClusterGateway> cluster, std::string ns, std::string name) {
+  auto token = co_await cluster->request_service_account_token(ns, name);
+  if (token && token->has_value()) co_return std::move(**token);
+  using K = ibm::IbmErrorKind;
+  const std::string who = "ServiceAccount " + name + " (spec.trustedProfile.serviceAccountName)";
+  if (token) {
+    co_return fail(ibm::make_error(K::ServiceAccountTokenFailed,
+                                   who + " not found in namespace " + ns +
+                                       ": create it there, or name one of this namespace"));
+  }
+  const kube::ApiError& e = token.error();
+  ibm::IbmError error;
+  if (e.kind == kube::ApiErrorKind::Forbidden) {
+    error = ibm::make_error(K::ServiceAccountTokenFailed,
+                            "the operator may not create tokens of " + who + " in namespace " +
+                                ns + ": grant it create on serviceaccounts/token (" +
+                                e.describe() + ")");
+  } else {
+    error = ibm::make_error(K::ServiceAccountTokenFailed,
+                            "the API server gave no token of " + who + " in namespace " + ns +
+                                ": " + e.describe());
+    error.retryable = true;
+  }
+  co_return fail(std::move(error));
+}
+
+// 3a. The credential: the API key from its Secret, or the trusted profile
+// (its ServiceAccount token is asked for only when IAM must be called).
+Step<ibm::Credential> read_credential(Attempt& a) {
   const SysdigTokenSpec& spec = a.tok.spec;
   const std::string& ns = a.tok.meta.ns;
+  if (a.spec.trusted_profile) {
+    ibm::TrustedProfile profile{spec.trusted_profile_id, spec.trusted_profile_name, ns,
+                                spec.service_account_name};
+    ibm::CrTokenSource source = [cluster = a.parts.cluster, ns,
+                                 name = spec.service_account_name] {
+      return service_account_token(cluster, ns, name);
+    };
+    co_return ibm::Credential::trusted_profile(std::move(profile), std::move(source));
+  }
   auto key = co_await a.parts.cluster->read_secret_value(ns, spec.api_key_secret_name,
                                                          spec.api_key_secret_key);
   if (!key) co_return fail(Stop(std::move(key.error())));
@@ -168,14 +207,24 @@ Step<std::string> fetch_token(Attempt& a) {
                   spec.api_key_secret_key + "\" (spec.apiKeySecretRef.key)";
     co_return fail(Stop(Failure{Reason::APIKeySecretNotFound, std::move(msg), std::nullopt}));
   }
-  const std::string& api_key = *key->value;
+  CleanseOnExit wipe_key(*key->value);
+  co_return ibm::Credential(*key->value);
+}
+
+// 3. The token from Sysdig: the credential, the team (by name when no ID is
+// given), then the team's token.
+Step<std::string> fetch_token(Attempt& a) {
+  const SysdigTokenSpec& spec = a.tok.spec;
+  auto credential = co_await read_credential(a);
+  if (!credential) co_return fail(std::move(credential.error()));
+  const ibm::Credential& cred = credential.value();
   const auto& options = a.parts.options;
   auto ibm_failure = [](const ibm::IbmError& e) {
     return Stop(Failure{reason_for(e.kind), e.message, e.retry_after});
   };
   ibm::InstanceRef instance{a.spec.monitoring_endpoint, a.spec.iam_endpoint, spec.instance_id};
   if (!spec.team_id) {
-    auto id = co_await a.parts.monitoring->find_team_id(instance, spec.team_name, api_key,
+    auto id = co_await a.parts.monitoring->find_team_id(instance, spec.team_name, cred,
                                                        options.token_share_age);
     if (!id) co_return fail(ibm_failure(id.error()));
     a.team_id = id.value();
@@ -185,7 +234,7 @@ Step<std::string> fetch_token(Attempt& a) {
                                      ? milliseconds(0)
                                      : options.token_share_age;
   ibm::TeamRef team{instance, a.team_id};
-  auto fetched = co_await a.parts.monitoring->fetch_token(team, api_key, share_age);
+  auto fetched = co_await a.parts.monitoring->fetch_token(team, cred, share_age);
   if (!fetched) co_return fail(ibm_failure(fetched.error()));
   co_return std::move(fetched.value());
 }

@@ -46,6 +46,11 @@ class ClusterGateway {
 
   virtual Async<SecretValue> read_secret_value(const std::string& ns, const std::string& name,
                                                const std::string& key) = 0;
+  // A token of the ServiceAccount ns/name with audience "iam" that lives 10
+  // minutes (TokenRequest), or nullopt when the ServiceAccount does not
+  // exist. The token is a secret: the caller clears it after use.
+  virtual Async<std::optional<std::string>> request_service_account_token(
+      const std::string& ns, const std::string& name) = 0;
   // A fresh copy of a Secret (projection and its JSON), or nullopt.
   struct Fetched {
     std::shared_ptr<const ManagedSecret> secret;

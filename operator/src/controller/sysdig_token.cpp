@@ -1,5 +1,6 @@
 #include "controller/sysdig_token.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <simdjson.h>
@@ -70,6 +71,33 @@ std::string read_target(value v, TargetSpec& t) {
   return {};
 }
 
+// spec.trustedProfile: {id | name, serviceAccountName}. The ServiceAccount is
+// always the resource's own namespace's: any other field (a namespace) is
+// refused rather than ignored.
+std::string read_trusted_profile(value v, SysdigTokenSpec& s) {
+  object o;
+  if (v.get_object().get(o)) return "spec.trustedProfile must be an object";
+  s.has_trusted_profile = true;
+  for (auto f : o) {
+    std::string_view k;
+    if (f.unescaped_key().get(k)) return "spec.trustedProfile: malformed key";
+    std::string err;
+    if (k == "id") {
+      err = read_string(f.value(), "spec.trustedProfile.id", s.trusted_profile_id);
+    } else if (k == "name") {
+      err = read_string(f.value(), "spec.trustedProfile.name", s.trusted_profile_name);
+    } else if (k == "serviceAccountName") {
+      err = read_string(f.value(), "spec.trustedProfile.serviceAccountName",
+                        s.service_account_name);
+    } else {
+      err = "spec.trustedProfile." + std::string(k) +
+            " is not a field: the ServiceAccount is always one of this resource's namespace";
+    }
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
 std::string read_spec(value v, SysdigTokenSpec& s) {
   object o;
   if (v.get_object().get(o)) return "spec must be an object";
@@ -101,6 +129,7 @@ std::string read_spec(value v, SysdigTokenSpec& s) {
     } else if (k == "apiKeySecretRef") {
       object ref;
       if (f.value().get_object().get(ref)) return "spec.apiKeySecretRef must be an object";
+      s.has_api_key_secret_ref = true;
       for (auto rf : ref) {
         std::string_view rk;
         if (rf.unescaped_key().get(rk)) return "spec.apiKeySecretRef: malformed key";
@@ -110,6 +139,8 @@ std::string read_spec(value v, SysdigTokenSpec& s) {
           err = read_string(rf.value(), "spec.apiKeySecretRef.key", s.api_key_secret_key);
         if (!err.empty()) return err;
       }
+    } else if (k == "trustedProfile") {
+      err = read_trusted_profile(f.value(), s);
     } else if (k == "target") {
       err = read_target(f.value(), s.target);
     }
@@ -195,6 +226,44 @@ bool is_secret_key(std::string_view k) {
     if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
   }
   return true;
+}
+
+// A trusted profile ID or name IAM could know: printable, no spaces, short.
+bool is_profile_ref(std::string_view v) {
+  if (v.empty() || v.size() > 256) return false;
+  return std::all_of(v.begin(), v.end(),
+                     [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// Exactly one of spec.apiKeySecretRef or spec.trustedProfile, each complete.
+std::string check_credentials(const SysdigTokenSpec& s) {
+  if (s.has_api_key_secret_ref && s.has_trusted_profile)
+    return "spec.apiKeySecretRef and spec.trustedProfile are exclusive: set exactly one";
+  if (!s.has_trusted_profile) {
+    if (s.api_key_secret_name.empty())
+      return "one of spec.apiKeySecretRef.name or spec.trustedProfile is required";
+    if (!kube::is_dns1123_subdomain(s.api_key_secret_name))
+      return "spec.apiKeySecretRef.name \"" + s.api_key_secret_name +
+             "\" is not a valid Secret name";
+    if (!is_secret_key(s.api_key_secret_key))
+      return "spec.apiKeySecretRef.key \"" + s.api_key_secret_key + "\" is not a valid Secret key";
+    return {};
+  }
+  const bool id = !s.trusted_profile_id.empty(), name = !s.trusted_profile_name.empty();
+  if (id == name) return "spec.trustedProfile needs exactly one of id or name";
+  const std::string& ref = id ? s.trusted_profile_id : s.trusted_profile_name;
+  if (!is_profile_ref(ref)) {
+    return std::string(id ? "spec.trustedProfile.id" : "spec.trustedProfile.name") +
+           " must be 1 to 256 printable characters without spaces";
+  }
+  const std::string& sa = s.service_account_name;
+  if (sa.empty()) return "spec.trustedProfile.serviceAccountName is required";
+  if (!kube::is_dns1123_subdomain(sa)) {
+    return "spec.trustedProfile.serviceAccountName \"" + sa.substr(0, 64) +
+           "\" is not a ServiceAccount name of this namespace (a DNS-1123 subdomain; no "
+           "namespace/ prefix: other namespaces cannot be named)";
+  }
+  return {};
 }
 
 }  // namespace
@@ -331,16 +400,8 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
   } else {
     r.iam_endpoint = std::string(ibm::iam_endpoint(type));
   }
-  if (s.api_key_secret_name.empty())
-    return fail(std::string("spec.apiKeySecretRef.name is required"));
-  if (!kube::is_dns1123_subdomain(s.api_key_secret_name)) {
-    return fail("spec.apiKeySecretRef.name \"" + s.api_key_secret_name +
-                "\" is not a valid Secret name");
-  }
-  if (!is_secret_key(s.api_key_secret_key)) {
-    return fail("spec.apiKeySecretRef.key \"" + s.api_key_secret_key +
-                "\" is not a valid Secret key");
-  }
+  if (auto err = check_credentials(s); !err.empty()) return fail(std::move(err));
+  r.trusted_profile = s.has_trusted_profile;
   auto interval = parse_go_duration(s.refresh_interval);
   if (!interval)
     return fail("spec.refreshInterval \"" + s.refresh_interval +

@@ -33,6 +33,13 @@ struct SysdigTokenSpec {
   std::string iam_endpoint;
   std::string api_key_secret_name;
   std::string api_key_secret_key = "apikey";
+  bool has_api_key_secret_ref = false;
+  // spec.trustedProfile: an IAM trusted profile that trusts a ServiceAccount
+  // of this namespace, used instead of an API key.
+  bool has_trusted_profile = false;
+  std::string trusted_profile_id;
+  std::string trusted_profile_name;
+  std::string service_account_name;
   std::string refresh_interval = "1h";
   TargetSpec target;
 };
@@ -82,6 +89,7 @@ struct ResolvedSpec {
   std::string iam_endpoint;
   std::string target_name;
   std::chrono::seconds refresh_interval{3600};
+  bool trusted_profile = false;  // credentials from spec.trustedProfile, not an API key
 };
 
 // Checks what the CRD schema cannot (or an older API server did not) and

@@ -22,6 +22,8 @@ std::string_view to_string(IbmErrorKind kind) {
       return "MonitoringUnavailable";
     case IbmErrorKind::RateLimited:
       return "RateLimited";
+    case IbmErrorKind::ServiceAccountTokenFailed:
+      return "ServiceAccountTokenFailed";
   }
   return "Unknown";
 }
@@ -37,6 +39,7 @@ bool retryable_by_default(IbmErrorKind kind) {
     case IbmErrorKind::AccessDenied:
     case IbmErrorKind::TeamNotFound:
     case IbmErrorKind::EndpointNotAllowed:
+    case IbmErrorKind::ServiceAccountTokenFailed:
       return false;
   }
   return false;

@@ -23,6 +23,10 @@ enum class IbmErrorKind {
   IAMUnavailable,         // IAM did not answer usefully: 5xx, timeout, transport, bad answer
   MonitoringUnavailable,  // the same for Monitoring
   RateLimited,            // 429, or the host asked us to wait (Retry-After) and it has not passed
+  // The API server gave no ServiceAccount token for a trusted profile: the
+  // ServiceAccount does not exist, the operator may not create its tokens, or
+  // the API server failed.
+  ServiceAccountTokenFailed,
 };
 
 // The kind's name, which is also the condition reason ("APIKeyInvalid").

@@ -16,6 +16,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::string_view kApiKeyGrant = "urn:ibm:params:oauth:grant-type:apikey";
+constexpr std::string_view kCrTokenGrant = "urn:ibm:params:oauth:grant-type:cr-token";
 // IAM grants one hour; anything beyond a day is not believed.
 constexpr std::int64_t kMaxLifetimeSeconds = 24 * 3600;
 
@@ -80,17 +81,49 @@ net::HttpRequest iam_token_request(std::string_view api_key) {
   return request;
 }
 
-Result<IamGrant, IbmError> read_iam_token_response(const net::HttpResponse& response,
-                                                   std::string_view iam_endpoint,
-                                                   std::string_view api_key,
-                                                   std::chrono::system_clock::time_point now) {
+net::HttpRequest iam_profile_token_request(std::string_view cr_token, std::string_view profile_id,
+                                           std::string_view profile_name) {
+  net::HttpRequest request;
+  request.method = "POST";
+  request.target = std::string(kIamTokenPath);
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"Accept", "application/json"}};
+  std::string encoded_token = percent_encode(cr_token);
+  const std::string grant = "grant_type=" + percent_encode(kCrTokenGrant) + "&cr_token=";
+  const std::string profile = profile_id.empty()
+                                  ? "&profile_name=" + percent_encode(profile_name)
+                                  : "&profile_id=" + percent_encode(profile_id);
+  request.body.reserve(grant.size() + encoded_token.size() + profile.size());
+  request.body.append(grant).append(encoded_token).append(profile);
+  cleanse(encoded_token);
+  return request;
+}
+
+namespace {
+
+// What a refusal (400, 401, 403) is reported as; the API key's wording when
+// `profile` is empty.
+struct Refusal {
+  std::string_view profile;
+  std::string_view trust_hint;
+};
+
+Result<IamGrant, IbmError> read_answer(const net::HttpResponse& response,
+                                       std::string_view iam_endpoint, std::string_view secret,
+                                       const Refusal& refusal,
+                                       std::chrono::system_clock::time_point now) {
   const int status = response.status;
   const std::string at = " (" + std::string(iam_endpoint) + ")";
   if (status != 200) {
-    const std::string details = describe_error_body(response, api_key);
+    const std::string details = describe_error_body(response, secret);
     const std::string http = "HTTP " + std::to_string(status);
     IbmError error;
-    if (status == 400 || status == 401) {
+    if (!refusal.profile.empty() && (status == 400 || status == 401 || status == 403)) {
+      error = make_error(IbmErrorKind::AccessDenied,
+                         "IAM refused a token of " + std::string(refusal.profile) + ": " +
+                             details + ", " + http + at + "; " + std::string(refusal.trust_hint),
+                         status);
+    } else if (status == 400 || status == 401) {
       error = make_error(IbmErrorKind::APIKeyInvalid,
                          "IAM rejected the API key: " + details + ", " + http + at, status);
     } else if (status == 403) {
@@ -160,6 +193,22 @@ Result<IamGrant, IbmError> read_iam_token_response(const net::HttpResponse& resp
   grant.access_token = std::move(access_token);
   grant.expires_in = std::chrono::seconds(std::min(lifetime, kMaxLifetimeSeconds));
   return grant;
+}
+
+}  // namespace
+
+Result<IamGrant, IbmError> read_iam_token_response(const net::HttpResponse& response,
+                                                   std::string_view iam_endpoint,
+                                                   std::string_view api_key,
+                                                   std::chrono::system_clock::time_point now) {
+  return read_answer(response, iam_endpoint, api_key, Refusal{}, now);
+}
+
+Result<IamGrant, IbmError> read_iam_profile_token_response(
+    const net::HttpResponse& response, std::string_view iam_endpoint, std::string_view profile,
+    std::string_view trust_hint, std::string_view cr_token,
+    std::chrono::system_clock::time_point now) {
+  return read_answer(response, iam_endpoint, cr_token, Refusal{profile, trust_hint}, now);
 }
 
 }  // namespace sto::ibm

@@ -10,6 +10,7 @@
 #include "ibm/http_gateway.h"
 #include "ibm/iam_api.h"
 #include "ibm/single_flight.h"
+#include "net/http_client.h"
 
 namespace sto::ibm {
 namespace {
@@ -30,23 +31,22 @@ class IamTokenCache final : public IamTokenSource,
   }
 
   boost::asio::awaitable<TokenResult> token(const std::string& iam_endpoint,
-                                            const std::string& api_key) override {
-    auto key = cache_key(iam_endpoint, api_key);
+                                            const Credential& credential) override {
+    auto key = cache_key(iam_endpoint, credential);
     if (!key) co_return fail(std::move(key.error()));
     if (auto it = cache_.find(*key);
         it != cache_.end() && options_.clock() < it->second.refresh_at) {
       co_return IamToken{it->second.access_token, it->second.expires_at};
     }
     auto self = shared_from_this();
-    SecureString trimmed(trim_api_key(api_key));
-    auto make = [self, key = *key, trimmed] { return self->fetch(key, trimmed); };
+    auto make = [self, key = *key, credential] { return self->fetch(key, credential); };
     auto flight = flights_.run(*key, std::move(make));
     co_return co_await std::move(flight);
   }
 
-  void invalidate(const std::string& iam_endpoint, const std::string& api_key,
+  void invalidate(const std::string& iam_endpoint, const Credential& credential,
                   std::string_view rejected_access_token) override {
-    auto key = cache_key(iam_endpoint, api_key);
+    auto key = cache_key(iam_endpoint, credential);
     if (!key) return;
     if (auto it = cache_.find(*key);
         it != cache_.end() && it->second.access_token == rejected_access_token) {
@@ -57,7 +57,7 @@ class IamTokenCache final : public IamTokenSource,
  private:
   struct Key {
     std::string endpoint;    // normalized
-    std::string key_digest;  // SHA-256 of the API key
+    std::string key_digest;  // the credential's identity (SHA-256 of the API key)
     auto operator<=>(const Key&) const = default;
   };
   struct Entry {
@@ -67,28 +67,51 @@ class IamTokenCache final : public IamTokenSource,
   };
 
   static Result<Key, IbmError> cache_key(const std::string& iam_endpoint,
-                                         const std::string& api_key) {
+                                         const Credential& credential) {
     auto endpoint = normalize_endpoint(iam_endpoint);
     if (!endpoint) {
       return fail(make_error(IbmErrorKind::InvalidSpec, "IAM endpoint: " + endpoint.error()));
     }
-    std::string_view trimmed = trim_api_key(api_key);
-    if (trimmed.empty())
+    if (!credential.is_trusted_profile() && credential.api_key().empty())
       return fail(make_error(IbmErrorKind::APIKeyInvalid, "the API key is empty"));
-    return Key{std::move(endpoint).value(), sha256_hex(trimmed)};
+    return Key{std::move(endpoint).value(), credential.identity()};
   }
 
-  boost::asio::awaitable<TokenResult> fetch(Key key, SecureString api_key) {
+  // The IAM request for the credential; for a trusted profile, a fresh
+  // ServiceAccount token is asked for first.
+  static boost::asio::awaitable<Result<net::HttpRequest, IbmError>> build_request(
+      Credential credential) {
+    if (!credential.is_trusted_profile()) co_return iam_token_request(credential.api_key());
+    const auto& produce = credential.cr_token();
+    if (!produce) {
+      co_return fail(make_error(IbmErrorKind::ServiceAccountTokenFailed,
+                                "no ServiceAccount token source for " + credential.describe()));
+    }
+    auto cr_token = co_await produce();
+    if (!cr_token) co_return fail(std::move(cr_token.error()));
+    CleanseOnExit wipe_token(cr_token.value());
+    const TrustedProfile& profile = credential.profile();
+    co_return iam_profile_token_request(cr_token.value(), profile.id, profile.name);
+  }
+
+  static std::string trust_hint(const TrustedProfile& profile) {
+    return "the trusted profile must exist and trust this ServiceAccount: add a trust rule for "
+           "compute resources (Kubernetes) with this cluster, namespace " + profile.ns +
+           " and service account " + profile.service_account + ", or correct spec.trustedProfile";
+  }
+
+  boost::asio::awaitable<TokenResult> fetch(Key key, Credential credential) {
     const Clock::time_point started = options_.clock();
-    auto request = iam_token_request(api_key.view());
-    // A Retry-After from IAM holds back this key only.
+    auto request = co_await build_request(credential);
+    if (!request) co_return fallback(key, std::move(request.error()));
+    // A Retry-After from IAM holds back this credential only.
     const std::string caller = key.key_digest;
     auto response =
-        co_await gateway_->send(key.endpoint, std::move(request), Service::Iam, caller);
+        co_await gateway_->send(key.endpoint, std::move(request).value(), Service::Iam, caller);
     if (!response) co_return fallback(key, std::move(response.error()));
     // IAM's answer holds the access token: cleared once read.
     CleanseOnExit wipe_answer(response->body);
-    auto grant = read_iam_token_response(*response, key.endpoint, api_key.view());
+    auto grant = read_grant(*response, key, credential);
     if (!grant) co_return fallback(key, std::move(grant.error()));
 
     const auto lifetime = std::chrono::duration_cast<Clock::duration>(grant->expires_in);
@@ -102,6 +125,16 @@ class IamTokenCache final : public IamTokenSource,
     IamToken token{entry.access_token, entry.expires_at};
     cache_.insert_or_assign(std::move(key), std::move(entry));
     co_return token;
+  }
+
+  static Result<IamGrant, IbmError> read_grant(const net::HttpResponse& response, const Key& key,
+                                              const Credential& credential) {
+    if (!credential.is_trusted_profile())
+      return read_iam_token_response(response, key.endpoint, credential.api_key());
+    // The ServiceAccount token is not at hand any more: it was cleared after
+    // sending, and IAM does not echo it.
+    return read_iam_profile_token_response(response, key.endpoint, credential.describe(),
+                                           trust_hint(credential.profile()), "");
   }
 
   // A refresh failed: keep serving the cached token while it is comfortably

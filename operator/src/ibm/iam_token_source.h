@@ -1,4 +1,5 @@
-// IamTokenSource: IAM access tokens for IBM Cloud API keys.
+// IamTokenSource: IAM access tokens for IBM Cloud API keys and trusted
+// profiles (see credential.h).
 //
 // The interface is what the Monitoring client needs (and what tests fake);
 // make_iam_token_cache() is the operator's implementation:
@@ -11,7 +12,10 @@
 // - single-flight: concurrent calls for one key share one IAM request;
 // - invalidate() drops a token Monitoring rejected (401), so that the next
 //   call fetches a fresh one;
-// - a key IAM rejects (APIKeyInvalid, AccessDenied) loses its cached token.
+// - a key IAM rejects (APIKeyInvalid, AccessDenied) loses its cached token;
+// - a trusted profile's token is cached per (IAM endpoint, profile, namespace,
+//   ServiceAccount), exactly as a key's; the ServiceAccount token is asked for
+//   only when IAM is called, sent once and cleared.
 // API keys are trimmed of surrounding whitespace (a Secret written from a file
 // often ends in a newline; IBM Cloud keys never contain whitespace).
 #pragma once
@@ -25,6 +29,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/result.h"
+#include "ibm/credential.h"
 #include "ibm/errors.h"
 
 namespace sto::ibm {
@@ -40,17 +45,17 @@ class IamTokenSource {
  public:
   virtual ~IamTokenSource() = default;
 
-  // A valid access token for `api_key` from `iam_endpoint` (a base URL such
-  // as "https://iam.cloud.ibm.com"). Errors: InvalidSpec (endpoint),
+  // A valid access token for `credential` from `iam_endpoint` (a base URL
+  // such as "https://iam.cloud.ibm.com"). Errors: InvalidSpec (endpoint),
   // APIKeyInvalid, AccessDenied, EndpointNotAllowed, RateLimited,
-  // IAMUnavailable.
-  virtual boost::asio::awaitable<Result<IamToken, IbmError>> token(const std::string& iam_endpoint,
-                                                                   const std::string& api_key) = 0;
+  // IAMUnavailable, ServiceAccountTokenFailed.
+  virtual boost::asio::awaitable<Result<IamToken, IbmError>> token(
+      const std::string& iam_endpoint, const Credential& credential) = 0;
 
   // Monitoring rejected `rejected_access_token` (401): forget it, so that the
   // next token() for the key fetches a new one. A cached token other than the
   // rejected one (already replaced) is kept.
-  virtual void invalidate(const std::string& iam_endpoint, const std::string& api_key,
+  virtual void invalidate(const std::string& iam_endpoint, const Credential& credential,
                           std::string_view rejected_access_token) = 0;
 };
 

@@ -76,17 +76,17 @@ class MonitoringClientImpl final : public MonitoringClient,
         team_flights_(gateway_->executor(), kMaxShareAge) {}
 
   boost::asio::awaitable<Result<std::string, IbmError>> fetch_token(
-      const TeamRef& team, const std::string& api_key, std::chrono::milliseconds max_age) override {
+      const TeamRef& team, const Credential& credential,
+      std::chrono::milliseconds max_age) override {
     auto instance = check_instance(team.instance);
     if (!instance) co_return fail(std::move(instance.error()));
     if (team.team_id <= 0) {
       co_return fail(make_error(IbmErrorKind::InvalidSpec, "team ID must be a positive integer"));
     }
-    TokenKey key{*instance, team.team_id, sha256_hex(api_key)};
+    TokenKey key{*instance, team.team_id, credential.identity()};
     auto self = shared_from_this();
-    auto make = [self, instance = *instance, team_id = team.team_id,
-                 secret = SecureString(api_key)] {
-      return self->fetch_token_now(instance, team_id, secret);
+    auto make = [self, instance = *instance, team_id = team.team_id, credential] {
+      return self->fetch_token_now(instance, team_id, credential);
     };
     std::optional<std::chrono::steady_clock::duration> age = max_age;
     auto flight = token_flights_.run(std::move(key), std::move(make), age);
@@ -95,7 +95,7 @@ class MonitoringClientImpl final : public MonitoringClient,
 
   boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id(
       const InstanceRef& instance_ref, const std::string& team_name,
-      const std::string& api_key, std::chrono::milliseconds max_age) override {
+      const Credential& credential, std::chrono::milliseconds max_age) override {
     auto instance = check_instance(instance_ref);
     if (!instance) co_return fail(std::move(instance.error()));
     if (team_name.empty() || team_name.size() > kMaxTeamNameSize ||
@@ -105,10 +105,10 @@ class MonitoringClientImpl final : public MonitoringClient,
           make_error(IbmErrorKind::InvalidSpec,
                      "team name must be 1 to 256 characters without control characters"));
     }
-    TeamNameKey key{*instance, team_name, sha256_hex(api_key)};
+    TeamNameKey key{*instance, team_name, credential.identity()};
     auto self = shared_from_this();
-    auto make = [self, instance = *instance, team_name, secret = SecureString(api_key)] {
-      return self->find_team_id_now(instance, team_name, secret);
+    auto make = [self, instance = *instance, team_name, credential] {
+      return self->find_team_id_now(instance, team_name, credential);
     };
     std::optional<std::chrono::steady_clock::duration> age = max_age;
     auto flight = team_flights_.run(std::move(key), std::move(make), age);
@@ -118,38 +118,40 @@ class MonitoringClientImpl final : public MonitoringClient,
  private:
   boost::asio::awaitable<Result<std::string, IbmError>> fetch_token_now(Instance instance,
                                                                         std::int64_t team_id,
-                                                                        SecureString api_key) {
+                                                                        Credential credential) {
     BuildRequest build = [&instance, team_id](std::string_view access_token) {
       return monitor_token_request(access_token, instance.instance_id, team_id);
     };
-    auto answer = co_await call(instance, api_key.str(), std::move(build));
+    auto answer = co_await call(instance, credential, std::move(build));
     if (!answer) co_return fail(std::move(answer.error()));
     // The answer holds the team's token: cleared once read.
     CleanseOnExit wipe_answer(answer->response.body);
     const std::string subject =
         "team " + std::to_string(team_id) + " of instance " + instance.instance_id;
-    MonitoringCall context{instance.endpoint, subject, api_key.view(), answer->access_token};
+    MonitoringCall context{instance.endpoint, subject, credential.api_key(),
+                           answer->access_token};
     co_return read_monitor_token_response(answer->response, context);
   }
 
   boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id_now(Instance instance,
                                                                           std::string team_name,
-                                                                          SecureString api_key) {
+                                                                          Credential credential) {
     BuildRequest build = [&instance, &team_name](std::string_view access_token) {
       return team_by_name_request(access_token, instance.instance_id, team_name);
     };
-    auto answer = co_await call(instance, api_key.str(), std::move(build));
+    auto answer = co_await call(instance, credential, std::move(build));
     if (!answer) co_return fail(std::move(answer.error()));
     const std::string subject =
         "team named \"" + team_name + "\" in instance " + instance.instance_id;
-    MonitoringCall context{instance.endpoint, subject, api_key.view(), answer->access_token};
+    MonitoringCall context{instance.endpoint, subject, credential.api_key(),
+                           answer->access_token};
     co_return read_team_response(answer->response, context);
   }
 
-  // Sends the request built with an IAM token for `api_key`; on 401 drops
-  // that token and tries once more with a fresh one.
+  // Sends the request built with an IAM token for `credential`; on 401
+  // drops that token and tries once more with a fresh one.
   boost::asio::awaitable<Result<Authorized, IbmError>> call(const Instance& instance,
-                                                            const std::string& api_key,
+                                                            const Credential& credential,
                                                             BuildRequest build) {
     // Both hosts must be allowed before anything is sent to either.
     if (auto allowed = gateway_->check_allowed(instance.endpoint, Service::Monitoring); !allowed) {
@@ -158,17 +160,17 @@ class MonitoringClientImpl final : public MonitoringClient,
     if (auto allowed = gateway_->check_allowed(instance.iam_endpoint, Service::Iam); !allowed) {
       co_return fail(std::move(allowed.error()));
     }
-    // A Retry-After from Monitoring holds back this key only.
-    const std::string caller = sha256_hex(trim_api_key(api_key));
+    // A Retry-After from Monitoring holds back this credential only.
+    const std::string caller = credential.identity();
     for (int attempt = 0;; ++attempt) {
-      auto token = co_await iam_->token(instance.iam_endpoint, api_key);
+      auto token = co_await iam_->token(instance.iam_endpoint, credential);
       if (!token) co_return fail(std::move(token.error()));
       auto request = build(token->access_token);
       auto response = co_await gateway_->send(instance.endpoint, std::move(request),
                                               Service::Monitoring, caller);
       if (!response) co_return fail(std::move(response.error()));
       if (response->status == 401 && attempt == 0) {
-        iam_->invalidate(instance.iam_endpoint, api_key, token->access_token);
+        iam_->invalidate(instance.iam_endpoint, credential, token->access_token);
         continue;
       }
       Authorized out{std::move(response).value(), std::move(token->access_token)};

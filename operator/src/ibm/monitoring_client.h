@@ -8,7 +8,8 @@
 //   APIKeyInvalid;
 // - coalesces concurrent identical calls: callers asking for the same team of
 //   the same instance at the same endpoints with the same API key share one
-//   request. The key includes the SHA-256 of the API key, so resources with
+//   request. The key includes the credential's identity (the SHA-256 of the
+//   API key, or the trusted profile and ServiceAccount), so resources with
 //   different keys never share an answer: a resource whose key is invalid
 //   fails even while another resource fetches the same team's token with a
 //   good one;
@@ -28,6 +29,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/result.h"
+#include "ibm/credential.h"
 #include "ibm/errors.h"
 
 namespace sto::ibm {
@@ -55,14 +57,15 @@ class MonitoringClient {
   virtual ~MonitoringClient() = default;
 
   // The team's Monitor API token. Errors: InvalidSpec, APIKeyInvalid,
-  // AccessDenied (403, IAM_ONLY instances), TeamNotFound, EndpointNotAllowed,
-  // RateLimited, IAMUnavailable, MonitoringUnavailable.
+  // AccessDenied (403, IAM_ONLY instances, untrusted profiles), TeamNotFound,
+  // EndpointNotAllowed, RateLimited, IAMUnavailable, MonitoringUnavailable,
+  // ServiceAccountTokenFailed.
   virtual boost::asio::awaitable<Result<std::string, IbmError>> fetch_token(
-      const TeamRef& team, const std::string& api_key, std::chrono::milliseconds max_age) = 0;
+      const TeamRef& team, const Credential& credential, std::chrono::milliseconds max_age) = 0;
 
   // The id of the team named `team_name` (exact name). Errors as fetch_token.
   virtual boost::asio::awaitable<Result<std::int64_t, IbmError>> find_team_id(
-      const InstanceRef& instance, const std::string& team_name, const std::string& api_key,
+      const InstanceRef& instance, const std::string& team_name, const Credential& credential,
       std::chrono::milliseconds max_age) = 0;
 };
 

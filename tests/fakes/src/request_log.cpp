@@ -26,9 +26,9 @@ std::string redact(std::string_view name, std::string_view value) {
     if (space == std::string_view::npos) return "<redacted>";
     return std::string(value.substr(0, space)) + " <redacted>";
   }
-  static constexpr std::array<std::string_view, 8> kSecrets = {
-      "cookie",  "set-cookie",    "x-api-key", "apikey",
-      "api_key", "refresh_token", "password",  "client_secret"};
+  static constexpr std::array<std::string_view, 9> kSecrets = {
+      "cookie",  "set-cookie",    "x-api-key", "apikey",       "api_key",
+      "refresh_token", "password", "client_secret", "cr_token"};
   for (auto secret : kSecrets) {
     if (name == secret) return "<redacted>";
   }

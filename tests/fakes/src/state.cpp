@@ -194,8 +194,44 @@ TeamHeader parse_team_header(const std::string& value, const std::string& path) 
   fail_at(path, "expected TeamID, SysdigTeamID or Both, got \"" + value + "\"");
 }
 
+// Kubernetes names: a namespace is a DNS-1123 label, a ServiceAccount a
+// DNS-1123 subdomain; both lower case.
+void check_kube_name(const std::string& name, const std::string& path) {
+  static const std::regex kName(
+      R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
+  if (name.size() > 253 || !std::regex_match(name, kName)) {
+    fail_at(path, "must be a Kubernetes name (lower-case letters, digits, '-', '.')");
+  }
+}
+
+std::vector<TrustedProfilePatch> read_trusted_profiles(const ObjectReader& root) {
+  std::vector<TrustedProfilePatch> out;
+  std::set<std::string> ids;
+  for (const auto& [value, path] : root.list("trustedProfiles")) {
+    ObjectReader reader(*value, path, {"id", "name", "iamID", "trust"});
+    TrustedProfilePatch profile{path, reader.required_string("id"), reader.string("name"),
+                                reader.string("iamID"), std::nullopt};
+    check_token(profile.id, reader.path_of("id"));
+    if (!ids.insert(profile.id).second) fail_at(reader.path_of("id"), "duplicate profile id");
+    if (reader.find("trust") != nullptr) {
+      std::vector<TrustRule> rules;
+      for (const auto& [rule_value, rule_path] : reader.list("trust")) {
+        ObjectReader rule_reader(*rule_value, rule_path, {"namespace", "serviceAccount"});
+        TrustRule rule{rule_reader.required_string("namespace"),
+                       rule_reader.required_string("serviceAccount")};
+        check_kube_name(rule.ns, rule_reader.path_of("namespace"));
+        check_kube_name(rule.service_account, rule_reader.path_of("serviceAccount"));
+        rules.push_back(std::move(rule));
+      }
+      profile.trust = std::move(rules);
+    }
+    out.push_back(std::move(profile));
+  }
+  return out;
+}
+
 StatePatch read_patch(const json& document) {
-  ObjectReader root(document, "", {"iam", "apiKeys", "instances"});
+  ObjectReader root(document, "", {"iam", "apiKeys", "instances", "trustedProfiles"});
   StatePatch patch;
 
   if (const json* iam = root.find("iam")) {
@@ -240,6 +276,7 @@ StatePatch read_patch(const json& document) {
     }
     patch.instances.push_back(std::move(instance));
   }
+  patch.trusted_profiles = read_trusted_profiles(root);
   return patch;
 }
 
@@ -329,6 +366,24 @@ const Team* Instance::find_team_by_name(std::string_view name) const {
 const Team* Instance::default_team() const {
   if (default_team_id != 0) return find_team(default_team_id);
   return teams.empty() ? nullptr : &teams.begin()->second;
+}
+
+bool TrustedProfile::trusts(std::string_view ns, std::string_view service_account) const {
+  return std::any_of(trust.begin(), trust.end(), [&](const TrustRule& rule) {
+    return rule.ns == ns && rule.service_account == service_account;
+  });
+}
+
+const TrustedProfile* State::find_profile(std::string_view id) const {
+  auto it = trusted_profiles.find(id);
+  return it == trusted_profiles.end() ? nullptr : &it->second;
+}
+
+const TrustedProfile* State::find_profile_by_name(std::string_view name) const {
+  for (const auto& [id, profile] : trusted_profiles) {
+    if (profile.name == name) return &profile;
+  }
+  return nullptr;
 }
 
 const ApiKey* State::find_api_key(std::string_view key) const {
@@ -425,6 +480,29 @@ Result<Ok, std::string> merge_state(State& state, const StatePatch& patch) {
     }
   }
 
+  for (const auto& p : patch.trusted_profiles) {
+    auto it = next.trusted_profiles.find(p.id);
+    if (it == next.trusted_profiles.end()) {
+      if (!p.name)
+        return fail(member_path(p.path, "name") + ": required for a new trusted profile");
+      if (!p.iam_id)
+        return fail(member_path(p.path, "iamID") + ": required for a new trusted profile");
+      next.trusted_profiles.emplace(p.id, TrustedProfile{p.id, *p.name, *p.iam_id,
+                                                         p.trust.value_or(std::vector<TrustRule>{})});
+      continue;
+    }
+    if (p.name) it->second.name = *p.name;
+    if (p.iam_id) it->second.iam_id = *p.iam_id;
+    if (p.trust) it->second.trust = *p.trust;
+  }
+  // IAM finds a profile by name too: names are unique.
+  std::set<std::string_view> profile_names;
+  for (const auto& [id, profile] : next.trusted_profiles) {
+    if (!profile_names.insert(profile.name).second) {
+      return fail("trustedProfiles: duplicate profile name \"" + profile.name + "\"");
+    }
+  }
+
   state = std::move(next);
   return Ok{};
 }
@@ -447,9 +525,21 @@ nlohmann::json to_json(const State& state) {
                          {"teams", std::move(teams)}});
     if (instance.default_team_id != 0) instances.back()["defaultTeam"] = instance.default_team_id;
   }
+  json profiles = json::array();
+  for (const auto& [id, profile] : state.trusted_profiles) {
+    json trust = json::array();
+    for (const auto& rule : profile.trust) {
+      trust.push_back({{"namespace", rule.ns}, {"serviceAccount", rule.service_account}});
+    }
+    profiles.push_back({{"id", profile.id},
+                        {"name", profile.name},
+                        {"iamID", profile.iam_id},
+                        {"trust", std::move(trust)}});
+  }
   return {{"iam", {{"tokenTTLSeconds", state.token_ttl_seconds}}},
           {"apiKeys", std::move(keys)},
-          {"instances", std::move(instances)}};
+          {"instances", std::move(instances)},
+          {"trustedProfiles", std::move(profiles)}};
 }
 
 Result<State, std::string> load_state_file(const std::string& path) {

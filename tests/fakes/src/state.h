@@ -1,5 +1,6 @@
-// The fake's seeded world: IBM Cloud API keys, Monitoring instances and their
-// teams, and the IAM token lifetime (DESIGN §6).
+// The fake's seeded world: IBM Cloud API keys, IAM trusted profiles (with the
+// Kubernetes ServiceAccounts they trust), Monitoring instances and their
+// teams, and the IAM token lifetime (DESIGN §6, §8).
 //
 // The same document shape is read from YAML (`--config FILE`) and from JSON
 // (the admin API's PUT/POST /_fake/state). Reading produces a StatePatch in
@@ -41,6 +42,23 @@ struct ApiKey {
   bool enabled = true;
 };
 
+// A compute resource trust rule: the ServiceAccount `service_account` of
+// namespace `ns` may act as the profile.
+struct TrustRule {
+  std::string ns;
+  std::string service_account;
+  bool operator==(const TrustRule&) const = default;
+};
+
+struct TrustedProfile {
+  std::string id;
+  std::string name;
+  std::string iam_id;
+  std::vector<TrustRule> trust;
+
+  bool trusts(std::string_view ns, std::string_view service_account) const;
+};
+
 struct Team {
   std::int64_t id = 0;
   std::string name;
@@ -64,8 +82,11 @@ struct State {
   std::int64_t token_ttl_seconds = 3600;
   std::map<std::string, ApiKey, std::less<>> api_keys;     // by key
   std::map<std::string, Instance, std::less<>> instances;  // by GUID
+  std::map<std::string, TrustedProfile, std::less<>> trusted_profiles;  // by id
 
   const ApiKey* find_api_key(std::string_view key) const;
+  const TrustedProfile* find_profile(std::string_view id) const;
+  const TrustedProfile* find_profile_by_name(std::string_view name) const;
   Instance* find_instance(std::string_view guid);
   const Instance* find_instance(std::string_view guid) const;
 };
@@ -95,10 +116,19 @@ struct InstancePatch {
   std::vector<TeamPatch> teams;
 };
 
+struct TrustedProfilePatch {
+  std::string path;
+  std::string id;
+  std::optional<std::string> name;
+  std::optional<std::string> iam_id;
+  std::optional<std::vector<TrustRule>> trust;  // replaces the rules when given
+};
+
 struct StatePatch {
   std::optional<std::int64_t> token_ttl_seconds;
   std::vector<ApiKeyPatch> api_keys;
   std::vector<InstancePatch> instances;
+  std::vector<TrustedProfilePatch> trusted_profiles;
 };
 
 // Reads a state document. Errors read `<field path>: <problem>`.

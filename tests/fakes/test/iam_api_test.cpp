@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "test_server.h"
+#include "tokens.h"
 
 namespace sto::fake::testing {
 namespace {
@@ -138,4 +139,91 @@ TEST_F(IamApi, EchoesTheCallersTransactionId) {
 }
 
 }  // namespace
+// --- The cr-token grant (IAM Trusted Profiles for compute resources) ---------
+
+constexpr std::string_view kCrTokenGrant = "urn:ibm:params:oauth:grant-type:cr-token";
+
+// A ServiceAccount token as the API server issues it (the signature is not
+// checked by the fake).
+std::string service_account_token(const std::string& ns, const std::string& sa,
+                                  json aud = json::array({"iam"}), std::int64_t ttl = 600) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  json claims = {{"aud", std::move(aud)},
+                 {"exp", now + ttl},
+                 {"iat", now},
+                 {"iss", "https://kubernetes.default.svc"},
+                 {"sub", "system:serviceaccount:" + ns + ":" + sa},
+                 {"kubernetes.io", {{"namespace", ns}, {"serviceaccount", {{"name", sa}}}}}};
+  return base64url_encode(R"({"alg":"RS256","kid":"k"})") + "." + base64url_encode(claims.dump()) +
+         ".c2lnbmF0dXJl";
+}
+
+class IamCrToken : public IamApi {
+ protected:
+  void SetUp() override {
+    client_.admin("POST", "/_fake/state",
+                  {{"trustedProfiles",
+                    {{{"id", "Profile-1"},
+                      {"name", "sysdig-readers"},
+                      {"iamID", "iam-Profile-1"},
+                      {"trust", {{{"namespace", "team-a"}, {"serviceAccount", "reader"}}}}}}}});
+  }
+  net::HttpResponse exchange(const std::string& cr_token, const std::string& profile_field) {
+    return client_.post_form("/identity/token", "grant_type=" + std::string(kCrTokenGrant) +
+                                                    "&cr_token=" + cr_token + "&" + profile_field);
+  }
+};
+
+TEST_F(IamCrToken, ATrustedServiceAccountGetsTheProfilesToken) {
+  for (const std::string field : {"profile_id=Profile-1", "profile_name=sysdig-readers"}) {
+    auto response = exchange(service_account_token("team-a", "reader"), field);
+    ASSERT_EQ(response.status, 200) << response.body;
+    json payload = jwt_payload(body_json(response)["access_token"].get<std::string>());
+    EXPECT_EQ(payload["iam_id"], "iam-Profile-1");
+  }
+}
+
+TEST_F(IamCrToken, AnUntrustedServiceAccountIs403) {
+  json body = expect_iam_error(exchange(service_account_token("team-a", "other"), "profile_id=Profile-1"),
+                               403, "BXNIM0492E");
+  EXPECT_NE(body["errorMessage"].get<std::string>().find("system:serviceaccount:team-a:other"),
+            std::string::npos);
+  // The same name in another namespace is another ServiceAccount.
+  expect_iam_error(exchange(service_account_token("team-b", "reader"), "profile_id=Profile-1"),
+                   403, "BXNIM0492E");
+}
+
+TEST_F(IamCrToken, AnUnknownProfileIs400) {
+  expect_iam_error(exchange(service_account_token("team-a", "reader"), "profile_id=Profile-9"),
+                   400, "BXNIM0491E");
+  expect_iam_error(exchange(service_account_token("team-a", "reader"), "profile_name=nobody"), 400,
+                   "BXNIM0491E");
+}
+
+TEST_F(IamCrToken, TheTokenMustBeAFreshServiceAccountTokenForIam) {
+  auto bad = [&](const std::string& token) {
+    return expect_iam_error(exchange(token, "profile_id=Profile-1"), 400, "BXNIM0490E");
+  };
+  bad(service_account_token("team-a", "reader", json::array({"https://kubernetes.default.svc"})));
+  bad(service_account_token("team-a", "reader", json::array({"iam"}), -10));
+  bad("not-a-jwt");
+  bad(base64url_encode("{}") + "." + base64url_encode(R"({"aud":"iam","exp":9999999999,"sub":"user:alice"})") + ".x");
+  json body = expect_iam_error(exchange(service_account_token("team-a", "reader"), ""), 400,
+                               "BXNIM0109E");
+  expect_iam_error(client_.post_form("/identity/token",
+                                     "grant_type=" + std::string(kCrTokenGrant) + "&profile_id=P"),
+                   400, "BXNIM0109E");
+}
+
+TEST_F(IamCrToken, TheCrTokenIsRedactedInTheRequestLog) {
+  std::string token = service_account_token("team-a", "reader");
+  ASSERT_EQ(exchange(token, "profile_id=Profile-1").status, 200);
+  auto requests = client_.admin("GET", "/_fake/requests");
+  const auto& recent = requests.at("recent").back();
+  EXPECT_EQ(recent.at("form").at("cr_token"), "<redacted>");
+  EXPECT_EQ(requests.dump().find(token), std::string::npos);
+}
+
 }  // namespace sto::fake::testing

@@ -203,4 +203,65 @@ TEST(StateJson, RejectsNonObjects) {
 }
 
 }  // namespace
+TEST(StateTrustedProfiles, AreReadMergedAndWrittenBack) {
+  auto patch = parse_state_yaml(
+      "trustedProfiles:\n"
+      "  - id: Profile-1\n"
+      "    name: sysdig-readers\n"
+      "    iamID: iam-Profile-1\n"
+      "    trust:\n"
+      "      - {namespace: team-a, serviceAccount: reader}\n"
+      "      - {namespace: team-b, serviceAccount: reader}\n");
+  ASSERT_TRUE(patch) << patch.error();
+  auto state = build_state(*patch);
+  ASSERT_TRUE(state) << state.error();
+  const TrustedProfile* profile = state->find_profile("Profile-1");
+  ASSERT_NE(profile, nullptr);
+  EXPECT_EQ(profile->name, "sysdig-readers");
+  EXPECT_EQ(profile->iam_id, "iam-Profile-1");
+  EXPECT_EQ(state->find_profile_by_name("sysdig-readers"), profile);
+  EXPECT_TRUE(profile->trusts("team-a", "reader"));
+  EXPECT_TRUE(profile->trusts("team-b", "reader"));
+  EXPECT_FALSE(profile->trusts("team-a", "writer"));
+  EXPECT_FALSE(profile->trusts("team-c", "reader"));
+
+  json document = to_json(*state);
+  EXPECT_EQ(document["trustedProfiles"][0]["trust"][1]["namespace"], "team-b");
+  auto again = parse_state_json(document);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(to_json(*build_state(*again)), document);
+
+  // A merge replaces the trust rules when given and keeps the rest.
+  auto merge = parse_state_json(json::parse(
+      R"({"trustedProfiles": [{"id": "Profile-1", "trust": [{"namespace": "team-c", "serviceAccount": "x"}]},
+                              {"id": "Profile-2", "name": "other", "iamID": "iam-2"}]})"));
+  ASSERT_TRUE(merge) << merge.error();
+  State merged = *state;
+  ASSERT_TRUE(merge_state(merged, *merge));
+  EXPECT_FALSE(merged.find_profile("Profile-1")->trusts("team-a", "reader"));
+  EXPECT_TRUE(merged.find_profile("Profile-1")->trusts("team-c", "x"));
+  EXPECT_EQ(merged.find_profile("Profile-1")->name, "sysdig-readers");
+  EXPECT_TRUE(merged.find_profile("Profile-2")->trust.empty());
+}
+
+TEST(StateTrustedProfiles, ErrorsNameTheField) {
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, iamID: i}\n"),
+            "trustedProfiles[0].name: required for a new trusted profile");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, name: n}\n"),
+            "trustedProfiles[0].iamID: required for a new trusted profile");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {name: n, iamID: i}\n"),
+            "trustedProfiles[0].id: required");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, name: n, iamID: i, trust: [{namespace: a}]}\n"),
+            "trustedProfiles[0].trust[0].serviceAccount: required");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, name: n, iamID: i, trust: [{namespace: A_b, serviceAccount: s}]}\n"),
+            "trustedProfiles[0].trust[0].namespace: must be a Kubernetes name (lower-case letters, "
+            "digits, '-', '.')");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, name: n, iamID: i, trsut: []}\n"),
+            "trustedProfiles[0].trsut: unknown field (expected one of: id, name, iamID, trust)");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, name: n, iamID: i}\n  - {id: P, name: m, iamID: j}\n"),
+            "trustedProfiles[1].id: duplicate profile id");
+  EXPECT_EQ(yaml_error("trustedProfiles:\n  - {id: P, name: n, iamID: i}\n  - {id: Q, name: n, iamID: j}\n"),
+            "trustedProfiles: duplicate profile name \"n\"");
+}
+
 }  // namespace sto::fake

@@ -77,13 +77,13 @@ class HangingMonitoring final : public ibm::MonitoringClient {
  public:
   explicit HangingMonitoring(asio::io_context& io) : release(io, asio::steady_timer::time_point::max()) {}
   asio::awaitable<Result<std::string, ibm::IbmError>> fetch_token(
-      const ibm::TeamRef&, const std::string&, std::chrono::milliseconds) override {
+      const ibm::TeamRef&, const ibm::Credential&, std::chrono::milliseconds) override {
     ++calls;
     (void)co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return fail(ibm::make_error(ibm::IbmErrorKind::MonitoringUnavailable, "released"));
   }
   asio::awaitable<Result<std::int64_t, ibm::IbmError>> find_team_id(
-      const ibm::InstanceRef&, const std::string&, const std::string&,
+      const ibm::InstanceRef&, const std::string&, const ibm::Credential&,
       std::chrono::milliseconds) override {
     co_return fail(ibm::make_error(ibm::IbmErrorKind::TeamNotFound, "none"));
   }

@@ -172,6 +172,19 @@ int FakeCluster::writes() const {
          count("release_secret") + count("write_status");
 }
 
+void FakeCluster::put_service_account(const std::string& ns, const std::string& name) {
+  service_accounts_.insert(key_of(ns, name));
+}
+
+FakeCluster::Async<std::optional<std::string>> FakeCluster::request_service_account_token(
+    const std::string& ns, const std::string& name) {
+  calls_.push_back({"request_service_account_token", key_of(ns, name), ""});
+  if (auto e = injected("request_service_account_token")) co_return fail(std::move(*e));
+  if (!service_accounts_.contains(key_of(ns, name))) co_return std::optional<std::string>();
+  co_return std::optional<std::string>("sa-token-" + ns + "-" + name + "-" +
+                                       std::to_string(++sa_tokens_));
+}
+
 FakeCluster::Async<controller::SecretValue> FakeCluster::read_secret_value(const std::string& ns,
                                                                            const std::string& name,
                                                                            const std::string& key) {
@@ -381,11 +394,25 @@ void FakeMonitoring::fail_find(ibm::IbmError error, int times) {
   for (int i = 0; i < times; ++i) find_failures_.push_back(error);
 }
 
+boost::asio::awaitable<Result<std::string, ibm::IbmError>> FakeMonitoring::credential_key(
+    const ibm::Credential& credential) {
+  if (!credential.is_trusted_profile()) co_return std::string(credential.api_key());
+  const auto& p = credential.profile();
+  auto cr = co_await credential.cr_token()();
+  if (!cr) co_return fail(std::move(cr.error()));
+  cr_tokens_.push_back(cr.value());
+  co_return "profile:" + (p.id.empty() ? p.name : p.id) + ":" + p.ns + "/" + p.service_account;
+}
+
 boost::asio::awaitable<Result<std::string, ibm::IbmError>> FakeMonitoring::fetch_token(
-    const ibm::TeamRef& team, const std::string& api_key, std::chrono::milliseconds max_age) {
+    const ibm::TeamRef& team, const ibm::Credential& credential,
+    std::chrono::milliseconds max_age) {
   ++fetches_;
   fetched_.push_back(team);
   fetch_ages_.push_back(max_age);
+  auto key = co_await credential_key(credential);
+  if (!key) co_return fail(std::move(key.error()));
+  const std::string& api_key = key.value();
   api_keys_.push_back(api_key);
   if (!fetch_failures_.empty()) {
     ibm::IbmError e = std::move(fetch_failures_.front());
@@ -403,11 +430,13 @@ boost::asio::awaitable<Result<std::string, ibm::IbmError>> FakeMonitoring::fetch
 }
 
 boost::asio::awaitable<Result<std::int64_t, ibm::IbmError>> FakeMonitoring::find_team_id(
-    const ibm::InstanceRef& instance, const std::string& team_name, const std::string& api_key,
-    std::chrono::milliseconds /*max_age*/) {
+    const ibm::InstanceRef& instance, const std::string& team_name,
+    const ibm::Credential& credential, std::chrono::milliseconds /*max_age*/) {
   ++finds_;
   team_names_.push_back(team_name);
-  api_keys_.push_back(api_key);
+  auto key = co_await credential_key(credential);
+  if (!key) co_return fail(std::move(key.error()));
+  api_keys_.push_back(key.value());
   if (!find_failures_.empty()) {
     ibm::IbmError e = std::move(find_failures_.front());
     find_failures_.pop_front();

@@ -5,7 +5,10 @@
 //   resourceVersion, the status write merges status_patch() into the stored
 //   SysdigToken; every call is recorded.
 // - FakeMonitoring: IBM Cloud Monitoring (MonitoringClient), a token per
-//   (team, API key), teams by name, injectable failures, call counts.
+//   (team, API key), teams by name, injectable failures, call counts. A
+//   trusted profile counts as the key "profile:<id or name>:<ns>/<sa>"; its
+//   ServiceAccount token is asked for on each call (as on a cache miss) and
+//   recorded.
 // - FakeEvents: the EventSink, recording (warning, reason, message).
 // - World: the informer caches — what the watches deliver (every SysdigToken,
 //   Secrets selected by the managed-by label) plus what the reconciler
@@ -62,6 +65,8 @@ class FakeCluster final : public controller::ClusterGateway {
   void put_secret(Json secret);
   void put_api_key(const std::string& ns, const std::string& name, const std::string& key,
                    const std::string& value);
+  // A ServiceAccount whose TokenRequests answer "sa-token-<ns>-<name>-<n>".
+  void put_service_account(const std::string& ns, const std::string& name);
 
   // Edits as a user would: the resourceVersion bumps; a spec edit bumps the
   // generation, metadata edits do not.
@@ -88,6 +93,8 @@ class FakeCluster final : public controller::ClusterGateway {
 
   Async<controller::SecretValue> read_secret_value(const std::string& ns, const std::string& name,
                                                    const std::string& key) override;
+  Async<std::optional<std::string>> request_service_account_token(
+      const std::string& ns, const std::string& name) override;
   Async<std::optional<Fetched>> get_secret(const std::string& ns, const std::string& name) override;
   Async<std::string> create_secret(const controller::DesiredSecret& secret) override;
   Async<std::string> apply_secret(const controller::DesiredSecret& secret,
@@ -110,6 +117,8 @@ class FakeCluster final : public controller::ClusterGateway {
 
   std::map<std::string, Json> tokens_;
   std::map<std::string, Json> secrets_;
+  std::set<std::string> service_accounts_;
+  int sa_tokens_ = 0;
   // Per Secret, the fields the operator's writes set ("labels/k",
   // "annotations/k", "data/k", "ownerReferences"): an apply that leaves one
   // out removes it, as server-side apply does for a field manager.
@@ -123,6 +132,8 @@ class FakeCluster final : public controller::ClusterGateway {
 class FakeMonitoring final : public ibm::MonitoringClient {
  public:
   void set_token(std::int64_t team_id, const std::string& api_key, const std::string& token);
+  // ServiceAccount tokens handed to the fake by trusted-profile credentials.
+  const std::vector<std::string>& cr_tokens() const { return cr_tokens_; }
   void set_team(const std::string& name, std::int64_t id);
   // The next `times` calls fail with this error.
   void fail_fetch(ibm::IbmError error, int times = 1);
@@ -135,11 +146,11 @@ class FakeMonitoring final : public ibm::MonitoringClient {
   const std::vector<std::string>& team_names() const { return team_names_; }
 
   boost::asio::awaitable<Result<std::string, ibm::IbmError>> fetch_token(
-      const ibm::TeamRef& team, const std::string& api_key,
+      const ibm::TeamRef& team, const ibm::Credential& credential,
       std::chrono::milliseconds max_age) override;
   boost::asio::awaitable<Result<std::int64_t, ibm::IbmError>> find_team_id(
-      const ibm::InstanceRef& instance, const std::string& team_name, const std::string& api_key,
-      std::chrono::milliseconds max_age) override;
+      const ibm::InstanceRef& instance, const std::string& team_name,
+      const ibm::Credential& credential, std::chrono::milliseconds max_age) override;
   // The max_age of each fetch_token call.
   const std::vector<std::chrono::milliseconds>& fetch_ages() const { return fetch_ages_; }
 
@@ -153,7 +164,12 @@ class FakeMonitoring final : public ibm::MonitoringClient {
   std::vector<ibm::TeamRef> fetched_;
   std::vector<std::chrono::milliseconds> fetch_ages_;
   std::vector<std::string> api_keys_;
+  std::vector<std::string> cr_tokens_;
   std::vector<std::string> team_names_;
+  // The key a credential counts as; a trusted profile's ServiceAccount token
+  // is fetched first.
+  boost::asio::awaitable<Result<std::string, ibm::IbmError>> credential_key(
+      const ibm::Credential& credential);
 };
 
 struct RecordedEvent {

@@ -415,6 +415,97 @@ TEST(ResolveSpec, ErrorsNameTheField) {
   }
 }
 
+// --- spec.trustedProfile ----------------------------------------------------------------
+
+Json trusted_profile_json(Json profile) {
+  Json j = token_json();
+  j["spec"].erase("apiKeySecretRef");
+  j["spec"]["trustedProfile"] = std::move(profile);
+  return j;
+}
+
+TEST(TrustedProfile, IsDecodedAndResolvedInsteadOfAnApiKey) {
+  auto t = project(trusted_profile_json(
+      {{"id", "Profile-0c3e1c2f"}, {"serviceAccountName", "sysdig-reader"}}));
+  EXPECT_EQ(t->spec_error, "");
+  EXPECT_TRUE(t->spec.has_trusted_profile);
+  EXPECT_FALSE(t->spec.has_api_key_secret_ref);
+  EXPECT_EQ(t->spec.trusted_profile_id, "Profile-0c3e1c2f");
+  EXPECT_EQ(t->spec.service_account_name, "sysdig-reader");
+  auto r = resolve_spec(*t);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->trusted_profile);
+
+  auto by_name =
+      project(trusted_profile_json({{"name", "sysdig-readers"}, {"serviceAccountName", "reader"}}));
+  auto rn = resolve_spec(*by_name);
+  ASSERT_TRUE(rn) << rn.error();
+  EXPECT_EQ(by_name->spec.trusted_profile_name, "sysdig-readers");
+  EXPECT_TRUE(rn->trusted_profile);
+  EXPECT_FALSE(resolve_spec(*project(token_json()))->trusted_profile);
+}
+
+TEST(TrustedProfile, ExactlyOneCredentialAndOneOfIdOrName) {
+  auto check = [](Json j, const std::string& expected) {
+    SCOPED_TRACE(j["spec"].dump());
+    auto t = project(j);
+    auto r = resolve_spec(*t);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().find(expected), std::string::npos) << r.error();
+  };
+  Json both = token_json();
+  both["spec"]["trustedProfile"] = {{"id", "Profile-1"}, {"serviceAccountName", "reader"}};
+  check(both, "spec.apiKeySecretRef and spec.trustedProfile are exclusive");
+  Json neither = token_json();
+  neither["spec"].erase("apiKeySecretRef");
+  check(neither, "one of spec.apiKeySecretRef.name or spec.trustedProfile is required");
+  check(trusted_profile_json({{"id", "P-1"}, {"name", "p"}, {"serviceAccountName", "reader"}}),
+        "exactly one of id or name");
+  check(trusted_profile_json({{"serviceAccountName", "reader"}}), "exactly one of id or name");
+  check(trusted_profile_json({{"id", "P 1"}, {"serviceAccountName", "reader"}}),
+        "spec.trustedProfile.id");
+  check(trusted_profile_json({{"id", "P-1"}}), "spec.trustedProfile.serviceAccountName is required");
+  check(trusted_profile_json({{"id", "P-1"}, {"serviceAccountName", "Reader_1"}}),
+        "spec.trustedProfile.serviceAccountName");
+  check(trusted_profile_json({{"id", "P-1"}, {"serviceAccountName", 7}}),
+        "spec.trustedProfile.serviceAccountName must be a string");
+  check(trusted_profile_json("P-1"), "spec.trustedProfile must be an object");
+}
+
+TEST(TrustedProfile, AnotherNamespaceCannotBeNamed) {
+  auto check = [](Json j, const std::string& expected) {
+    SCOPED_TRACE(j["spec"].dump());
+    auto t = project(j);
+    auto r = resolve_spec(*t);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().find(expected), std::string::npos) << r.error();
+  };
+  check(trusted_profile_json({{"id", "P-1"}, {"serviceAccountName", "kube-system/reader"}}),
+        "other namespaces cannot be named");
+  check(trusted_profile_json({{"id", "P-1"},
+                              {"serviceAccountName", "system:serviceaccount:kube-system:reader"}}),
+        "other namespaces cannot be named");
+  check(trusted_profile_json(
+            {{"id", "P-1"}, {"serviceAccountName", "reader"}, {"namespace", "kube-system"}}),
+        "spec.trustedProfile.namespace is not a field");
+}
+
+TEST(TrustedProfile, TheTokenRequestAsksForAudienceIamForTenMinutes) {
+  auto body = Json::parse(token_request_body());
+  EXPECT_EQ(body["apiVersion"], "authentication.k8s.io/v1");
+  EXPECT_EQ(body["kind"], "TokenRequest");
+  EXPECT_EQ(body["spec"]["audiences"], Json::array({"iam"}));
+  EXPECT_EQ(body["spec"]["expirationSeconds"], 600);
+  std::string answer = R"({"kind":"TokenRequest","status":{"token":"eyJ.sa.token","expirationTimestamp":"2026-12-01T00:10:00Z"}})";
+  EXPECT_EQ(token_of(answer), "eyJ.sa.token");
+  std::string no_token = R"({"kind":"TokenRequest","status":{}})";
+  EXPECT_FALSE(token_of(no_token));
+  std::string empty = R"({"status":{"token":""}})";
+  EXPECT_FALSE(token_of(empty));
+  std::string garbage = "not json";
+  EXPECT_FALSE(token_of(garbage));
+}
+
 TEST(ResolveSpec, MinimumRefreshIntervalIsOneMinute) {
   auto t = resolvable();
   t.spec.refresh_interval = "1m";

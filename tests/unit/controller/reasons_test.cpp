@@ -51,7 +51,8 @@ TEST(Reasons, NamesRoundTripAndIbmKindsMapToTheirNamesake) {
   for (auto kind : {ibm::IbmErrorKind::InvalidSpec, ibm::IbmErrorKind::APIKeyInvalid,
                     ibm::IbmErrorKind::AccessDenied, ibm::IbmErrorKind::TeamNotFound,
                     ibm::IbmErrorKind::EndpointNotAllowed, ibm::IbmErrorKind::IAMUnavailable,
-                    ibm::IbmErrorKind::MonitoringUnavailable, ibm::IbmErrorKind::RateLimited}) {
+                    ibm::IbmErrorKind::MonitoringUnavailable, ibm::IbmErrorKind::RateLimited,
+                    ibm::IbmErrorKind::ServiceAccountTokenFailed}) {
     EXPECT_EQ(to_string(reason_for(kind)), ibm::to_string(kind));
   }
 }

@@ -46,6 +46,61 @@ TEST_F(Reconciler, MissingApiKeySecretIsAPIKeySecretNotFound) {
   EXPECT_EQ(*r.requeue_after, 5s);
 }
 
+// --- A trusted profile ----------------------------------------------------------
+
+Json trusted_profile_token(const std::string& sa = "sysdig-reader") {
+  Json t = token_json();
+  t["spec"].erase("apiKeySecretRef");
+  t["spec"]["trustedProfile"] = {{"id", "Profile-1"}, {"serviceAccountName", sa}};
+  return t;
+}
+
+TEST_F(Reconciler, TrustedProfileSyncsWithATokenOfTheNamedServiceAccount) {
+  cluster->put_service_account(kNs, "sysdig-reader");
+  monitoring->set_token(kTeam, std::string("profile:Profile-1:") + kNs + "/sysdig-reader",
+                        kToken2);
+  add_token(trusted_profile_token());
+  auto r = reconcile();
+  EXPECT_EQ(r.outcome, Outcome::Synced) << r.label();
+  EXPECT_EQ(cluster->count("read_secret_value"), 0);
+  EXPECT_EQ(cluster->count("request_service_account_token"), 1);
+  ASSERT_EQ(monitoring->cr_tokens().size(), 1u);
+  EXPECT_TRUE(contains(monitoring->cr_tokens()[0], "sa-token-monitoring-sysdig-reader"));
+  auto st = status();
+  ASSERT_TRUE(st.ready);
+  EXPECT_EQ(st.ready->status, "True");
+  for (const auto& e : events->all()) {
+    EXPECT_FALSE(contains(e.message, "sa-token")) << e.message;
+  }
+}
+
+TEST_F(Reconciler, TrustedProfileWithAMissingServiceAccountIsServiceAccountTokenFailed) {
+  add_token(trusted_profile_token("nobody"));
+  auto r = reconcile();
+  EXPECT_EQ(r.reason, Reason::ServiceAccountTokenFailed);
+  auto st = status();
+  ASSERT_TRUE(st.ready);
+  EXPECT_EQ(st.ready->reason, "ServiceAccountTokenFailed");
+  EXPECT_TRUE(contains(st.ready->message, "ServiceAccount nobody")) << st.ready->message;
+  EXPECT_TRUE(contains(st.ready->message, "not found in namespace monitoring"))
+      << st.ready->message;
+  EXPECT_EQ(cluster->secret(kNs, kName), nullptr);
+  ASSERT_TRUE(r.requeue_after);
+  EXPECT_EQ(*r.requeue_after, 5s);
+}
+
+TEST_F(Reconciler, TrustedProfileForbiddenTokenRequestNamesTheMissingPermission) {
+  cluster->put_service_account(kNs, "sysdig-reader");
+  cluster->fail_next("request_service_account_token",
+                     api_error(kube::ApiErrorKind::Forbidden, "cannot create serviceaccounts/token"));
+  add_token(trusted_profile_token());
+  auto r = reconcile();
+  EXPECT_EQ(r.reason, Reason::ServiceAccountTokenFailed);
+  auto st = status();
+  ASSERT_TRUE(st.ready);
+  EXPECT_TRUE(contains(st.ready->message, "create on serviceaccounts/token")) << st.ready->message;
+}
+
 TEST_F(Reconciler, MissingApiKeyKeyNamesTheKeyField) {
   cluster->put_api_key(kNs, "ibm-api-key", "other", kApiKey);
   add_token();

@@ -46,16 +46,17 @@ std::string seed_yaml(int token_ttl_seconds) {
 }
 
 boost::asio::awaitable<Result<IamToken, IbmError>> RecordingTokenSource::token(
-    const std::string& iam_endpoint, const std::string& api_key) {
-  auto result = co_await inner_->token(iam_endpoint, api_key);
+    const std::string& iam_endpoint, const Credential& credential) {
+  auto result = co_await inner_->token(iam_endpoint, credential);
   if (result) handed_out_.insert(result->access_token);
   co_return result;
 }
 
-void RecordingTokenSource::invalidate(const std::string& iam_endpoint, const std::string& api_key,
+void RecordingTokenSource::invalidate(const std::string& iam_endpoint,
+                                      const Credential& credential,
                                       std::string_view rejected_access_token) {
   ++invalidations_;
-  inner_->invalidate(iam_endpoint, api_key, rejected_access_token);
+  inner_->invalidate(iam_endpoint, credential, rejected_access_token);
 }
 
 void FakeCloudTest::SetUp() {
@@ -135,7 +136,7 @@ const IbmError& FakeCloudTest::seen(const IbmError& error) {
 Result<IamToken, IbmError> FakeCloudTest::get_iam_token(std::string_view api_key) {
   auto& source = iam();
   const std::string endpoint = url();
-  const std::string key(api_key);
+  const Credential key(api_key);
   auto result = run_on(io_, source.token(endpoint, key));
   if (!result) seen(result.error());
   return result;
@@ -145,7 +146,7 @@ Result<std::string, IbmError> FakeCloudTest::fetch_token(const TeamRef& team,
                                                          std::string_view api_key,
                                                          std::chrono::milliseconds max_age) {
   auto& client = monitoring();
-  const std::string key(api_key);
+  const Credential key(api_key);
   auto result = run_on(io_, client.fetch_token(team, key, max_age));
   if (!result) seen(result.error());
   return result;
@@ -155,7 +156,7 @@ Result<std::int64_t, IbmError> FakeCloudTest::find_team(const std::string& name,
                                                         std::string_view api_key,
                                                         std::chrono::milliseconds max_age) {
   auto& client = monitoring();
-  const std::string key(api_key);
+  const Credential key(api_key);
   const InstanceRef where = instance();
   auto result = run_on(io_, client.find_team_id(where, name, key, max_age));
   if (!result) seen(result.error());
@@ -170,7 +171,8 @@ std::vector<Result<std::string, IbmError>> FakeCloudTest::fetch_tokens_concurren
     asio::co_spawn(
         io_,
         [&client, &calls, &slots, i, max_age]() -> asio::awaitable<void> {
-          const auto& [team, key] = calls[i];
+          const auto& [team, api_key] = calls[i];
+          const Credential key(api_key);
           auto result = co_await client.fetch_token(team, key, max_age);
           slots[i].emplace(std::move(result));
         },
@@ -196,7 +198,8 @@ std::vector<Result<IamToken, IbmError>> FakeCloudTest::get_iam_tokens_concurrent
     asio::co_spawn(
         io_,
         [&source, &endpoint, &api_keys, &slots, i]() -> asio::awaitable<void> {
-          auto result = co_await source.token(endpoint, api_keys[i]);
+          const Credential key(api_keys[i]);
+          auto result = co_await source.token(endpoint, key);
           slots[i].emplace(std::move(result));
         },
         asio::detached);

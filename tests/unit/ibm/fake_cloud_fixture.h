@@ -51,8 +51,8 @@ class RecordingTokenSource final : public IamTokenSource {
  public:
   explicit RecordingTokenSource(std::shared_ptr<IamTokenSource> inner) : inner_(std::move(inner)) {}
   boost::asio::awaitable<Result<IamToken, IbmError>> token(const std::string& iam_endpoint,
-                                                           const std::string& api_key) override;
-  void invalidate(const std::string& iam_endpoint, const std::string& api_key,
+                                                           const Credential& credential) override;
+  void invalidate(const std::string& iam_endpoint, const Credential& credential,
                   std::string_view rejected_access_token) override;
   const std::set<std::string>& handed_out() const { return handed_out_; }
   int invalidations() const { return invalidations_; }

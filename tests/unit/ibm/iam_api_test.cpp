@@ -35,6 +35,45 @@ TEST(IamApi, RequestIsAnApiKeyGrantForm) {
             "&apikey=k3y%2Fwith%2Bspecial%3Dchars%26more");
 }
 
+TEST(IamApi, ProfileRequestIsACrTokenGrantForm) {
+  auto request = iam_profile_token_request("eyJ.a+b/c.d", "Profile-1", "ignored");
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/identity/token");
+  EXPECT_EQ(net::find_header(request.headers, "content-type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(request.body,
+            "grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Acr-token"
+            "&cr_token=eyJ.a%2Bb%2Fc.d&profile_id=Profile-1");
+  auto by_name = iam_profile_token_request("t", "", "sysdig readers");
+  EXPECT_EQ(by_name.body,
+            "grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Acr-token"
+            "&cr_token=t&profile_name=sysdig%20readers");
+}
+
+TEST(IamApi, ProfileRefusalsAreAccessDeniedWithTheTrustHint) {
+  for (int status : {400, 401, 403}) {
+    auto grant = read_iam_profile_token_response(
+        answer(status, R"({"errorCode":"BXNIM0492E","errorMessage":"not trusted: eyJ.secret"})"),
+        kIam, "trusted profile \"P-1\" for ServiceAccount ns/sa", "add a trust rule", "eyJ.secret",
+        kNow);
+    ASSERT_FALSE(grant.ok());
+    EXPECT_EQ(grant.error().kind, IbmErrorKind::AccessDenied) << status;
+    EXPECT_FALSE(grant.error().retryable);
+    const auto& message = grant.error().message;
+    EXPECT_NE(message.find("trusted profile \"P-1\" for ServiceAccount ns/sa"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("add a trust rule"), std::string::npos) << message;
+    EXPECT_NE(message.find("BXNIM0492E"), std::string::npos) << message;
+    EXPECT_EQ(message.find("eyJ.secret"), std::string::npos) << message;
+  }
+  auto unavailable = read_iam_profile_token_response(answer(503, "down"), kIam, "p", "h", "t", kNow);
+  ASSERT_FALSE(unavailable.ok());
+  EXPECT_EQ(unavailable.error().kind, IbmErrorKind::IAMUnavailable);
+  auto granted = read_iam_profile_token_response(
+      answer(200, R"({"access_token":"x","expires_in":3600})"), kIam, "p", "h", "t", kNow);
+  ASSERT_TRUE(granted.ok());
+  EXPECT_EQ(granted->expires_in, 3600s);
+}
+
 TEST(IamApi, ReadsTheGrant) {
   auto grant =
       read(answer(200, R"({"access_token":"eyJ.a.b","refresh_token":"not_supported",)"

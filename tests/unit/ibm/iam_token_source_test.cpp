@@ -2,8 +2,14 @@
 // shared, single-flight, refreshed at 80 % of its lifetime.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
 #include "fake_cloud_fixture.h"
 
 namespace sto::ibm {
@@ -74,7 +80,7 @@ TEST_F(IamTokenCache, SpellingsOfOneEndpointAndKeyShareTheToken) {
   auto first = get_iam_token();
   ASSERT_TRUE(first.ok());
   const std::string endpoint = url() + "/";
-  const std::string key = std::string(kGoodKey) + "\n";  // a Secret written from a file
+  const Credential key(std::string(kGoodKey) + "\n");  // a Secret written from a file
   auto second = testing::run_on(io_, iam().token(endpoint, key));
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(second->access_token, first->access_token);
@@ -173,13 +179,13 @@ TEST_F(IamTokenCache, AKeyIamStopsAcceptingLosesItsToken) {
 TEST_F(IamTokenCache, InvalidateDropsOnlyTheRejectedToken) {
   auto first = get_iam_token();
   ASSERT_TRUE(first.ok());
-  iam().invalidate(url(), std::string(kGoodKey), "some-older-token");
+  iam().invalidate(url(), Credential(kGoodKey), "some-older-token");
   auto still = get_iam_token();
   ASSERT_TRUE(still.ok());
   EXPECT_EQ(still->access_token, first->access_token);
   EXPECT_EQ(iam_requests(), 1u);
 
-  iam().invalidate(url(), std::string(kGoodKey), first->access_token);
+  iam().invalidate(url(), Credential(kGoodKey), first->access_token);
   auto fresh = get_iam_token();
   ASSERT_TRUE(fresh.ok());
   EXPECT_NE(fresh->access_token, first->access_token);
@@ -266,9 +272,154 @@ TEST_F(IamTokenCache, HostsOffTheAllowlistAreNeverCalled) {
 
 TEST_F(IamTokenCache, AnEndpointThatIsNotHttpsIsInvalidSpec) {
   const std::string endpoint = "http://127.0.0.1:" + std::to_string(fake_->port());
-  const std::string key(kGoodKey);
+  const Credential key(kGoodKey);
   auto result = testing::run_on(io_, iam().token(endpoint, key));
   expect_error(result, IbmErrorKind::InvalidSpec);
+  EXPECT_EQ(iam_requests(), 0u);
+}
+
+// --- Trusted profiles -------------------------------------------------------------
+
+// A ServiceAccount token as the API server issues it (the fake reads only its
+// claims).
+std::string service_account_jwt(const std::string& ns, const std::string& sa, int serial) {
+  auto url = [](std::string text) {
+    std::string b = base64_encode(text);
+    for (char& c : b) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    while (!b.empty() && b.back() == '=') b.pop_back();
+    return b;
+  };
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  nlohmann::json claims = {{"aud", {"iam"}},
+                           {"exp", now + 600},
+                           {"iat", now},
+                           {"jti", serial},
+                           {"sub", "system:serviceaccount:" + ns + ":" + sa}};
+  return url(R"({"alg":"RS256"})") + "." + url(claims.dump()) + ".sig";
+}
+
+class TrustedProfileTokens : public IamTokenCache {
+ protected:
+  void SetUp() override {
+    IamTokenCache::SetUp();
+    fake_->admin("POST", "/_fake/state",
+                 {{"trustedProfiles",
+                   {{{"id", "Profile-1"},
+                     {"name", "sysdig-readers"},
+                     {"iamID", "iam-Profile-1"},
+                     {"trust",
+                      {{{"namespace", "team-a"}, {"serviceAccount", "reader"}},
+                       {{"namespace", "team-a"}, {"serviceAccount", "reader-2"}}}}}}}});
+  }
+
+  // A credential whose ServiceAccount tokens are counted in sa_tokens_.
+  Credential profile(const std::string& sa, const std::string& id = "Profile-1",
+                     const std::string& name = "") {
+    auto counter = sa_tokens_;
+    CrTokenSource source = [counter, sa]() -> boost::asio::awaitable<Result<std::string, IbmError>> {
+      ++*counter;
+      co_return service_account_jwt("team-a", sa, *counter);
+    };
+    return Credential::trusted_profile(TrustedProfile{id, name, "team-a", sa}, std::move(source));
+  }
+
+  Result<IamToken, IbmError> token_for(const Credential& credential) {
+    auto& source = iam();
+    const std::string endpoint = url();
+    auto result = testing::run_on(io_, source.token(endpoint, credential));
+    if (!result) seen(result.error());
+    return result;
+  }
+
+  std::shared_ptr<int> sa_tokens_ = std::make_shared<int>(0);
+};
+
+TEST_F(TrustedProfileTokens, ServiceAccountTokenIsTradedForTheProfilesToken) {
+  auto token = token_for(profile("reader"));
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_EQ(*sa_tokens_, 1);
+  EXPECT_EQ(iam_requests("200"), 1u);
+  auto requests = fake_->admin("GET", "/_fake/requests");
+  const auto& form = requests.at("recent").back().at("form");
+  EXPECT_EQ(form.at("grant_type"), "urn:ibm:params:oauth:grant-type:cr-token");
+  EXPECT_EQ(form.at("profile_id"), "Profile-1");
+  EXPECT_FALSE(form.contains("profile_name"));
+  EXPECT_FALSE(form.contains("apikey"));
+  EXPECT_TRUE(form.contains("cr_token"));
+
+  auto by_name = token_for(profile("reader", "", "sysdig-readers"));
+  ASSERT_TRUE(by_name.ok()) << by_name.error().message;
+  requests = fake_->admin("GET", "/_fake/requests");
+  EXPECT_EQ(requests.at("recent").back().at("form").at("profile_name"), "sysdig-readers");
+}
+
+TEST_F(TrustedProfileTokens, CachedPerProfileNamespaceAndServiceAccountNotPerServiceAccountToken) {
+  auto first = token_for(profile("reader"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  // A fresh cached token: no new ServiceAccount token, no IAM request.
+  auto again = token_for(profile("reader"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->access_token, first->access_token);
+  EXPECT_EQ(*sa_tokens_, 1);
+  EXPECT_EQ(iam_requests(), 1u);
+  // Another ServiceAccount is another identity.
+  auto other = token_for(profile("reader-2"));
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_NE(other->access_token, first->access_token);
+  EXPECT_EQ(iam_requests(), 2u);
+  // At 80 % of its lifetime the token is refreshed with a new ServiceAccount token.
+  clock_.advance(2900s);
+  auto refreshed = token_for(profile("reader"));
+  ASSERT_TRUE(refreshed.ok());
+  EXPECT_NE(refreshed->access_token, first->access_token);
+  EXPECT_EQ(*sa_tokens_, 3);
+}
+
+TEST_F(TrustedProfileTokens, ConcurrentCallsShareOneServiceAccountTokenAndOneIamRequest) {
+  const Credential credential = profile("reader");
+  auto& source = iam();
+  const std::string endpoint = url();
+  std::vector<std::optional<Result<IamToken, IbmError>>> slots(20);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    boost::asio::co_spawn(
+        io_,
+        [&source, &endpoint, &credential, &slots, i]() -> boost::asio::awaitable<void> {
+          auto result = co_await source.token(endpoint, credential);
+          slots[i].emplace(std::move(result));
+        },
+        boost::asio::detached);
+  }
+  io_.restart();
+  io_.run();
+  for (const auto& slot : slots) {
+    ASSERT_TRUE(slot && slot->ok());
+    EXPECT_EQ((*slot)->access_token, (*slots[0])->access_token);
+  }
+  EXPECT_EQ(*sa_tokens_, 1);
+  EXPECT_EQ(iam_requests(), 1u);
+}
+
+TEST_F(TrustedProfileTokens, AnUntrustedServiceAccountIsAccessDeniedNamingTheTrustRule) {
+  auto error = expect_error(token_for(profile("intruder")), IbmErrorKind::AccessDenied);
+  EXPECT_NE(error.message.find("namespace team-a"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("service account intruder"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("HTTP 403"), std::string::npos) << error.message;
+  EXPECT_EQ(error.message.find("eyJ"), std::string::npos) << error.message;
+  auto unknown = expect_error(token_for(profile("reader", "Profile-404")),
+                              IbmErrorKind::AccessDenied);
+  EXPECT_NE(unknown.message.find("\"Profile-404\""), std::string::npos) << unknown.message;
+}
+
+TEST_F(TrustedProfileTokens, AServiceAccountTokenFailureIsReportedAndIamIsNotCalled) {
+  CrTokenSource failing = []() -> boost::asio::awaitable<Result<std::string, IbmError>> {
+    co_return fail(make_error(IbmErrorKind::ServiceAccountTokenFailed, "ServiceAccount gone"));
+  };
+  auto credential = Credential::trusted_profile(TrustedProfile{"Profile-1", "", "team-a", "gone"},
+                                                std::move(failing));
+  auto error = expect_error(token_for(credential), IbmErrorKind::ServiceAccountTokenFailed);
+  EXPECT_EQ(error.message, "ServiceAccount gone");
   EXPECT_EQ(iam_requests(), 0u);
 }
 
