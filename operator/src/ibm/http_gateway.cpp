@@ -76,8 +76,11 @@ HttpGateway::HttpGateway(boost::asio::any_io_executor executor, HostAllowlist al
   // The CA and client key PEMs are in the context now; no copy is kept.
   cleanse(options_.tls.client_key_pem);
   ClientPool::Factory factory = [executor = executor_, tls = tls_,
-                                 client = client_options(options_)](const net::Url& url) {
-    return net::HttpClient::create(executor, url, tls, client);
+                                 client = client_options(options_),
+                                 proxy = options_.proxy](const net::Url& url) {
+    net::ClientOptions for_origin = client;
+    for_origin.proxy = proxy.for_host(url.host, url.port);
+    return net::HttpClient::create(executor, url, tls, for_origin);
   };
   ClientPool::Options pool_options;
   pool_options.max_clients = options_.max_clients;
