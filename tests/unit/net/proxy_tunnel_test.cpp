@@ -323,6 +323,28 @@ TEST_F(ProxyTunnel, AProxyThatIsDownIsNamed) {
   EXPECT_EQ(error.message.find(kPassword), std::string::npos) << error.message;
 }
 
+TEST_F(ProxyTunnel, AnHttpOriginIsReachedThroughATunnelToo) {
+  // The plain-HTTP origin is another test proxy: it records the request that
+  // came through the tunnel (a GET in origin form) and answers it 502.
+  ConnectProxy proxy;
+  ConnectProxy origin(ConnectProxy::Mode::Refuse502);
+  auto status = run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    ClientOptions options;
+    options.proxy = parse_proxy_url(proxy.url(), "HTTPS_PROXY", 1080).value();
+    auto c = HttpClient::create(ex, *Url::parse(origin.url()), TlsConfig{}, options).value();
+    auto request = requests();
+    auto r = co_await c->send(request);
+    co_return r.ok() ? std::to_string(r->status) : r.error().message;
+  });
+  EXPECT_EQ(status, "502");
+  ASSERT_EQ(proxy.seen().size(), 1u);
+  EXPECT_EQ(proxy.seen()[0].target, "127.0.0.1:" + std::to_string(origin.port()));
+  ASSERT_EQ(origin.seen().size(), 1u);
+  EXPECT_EQ(origin.seen()[0].method, "GET");
+  EXPECT_EQ(origin.seen()[0].target, "/_fake/requests");
+  EXPECT_EQ(origin.seen()[0].host, "127.0.0.1:" + std::to_string(origin.port()));
+}
+
 TEST_F(ProxyTunnel, TheOriginIsVerifiedNotTheProxy) {
   // The fake's certificate names localhost and 127.0.0.1, not this name: the
   // handshake through the tunnel checks the origin's name.
