@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <cstdlib>
 #include <iostream>
 
 #include <sys/prctl.h>
@@ -20,6 +21,7 @@
 #include "ibm/iam_token_source.h"
 #include "ibm/monitoring_client.h"
 #include "kube/config.h"
+#include "net/proxy.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 
@@ -29,7 +31,16 @@ int run(const sto::cli::Options& options) {
   namespace asio = boost::asio;
   using namespace sto;
 
+  // HTTPS_PROXY / NO_PROXY, read once: for IBM Cloud, and for the API server
+  // when its kubeconfig names no proxy-url (as client-go).
+  auto proxy = net::proxy_settings_from_environment(::getenv);
+  if (!proxy) {
+    std::cerr << "sysdig-token-operator: " << proxy.error() << "\n";
+    return 2;
+  }
+
   kube::LoadOptions load;
+  load.proxy_environment = proxy.value();
   load.kubeconfig_path = options.kubeconfig;
   load.policy.allow_http = options.insecure_kubeconfig;
   auto cluster = kube::load_default(load);
@@ -45,6 +56,17 @@ int run(const sto::cli::Options& options) {
   std::string lease_namespace = options.leader_election_namespace;
   if (lease_namespace.empty()) lease_namespace = cluster->namespace_;
   log::info("starting", {{"version", STO_VERSION}, {"cluster", cluster->source}});
+  // Where proxies are in use: host and port only, never the credentials.
+  if (proxy->https) {
+    log::info("IBM Cloud is reached through a proxy",
+              {{"proxy", proxy->https->display()},
+               {"from", proxy->https_variable},
+               {"noProxy", proxy->no_proxy.text()}});
+  }
+  if (cluster->proxy) {
+    log::info("the API server is reached through a proxy",
+              {{"proxy", cluster->proxy->display()}, {"from", cluster->proxy_source}});
+  }
 
   auto allowlist = ibm::HostAllowlist::parse(options.allowed_hosts);
   if (!allowlist) {
@@ -80,6 +102,7 @@ int run(const sto::cli::Options& options) {
   // IBM Cloud endpoints are verified against the system store, or the
   // certificates that SSL_CERT_FILE / SSL_CERT_DIR name.
   ibm::GatewayOptions gateway_options;
+  gateway_options.proxy = proxy.value();
   auto& ibm_requests = metrics.counter("sysdigtoken_ibm_requests_total",
                                        "Requests to IBM Cloud, by API (iam, monitoring) and "
                                        "HTTP status",

@@ -4,7 +4,7 @@ STO_BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config git ca-certificates curl openssl procps util-linux
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
   libspdlog-dev libcli11-dev libsimdjson-dev libgtest-dev libgmock-dev
-  python3 python3-prometheus-client
+  python3 python3-prometheus-client tinyproxy
 )
 # What a real test node (scripts/controlplane up DIR --node) and
 # scripts/image need besides those.

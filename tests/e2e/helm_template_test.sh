@@ -105,6 +105,9 @@ load_deployment() {
     health_port "$c.ports[?(@.name==\"health\")].containerPort"
     metrics_port "$c.ports[?(@.name==\"metrics\")].containerPort"
     pod_namespace_env "$c.env[?(@.name==\"POD_NAMESPACE\")].valueFrom.fieldRef.fieldPath"
+    env_names "$c.env[*].name"
+    https_proxy "$c.env[?(@.name==\"HTTPS_PROXY\")].value"
+    no_proxy "$c.env[?(@.name==\"NO_PROXY\")].value"
     resources "$c.resources"
     req_cpu "$c.resources.requests.cpu"
     req_mem "$c.resources.requests.memory"
@@ -240,6 +243,7 @@ while read -r variant; do
       done
       args_lack --namespace=
       args_lack --allowed-hosts
+      [[ " $(dep env_names) " != *PROXY* ]] || fail "default: proxy variables without proxy values: $(dep env_names)"
       [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 128Mi " ]] ||
         fail "default: resources $(dep resources)"
       check_memory_defaults "$(dep req_mem)" "$(dep lim_mem)"
@@ -280,6 +284,8 @@ while read -r variant; do
         args_have "$a"
       done
       [[ "$(dep image)" == platform/sysdig-token-operator:0.1.0-custom ]] || fail "custom: image $(dep image)"
+      [[ "$(dep https_proxy)|$(dep no_proxy)" == "http://proxy.corp.example:3128|.corp.example,10.96.0.0/12" ]] ||
+        fail "custom: HTTPS_PROXY/NO_PROXY are '$(dep https_proxy)|$(dep no_proxy)' (env: $(dep env_names))"
       [[ "$(dep metrics_port)" == "" ]] || fail "custom: metrics disabled, yet a metrics port $(dep metrics_port)"
       grep -q 'resourceNames: \["sto-leader"\]' <<<"$(helm template sto "$CHART" -n "$NS" -f "$variant" --show-only templates/rbac.yaml)" ||
         fail "custom: the leader-election Role is not limited to the Lease sto-leader"

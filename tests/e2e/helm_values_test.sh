@@ -56,6 +56,9 @@ reject_file "metrics and probes on one port" "healthProbe.port" 'healthProbe: {p
 reject_file "serviceAccount.create false without a name" "serviceAccount.name" 'serviceAccount: {create: false}'
 reject_file "extraCACerts from a ConfigMap and a Secret" "extraCACerts" 'extraCACerts: {configMap: ca, secret: ca}'
 reject_file "an unknown key under extraCACerts" "file" 'extraCACerts: {file: /ca.pem}'
+reject_file "proxy.https with a socks5:// proxy" "https" 'proxy: {https: "socks5://gw.example:1080"}'
+reject_file "proxy.https with an https:// proxy" "proxy" 'proxy: {https: "https://gw.example:3128"}'
+reject_file "an unknown key under proxy" "http" 'proxy: {http: "http://gw.example:3128"}'
 
 # And the edges that are fine.
 helm template sto "$CHART" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null ||
@@ -71,5 +74,16 @@ for source in configMap secret; do
     grep -qF -- "$want" <<<"$out" || fail "extraCACerts.$source: the Deployment lacks '$want'"
   done
 done
-pass "accepted: 1 replica without leader election, 0 replicas, allowedHosts patterns and IPs, extraCACerts from a ConfigMap or a Secret (mounted; SSL_CERT_FILE and SSL_CERT_DIR set)"
+# proxy: HTTPS_PROXY and NO_PROXY on the container only when set.
+out=$(helm template sto "$CHART" --set proxy.https=http://u:p@proxy.corp.example:3128 --set-string 'proxy.noProxy=.corp.example\,10.96.0.0/12' --show-only templates/deployment.yaml) ||
+  fail "proxy values are refused"
+for want in 'name: HTTPS_PROXY' 'value: "http://u:p@proxy.corp.example:3128"' 'name: NO_PROXY' 'value: ".corp.example,10.96.0.0/12"'; do
+  grep -qF -- "$want" <<<"$out" || fail "proxy: the Deployment lacks '$want'"
+done
+out=$(helm template sto "$CHART" --set proxy.noProxy=.corp.example --show-only templates/deployment.yaml)
+grep -q 'HTTPS_PROXY' <<<"$out" && fail "proxy: HTTPS_PROXY rendered without proxy.https"
+grep -qF 'name: NO_PROXY' <<<"$out" || fail "proxy: NO_PROXY missing with proxy.noProxy"
+out=$(helm template sto "$CHART" --show-only templates/deployment.yaml)
+grep -q 'PROXY' <<<"$out" && fail "proxy: proxy variables rendered by default"
+pass "accepted: 1 replica without leader election, 0 replicas, allowedHosts patterns and IPs, extraCACerts from a ConfigMap or a Secret (mounted; SSL_CERT_FILE and SSL_CERT_DIR set), proxy.https/noProxy as HTTPS_PROXY/NO_PROXY only when set"
 pass "$n bad values refused, each naming the value"

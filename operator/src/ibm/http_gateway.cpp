@@ -76,13 +76,15 @@ HttpGateway::HttpGateway(boost::asio::any_io_executor executor, HostAllowlist al
   // The CA and client key PEMs are in the context now; no copy is kept.
   cleanse(options_.tls.client_key_pem);
   ClientPool::Factory factory = [executor = executor_, tls = tls_, client = client_options(options_),
+                                 proxy = options_.proxy,
                                  connect_to = options_.connect_to](const net::Url& url) {
-    net::ClientOptions options = client;
+    net::ClientOptions for_origin = client;
+    for_origin.proxy = proxy.for_host(url.host, url.port);
     if (const auto* rule = net::find_connect_to(connect_to, url)) {
-      options.connect_host = rule->to_host;
-      options.connect_port = rule->to_port;
+      for_origin.connect_host = rule->to_host;
+      for_origin.connect_port = rule->to_port;
     }
-    return net::HttpClient::create(executor, url, tls, options);
+    return net::HttpClient::create(executor, url, tls, for_origin);
   };
   ClientPool::Options pool_options;
   pool_options.max_clients = options_.max_clients;

@@ -62,6 +62,10 @@ struct GatewayOptions {
   // Called once per request sent: the service and the HTTP status (0 when
   // no answer came). Feeds sysdigtoken_ibm_requests_total.
   std::function<void(Service service, int code)> on_response;
+  // HTTPS_PROXY / NO_PROXY: each origin's client tunnels through the proxy
+  // chosen for its host (curl's rules: loopback hosts too, unless NO_PROXY
+  // names them).
+  net::ProxySettings proxy;
 };
 
 class HttpGateway : public std::enable_shared_from_this<HttpGateway> {

@@ -324,10 +324,20 @@ Result<Ok, std::string> apply_cluster(const Entry& cluster, const KubeconfigPoli
   if (!url) return fail(error_at(cluster, "server", url.error()));
   out.server = std::move(*url);
 
-  if (auto proxy = string_field(cluster, "proxy-url"); !proxy) {
-    return fail(proxy.error());
-  } else if (!proxy->empty()) {
-    return fail(error_at(cluster, "proxy-url", "proxies are not supported"));
+  auto proxy_url = string_field(cluster, "proxy-url");
+  if (!proxy_url) return fail(proxy_url.error());
+  if (!proxy_url->empty()) {
+    // Only HTTP proxies (CONNECT). The error never repeats the credentials.
+    // Without a port, 80 (as client-go).
+    if (proxy_url->find("://") == std::string::npos) {
+      return fail(error_at(cluster, "proxy-url",
+                           "cluster " + in_quotes(cluster.name) +
+                               ": missing scheme; use http://host:port"));
+    }
+    auto proxy = net::parse_proxy_url(*proxy_url, "cluster " + in_quotes(cluster.name), 80);
+    if (!proxy) return fail(error_at(cluster, "proxy-url", proxy.error()));
+    out.proxy = std::move(proxy).value();
+    out.proxy_source = error_in(cluster.file, cluster.field + ".proxy-url");
   }
   auto server_name = string_field(cluster, "tls-server-name");
   if (!server_name) return fail(server_name.error());
@@ -354,6 +364,7 @@ Result<Ok, std::string> apply_cluster(const Entry& cluster, const KubeconfigPoli
   exec_info.tls_server_name = *server_name;
   exec_info.insecure_skip_tls_verify = *insecure;
   exec_info.certificate_authority_pem = *ca;
+  exec_info.proxy_url = *proxy_url;
   return Ok{};
 }
 
@@ -609,7 +620,32 @@ Result<ClusterConfig, std::string> load_in_cluster(const LoadOptions& options) {
   return out;
 }
 
+namespace {
+
+// client-go's http.ProxyFromEnvironment: without a proxy-url, an https
+// server is reached through HTTPS_PROXY unless NO_PROXY names it or it is a
+// loopback address.
+Result<ClusterConfig, std::string> with_environment_proxy(Result<ClusterConfig, std::string> loaded,
+                                                          const LoadOptions& options) {
+  if (!loaded || loaded->proxy || !loaded->server.tls()) return loaded;
+  const auto& env = options.proxy_environment;
+  loaded->proxy =
+      env.for_host(loaded->server.host, loaded->server.port, net::Loopback::Direct);
+  if (loaded->proxy) loaded->proxy_source = env.https_variable;
+  return loaded;
+}
+
+Result<ClusterConfig, std::string> load_default_direct(const LoadOptions& options);
+
+}  // namespace
+
 Result<ClusterConfig, std::string> load_default(const LoadOptions& options) {
+  return with_environment_proxy(load_default_direct(options), options);
+}
+
+namespace {
+
+Result<ClusterConfig, std::string> load_default_direct(const LoadOptions& options) {
   if (!options.kubeconfig_path.empty()) {
     return load_kubeconfig_file(options.kubeconfig_path, options.context, options.policy);
   }
@@ -658,5 +694,7 @@ Result<ClusterConfig, std::string> load_default(const LoadOptions& options) {
       "not in a cluster (" +
       in_cluster_reason + "), and " + home_reason);
 }
+
+}  // namespace
 
 }  // namespace sto::kube

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ struct ClusterConfig {
   std::shared_ptr<Credentials> credentials;  // never null
   std::string namespace_;                    // the context's or pod's namespace, else "default"
   std::string source;  // e.g. "kubeconfig /root/.kube/config (context kind-x)" or "in-cluster"
+  // The HTTP proxy to the API server: the cluster's proxy-url, else (as
+  // client-go) HTTPS_PROXY unless NO_PROXY names the server or it is a
+  // loopback address; none for an http:// server.
+  std::optional<net::Proxy> proxy;
+  std::string proxy_source;  // "kubeconfig ...: clusters[0].cluster.proxy-url" or "HTTPS_PROXY"
 };
 
 inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -49,6 +55,9 @@ struct LoadOptions {
   // Injectable for tests.
   std::string service_account_dir = kServiceAccountDir;
   std::function<const char*(const char*)> getenv = ::getenv;
+  // HTTPS_PROXY / NO_PROXY as the operator read them at start-up: used for
+  // the API server when the kubeconfig names no proxy-url (and in-cluster).
+  net::ProxySettings proxy_environment;
 };
 
 // One kubeconfig file; context empty means its current-context.

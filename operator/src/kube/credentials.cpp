@@ -531,6 +531,7 @@ class ExecPlugin final : public Credentials {
       if (!config_.cluster.tls_server_name.empty())
         cluster["tls-server-name"] = config_.cluster.tls_server_name;
       if (config_.cluster.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
+      if (!config_.cluster.proxy_url.empty()) cluster["proxy-url"] = config_.cluster.proxy_url;
       if (!config_.cluster.certificate_authority_pem.empty()) {
         cluster["certificate-authority-data"] =
             base64_encode(config_.cluster.certificate_authority_pem);

@@ -77,6 +77,7 @@ struct ExecClusterInfo {
   std::string tls_server_name;
   bool insecure_skip_tls_verify = false;
   std::string certificate_authority_pem;  // sent base64-encoded
+  std::string proxy_url;                  // the cluster's proxy-url, as client-go sends it
 };
 
 // A kubeconfig `users[].user.exec` section.

@@ -191,9 +191,24 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   }
 
   asio::awaitable<Result<std::unique_ptr<Connection>, NetError>> connect() {
-    // One deadline covers name resolution and the TCP connect: a resolver
-    // that never answers fails in time like a connect that never completes.
+    // One deadline covers name resolution and the TCP connect (and, through
+    // a proxy, its answer to CONNECT): a resolver that never answers fails in
+    // time like a connect that never completes.
     const auto deadline = std::chrono::steady_clock::now() + options_.connect_timeout;
+    const auto& proxy = options_.proxy;
+    // Through a proxy, the TCP connection is to the proxy; messages name it
+    // (never with its credentials). Without one, connect_host (--connect-to)
+    // may send it elsewhere than the origin.
+    const bool redirected = !options_.connect_host.empty();
+    const std::string& direct_host = redirected ? options_.connect_host : origin_.host;
+    const std::uint16_t direct_port = redirected ? options_.connect_port : origin_.port;
+    const std::string& host = proxy ? proxy->host : direct_host;
+    const std::uint16_t port = proxy ? proxy->port : direct_port;
+    const std::string peer =
+        proxy ? "proxy " + proxy->display()
+              : (redirected ? origin_.origin() + " (at " + host + ":" + std::to_string(port) + ")"
+                            : origin_.origin());
+    const std::string resolve_what = proxy ? "resolve proxy " + host : "resolve " + host;
     auto resolver = std::make_shared<tcp::resolver>(executor_);
     auto resolve_timed_out = std::make_shared<bool>(false);
     asio::steady_timer resolve_timer(executor_, deadline);
@@ -202,31 +217,27 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
       *resolve_timed_out = true;
       resolver->cancel();
     });
-    const bool redirected = !options_.connect_host.empty();
-    const std::string host = redirected ? options_.connect_host : origin_.host;
-    const std::string service =
-        std::to_string(redirected ? options_.connect_port : origin_.port);
+    const std::string service = std::to_string(port);
     auto [rec, endpoints] = co_await resolver->async_resolve(host, service, use_tuple);
     resolve_timer.cancel();
     if (rec && *resolve_timed_out) {
-      co_return fail(NetError{NetErrorKind::Timeout, "resolve " + host + ": timed out"});
+      co_return fail(NetError{NetErrorKind::Timeout, resolve_what + ": timed out"});
     }
-    if (rec)
-      co_return fail(NetError{NetErrorKind::Resolve, "resolve " + host + ": " + rec.message()});
+    if (rec) co_return fail(NetError{NetErrorKind::Resolve, resolve_what + ": " + rec.message()});
 
-    const std::string where =
-        redirected ? origin_.origin() + " (at " + host + ":" + service + ")" : origin_.origin();
     beast::tcp_stream stream(executor_);
     stream.expires_at(deadline);
     auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
     (void)ep;
     if (cec) {
       if (cec == beast::error::timeout) {
-        co_return fail(
-            NetError{NetErrorKind::Timeout, "connect to " + where + ": timed out"});
+        co_return fail(NetError{NetErrorKind::Timeout, "connect to " + peer + ": timed out"});
       }
-      co_return fail(
-          NetError{NetErrorKind::Connect, "connect to " + where + ": " + cec.message()});
+      co_return fail(NetError{NetErrorKind::Connect, "connect to " + peer + ": " + cec.message()});
+    }
+    if (proxy) {
+      auto tunnel = co_await open_tunnel(stream, *proxy);
+      if (!tunnel) co_return fail(std::move(tunnel.error()));
     }
     error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -263,6 +274,76 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
           NetError{NetErrorKind::Tls, "TLS handshake with " + origin_.origin() + ": " + detail});
     }
     co_return c;
+  }
+
+  // "host:port" as CONNECT names the origin (IPv6 in brackets), or where
+  // connect_host sends it, as curl's --connect-to does through a proxy.
+  std::string tunnel_authority() const {
+    const bool redirected = !options_.connect_host.empty();
+    const std::string& host = redirected ? options_.connect_host : origin_.host;
+    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    return h + ":" + std::to_string(redirected ? options_.connect_port : origin_.port);
+  }
+
+  // Asks the proxy on `stream` for a tunnel to the origin (HTTP CONNECT) and
+  // reads its answer, a head of at most 16 KiB, before the stream's deadline.
+  // Every origin, http:// too, is reached through a tunnel.
+  asio::awaitable<Result<Ok, NetError>> open_tunnel(beast::tcp_stream& stream,
+                                                    const Proxy& proxy) {
+    const std::string authority = tunnel_authority();
+    const std::string what = "CONNECT " + authority + " through proxy " + proxy.display();
+    std::string head = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority +
+                       "\r\nUser-Agent: " + options_.user_agent + "\r\n";
+    if (proxy.has_credentials()) {
+      std::string authorization = proxy.authorization();
+      head += "Proxy-Authorization: " + authorization + "\r\n";
+      cleanse(authorization);
+    }
+    head += "\r\n";
+    // The wire copy of the credentials is cleared when sent.
+    CleanseOnExit wipe_head(head);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
+    (void)wn;
+    if (wec) co_return fail(classify(wec, "send " + what));
+
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> parser;
+    parser.header_limit(16 * 1024);
+    // A 2xx answer to CONNECT has no body, whatever its headers say; the body
+    // of any other answer is not needed.
+    parser.skip(true);
+    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    (void)rn;
+    if (rec) co_return fail(classify(rec, "read the answer to " + what));
+    const unsigned status = parser.get().result_int();
+    if (status >= 200 && status < 300) {
+      // The origin speaks only after the client (TLS ClientHello, request).
+      if (buffer.size() > 0) {
+        co_return fail(
+            NetError{NetErrorKind::Protocol, "proxy " + proxy.display() +
+                                                 " sent data after its answer to CONNECT " +
+                                                 authority});
+      }
+      co_return Ok{};
+    }
+    // The standard reason phrase, not the proxy's.
+    const auto known = http::int_to_status(status);
+    const std::string code =
+        known == http::status::unknown
+            ? std::to_string(status)
+            : std::to_string(status) + " " + std::string(http::obsolete_reason(known));
+    // 407 is the proxy's answer; some (tinyproxy 1.11) answer refused
+    // credentials with 401, which an origin cannot send to CONNECT.
+    if (status == 407 || status == 401) {
+      co_return fail(NetError{
+          NetErrorKind::Proxy,
+          proxy.has_credentials()
+              ? "proxy " + proxy.display() + " refused the credentials (" + code + ")"
+              : "proxy " + proxy.display() + " requires authentication (" + code +
+                    "): give the user name and password in the proxy URL"});
+    }
+    co_return fail(NetError{NetErrorKind::Proxy, "proxy " + proxy.display() + " answered " +
+                                                     code + " to CONNECT " + authority});
   }
 
   static bool safe_token(std::string_view s) {

@@ -20,6 +20,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/result.h"
+#include "net/proxy.h"
 
 namespace sto::net {
 
@@ -76,6 +77,7 @@ enum class NetErrorKind {
   Protocol,        // the peer did not speak valid HTTP/1.1
   TooLarge,        // the response exceeded the configured body limit
   Cancelled,       // the operation was cancelled (shutdown)
+  Proxy,           // the proxy refused the tunnel (CONNECT answered other than 2xx)
 };
 
 struct NetError {
@@ -135,6 +137,10 @@ struct ClientOptions {
   // (see net/connect_to.h).
   std::string connect_host;
   std::uint16_t connect_port = 0;
+  // Connect through this HTTP proxy: a CONNECT tunnel to the origin (for
+  // http:// origins too), then TLS with the origin as usual. The proxy's
+  // answer to CONNECT counts against connect_timeout.
+  std::optional<Proxy> proxy;
 };
 
 // A response whose body is read incrementally (chunked or sized).

@@ -112,6 +112,8 @@ std::string_view to_string(NetErrorKind kind) {
       return "TooLarge";
     case NetErrorKind::Cancelled:
       return "Cancelled";
+    case NetErrorKind::Proxy:
+      return "Proxy";
   }
   return "Unknown";
 }

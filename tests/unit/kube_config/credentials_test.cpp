@@ -172,12 +172,14 @@ TEST_F(ExecPluginTest, ProvidesClusterInfoWhenAsked) {
   c.provide_cluster_info = true;
   c.cluster = {.server = "https://[::1]:6443",
                .tls_server_name = "kubernetes",
-               .certificate_authority_pem = "PEM"};
+               .certificate_authority_pem = "PEM",
+               .proxy_url = "http://proxy.example:3128"};
   EXPECT_EQ(auth(*exec_plugin(c, "")), "Bearer tok-1");
   std::string info = read_text((dir.path() / "bin/exec_info").string());
   EXPECT_NE(info.find(R"("server":"https://[::1]:6443")"), std::string::npos) << info;
   EXPECT_NE(info.find(R"("tls-server-name":"kubernetes")"), std::string::npos) << info;
   EXPECT_NE(info.find(R"("certificate-authority-data":"UEVN")"), std::string::npos) << info;
+  EXPECT_NE(info.find(R"("proxy-url":"http://proxy.example:3128")"), std::string::npos) << info;
 }
 
 TEST_F(ExecPluginTest, RelativeCommandWithSlashResolvesAgainstKubeconfigDir) {

@@ -120,10 +120,22 @@ const std::vector<Broken> kCases = {
      with_head("clusters: [{name: c, cluster: {server: https://h, certificate-authority: ca.crt, "
                "certificate-authority-data: $CA_DATA}}]\n"),
      "clusters[0].cluster: certificate-authority and certificate-authority-data are both set"},
-    {"ProxyUrl",
+    {"ProxyUrlSocks",
      with_head(
-         "clusters: [{name: c, cluster: {server: https://h, proxy-url: http://proxy:3128}}]\n"),
-     "clusters[0].cluster.proxy-url: proxies are not supported"},
+         "clusters: [{name: c, cluster: {server: https://h, proxy-url: socks5://proxy:1080}}]\n"),
+     "clusters[0].cluster.proxy-url: cluster \"c\": proxy scheme \"socks5\" is not supported; "
+     "use an http:// proxy"},
+    {"ProxyUrlHttps",
+     with_head(
+         "clusters: [{name: c, cluster: {server: https://h, proxy-url: https://proxy:3128}}]\n"),
+     "clusters[0].cluster.proxy-url: cluster \"c\": proxy scheme \"https\" is not supported"},
+    {"ProxyUrlWithoutScheme",
+     with_head("clusters: [{name: c, cluster: {server: https://h, proxy-url: proxy:3128}}]\n"),
+     "clusters[0].cluster.proxy-url: cluster \"c\": missing scheme; use http://host:port"},
+    {"ProxyUrlBadPortHidesTheCredentials",
+     with_head("clusters: [{name: c, cluster: {server: https://h, proxy-url: "
+               "\"http://alice:hunter2@proxy:99999\"}}]\n"),
+     "clusters[0].cluster.proxy-url: cluster \"c\": invalid port in \"http://***@proxy:99999\""},
     {"UserEntryNotAMapping",
      with_head("clusters: [{name: c, cluster: {server: https://h}}]\nusers: [u]\n"),
      "users[0]: is not a mapping"},

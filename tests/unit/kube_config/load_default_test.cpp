@@ -217,5 +217,85 @@ TEST_F(LoadTest, NothingFoundExplainsEachStep) {
                 (dir.path() / ".kube/config").string() + " does not exist");
 }
 
+std::string kubeconfig_with_proxy(const std::string& server, const std::string& proxy_url) {
+  return "current-context: x\nclusters: [{name: c, cluster: {server: \"" + server +
+         "\", proxy-url: \"" + proxy_url +
+         "\"}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+         "users: [{name: u, user: {token: t}}]\n";
+}
+
+net::ProxySettings environment_proxy(const std::string& https_proxy, const std::string& no_proxy) {
+  std::map<std::string, std::string> values{{"HTTPS_PROXY", https_proxy}, {"NO_PROXY", no_proxy}};
+  auto settings = net::proxy_settings_from_environment([&](const char* name) -> const char* {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : it->second.c_str();
+  });
+  EXPECT_TRUE(settings.ok()) << settings.error();
+  return settings.value();
+}
+
+TEST_F(LoadTest, ProxyUrlOfTheClusterWithCredentials) {
+  auto o = options();
+  o.kubeconfig_path =
+      dir.write("proxied", kubeconfig_with_proxy("https://api.example:6443",
+                                                 "http://kube%2Duser:p%40ss@proxy.example:3128"));
+  // The kubeconfig's proxy-url wins over the environment.
+  o.proxy_environment = environment_proxy("http://other:1", "");
+  auto c = load_default(o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_TRUE(c->proxy);
+  EXPECT_EQ(c->proxy->display(), "http://proxy.example:3128");
+  EXPECT_EQ(c->proxy->username.str(), "kube-user");
+  EXPECT_EQ(c->proxy->password.str(), "p@ss");
+  EXPECT_EQ(c->proxy_source, "kubeconfig " + o.kubeconfig_path + ": clusters[0].cluster.proxy-url");
+}
+
+TEST_F(LoadTest, ProxyUrlWithoutPortIsPort80AsInClientGo) {
+  auto o = options();
+  o.kubeconfig_path =
+      dir.write("proxied", kubeconfig_with_proxy("https://api.example:6443", "http://proxy"));
+  auto c = load_default(o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_TRUE(c->proxy);
+  EXPECT_EQ(c->proxy->port, 80);
+}
+
+TEST_F(LoadTest, EnvironmentProxyAppliesAsInClientGo) {
+  auto o = options();
+  o.kubeconfig_path = dir.write("plain", kubeconfig_for("https://api.example:6443", "t"));
+  o.proxy_environment = environment_proxy("http://proxy:3128", "");
+  auto c = load_default(o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_TRUE(c->proxy);
+  EXPECT_EQ(c->proxy->display(), "http://proxy:3128");
+  EXPECT_EQ(c->proxy_source, "HTTPS_PROXY");
+
+  // NO_PROXY names it; loopback goes direct; no HTTPS_PROXY for http://.
+  o.proxy_environment = environment_proxy("http://proxy:3128", ".example");
+  EXPECT_FALSE(load_default(o)->proxy);
+  o.proxy_environment = environment_proxy("http://proxy:3128", "");
+  o.kubeconfig_path = dir.write("loopback", kubeconfig_for("https://127.0.0.1:6443", "t"));
+  EXPECT_FALSE(load_default(o)->proxy);
+  o.kubeconfig_path = dir.write("http", kubeconfig_for("http://api.example:8080", "t"));
+  o.policy.allow_http = true;
+  auto plain = load_default(o);
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  EXPECT_FALSE(plain->proxy);
+}
+
+TEST_F(LoadTest, InClusterUsesTheEnvironmentProxyUnlessNoProxyNamesTheService) {
+  make_service_account();
+  auto o = options();
+  o.proxy_environment = environment_proxy("http://proxy:3128", "");
+  auto c = load_default(o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->source, "in-cluster");
+  ASSERT_TRUE(c->proxy);
+  o.proxy_environment = environment_proxy("http://proxy:3128", "10.96.0.0/12");
+  auto direct = load_default(o);
+  ASSERT_TRUE(direct.ok()) << direct.error();
+  EXPECT_FALSE(direct->proxy);
+}
+
 }  // namespace
 }  // namespace sto::kube

@@ -1,0 +1,46 @@
+// Proxy settings (HTTPS_PROXY, a kubeconfig proxy-url, NO_PROXY): the first
+// line is a proxy URL, the rest a NO_PROXY list. A parsed proxy's display()
+// parses back to the same host and port; an error never repeats what stands
+// before the '@' (the credentials); matching never fails.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_support.h"
+#include "net/proxy.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto newline = text.find('\n');
+  std::string_view url = text.substr(0, newline);
+  std::string_view list = newline == std::string_view::npos ? "" : text.substr(newline + 1);
+
+  auto proxy = sto::net::parse_proxy_url(url, "HTTPS_PROXY", 1080);
+  if (proxy) {
+    sto::fuzz::check(!proxy->host.empty() && proxy->port != 0, "proxy without host or port");
+    auto again = sto::net::parse_proxy_url(proxy->display(), "HTTPS_PROXY", 1080);
+    sto::fuzz::check(again.ok(), "display() does not parse: " + proxy->display());
+    sto::fuzz::check(again->host == proxy->host && again->port == proxy->port,
+                     "display() round trip changed it: " + proxy->display());
+    (void)proxy->authorization();
+  } else if (auto at = url.rfind('@'); at != std::string_view::npos) {
+    auto scheme_end = url.find("://");
+    std::size_t from = scheme_end != std::string_view::npos && scheme_end < at ? scheme_end + 3 : 0;
+    std::string_view userinfo = url.substr(from, at - from);
+    // Short ones may occur in the rest of the message by chance, and what
+    // follows the '@' is quoted.
+    if (userinfo.size() >= 12 && url.substr(at).find(userinfo) == std::string_view::npos &&
+        url.substr(0, from).find(userinfo) == std::string_view::npos) {
+      sto::fuzz::check(proxy.error().find(userinfo) == std::string::npos,
+                       "an error repeats the credentials: " + proxy.error());
+    }
+  }
+
+  auto no_proxy = sto::net::NoProxy::parse(list);
+  for (std::string_view host : {"iam.cloud.ibm.com", "10.96.0.1", "::1", "[fd00::1]", "localhost"}) {
+    (void)no_proxy.matches(host, 443);
+  }
+  if (proxy) (void)no_proxy.matches(proxy->host, proxy->port);
+  return 0;
+}
