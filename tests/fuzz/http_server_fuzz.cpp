@@ -61,7 +61,13 @@ std::string exchange(std::string_view request) {
   asio::io_context io;
   tcp::socket socket(io);
   boost::system::error_code ec;
-  socket.connect({asio::ip::make_address("127.0.0.1"), fixture().port}, ec);
+  // libFuzzer's timers may interrupt a blocking connect (EINTR): try again
+  // on a new socket.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    socket.close(ec);
+    socket.connect({asio::ip::make_address("127.0.0.1"), fixture().port}, ec);
+    if (ec != boost::asio::error::interrupted) break;
+  }
   if (ec) sto::fuzz::fail("connect: " + ec.message());
   timeval timeout{5, 0};
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

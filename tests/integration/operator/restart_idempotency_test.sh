@@ -136,10 +136,10 @@ TOKEN=$(fake_reset "$GUID" $TEAM)
 fake_reset_counts
 annotate d
 wait_for "the Secret to change" 30 token_is "$TOKEN"
-sleep 3 # the operator retries its status write meanwhile
+# The operator reports the refused status write and retries it meanwhile.
+wait_for "the operator to report the refused status write" 30 op_logged op 'reconcile failed'
 [[ "$(secret_revision ops)" == 4 && "$(revision ops)" == 3 ]] ||
   fail "D: Secret revision $(secret_revision ops), status revision $(revision ops) (want 4 and 3: the status write is refused)"
-op_logged op 'reconcile failed' || fail "D: the operator did not report the refused status write"
 gets=$(fake_count 'GET /api/token' all)
 ((gets == 1)) || fail "D: the operator fetched the token $gets times while its status write was refused (the Secret records reset d as handled)"
 kill9_operator op
