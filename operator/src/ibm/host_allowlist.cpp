@@ -6,15 +6,10 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "common/ascii.h"
+
 namespace sto::ibm {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool valid_label(std::string_view label) {
   if (label.empty() || label.size() > 63) return false;
@@ -60,7 +55,7 @@ const std::vector<std::string>& HostAllowlist::default_patterns() {
 Result<HostAllowlist, std::string> HostAllowlist::parse(const std::vector<std::string>& patterns) {
   HostAllowlist list;
   for (const auto& raw : patterns) {
-    std::string p = lower(raw);
+    std::string p = ascii_lower(raw);
     if (p.empty()) return fail(std::string("empty host pattern"));
     if (p.size() > 2 && p.front() == '[' && p.back() == ']') p = p.substr(1, p.size() - 2);
     if (looks_like_ipv6(p)) {
@@ -91,7 +86,7 @@ Result<HostAllowlist, std::string> HostAllowlist::parse(const std::vector<std::s
 }
 
 bool HostAllowlist::allows(std::string_view host) const {
-  std::string h = lower(host);
+  std::string h = ascii_lower(host);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (!h.empty() && h.back() == '.') h.pop_back();
   if (h.empty()) return false;

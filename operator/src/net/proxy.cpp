@@ -7,17 +7,11 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/ascii.h"
 #include "common/encoding.h"
 
 namespace sto::net {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -109,7 +103,7 @@ bool prefix_equal(const std::array<unsigned char, 16>& a, const std::array<unsig
 }
 
 bool is_loopback(std::string_view host) {
-  if (lower(host) == "localhost") return true;
+  if (ascii_lower(host) == "localhost") return true;
   std::array<unsigned char, 16> ip{};
   int family = parse_ip(host, ip);
   if (family == 4) return ip[0] == 127;
@@ -144,7 +138,7 @@ Result<Proxy, std::string> parse_proxy_url(std::string_view text, std::string_vi
   };
   std::string_view rest = text;
   if (auto sep = text.find("://"); sep != std::string_view::npos) {
-    std::string scheme = lower(text.substr(0, sep));
+    std::string scheme = ascii_lower(text.substr(0, sep));
     if (!valid_scheme(scheme)) return fail(bad("invalid scheme"));
     if (scheme != "http") {
       return fail(where + ": proxy scheme \"" + scheme +
@@ -189,7 +183,7 @@ Result<Proxy, std::string> parse_proxy_url(std::string_view text, std::string_vi
       return fail(bad("invalid character in the host"));
     }
   }
-  out.host = lower(host);
+  out.host = ascii_lower(host);
   out.port = default_port;
   if (!port.empty()) {
     auto value = parse_port(port);
@@ -253,7 +247,7 @@ NoProxy NoProxy::parse(std::string_view list) {
         while (!host.empty() && host.front() == '.') host.remove_prefix(1);
         while (!host.empty() && host.back() == '.') host.remove_suffix(1);
         if (host.empty()) continue;
-        entry.domain = lower(host);
+        entry.domain = ascii_lower(host);
       }
     }
     out.entries_.push_back(entry);
@@ -266,7 +260,7 @@ bool NoProxy::matches(std::string_view host_text, std::uint16_t port) const {
   std::string_view bare = strip_brackets(host_text);
   std::array<unsigned char, 16> ip{};
   const int family = parse_ip(bare, ip);
-  std::string host = lower(bare);
+  std::string host = ascii_lower(bare);
   while (!host.empty() && host.back() == '.') host.pop_back();
   for (const auto& entry : entries_) {
     if (entry.port != 0 && entry.port != port) continue;
