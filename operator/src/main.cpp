@@ -140,6 +140,7 @@ int run(const sto::cli::Options& options) {
   co.lease_name = options.leader_election_id;
   co.allowlist = allowlist.value();
   co.monitoring = monitoring;
+  co.reconciler.restart_debounce = options.restart_debounce;
   co.metrics = &metrics;
   controller::Controller ctrl(client.value(), co);
 

@@ -194,7 +194,7 @@ check_watch_namespaces() {
   [[ "$got" == "$want" ]] ||
     fail "$label: RoleBindings $full (to Role $full, for ServiceAccount $NS/$full) in [$(echo $got)], want [$(echo $want)]: $r"
   for ns in "$@"; do
-    grep -qxF "Role $ns/$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,events," <<<"$r" ||
+    grep -qxF "Role $ns/$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,deployments,statefulsets,daemonsets,events," <<<"$r" ||
       fail "$label: the Role in $ns lacks the operator's rules: $(grep "^Role $ns/$full " <<<"$r")"
   done
   got=$(grep -v -e "^Role [^/]*/$full " -e "^RoleBinding [^/]*/$full " <<<"$r" | sort)
@@ -247,7 +247,7 @@ while read -r variant; do
       [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 128Mi " ]] ||
         fail "default: resources $(dep resources)"
       check_memory_defaults "$(dep req_mem)" "$(dep lim_mem)"
-      [[ "$(rbac "$f" | grep '^ClusterRole ')" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,events," ]] ||
+      [[ "$(rbac "$f" | grep '^ClusterRole ')" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,deployments,statefulsets,daemonsets,events," ]] ||
         fail "default: the ClusterRole's rules: $(rbac "$f" | grep '^ClusterRole ')"
       [[ "$(dep metrics_port)" == 8080 ]] || fail "default: no metrics port 8080"
       [[ "$(dep image)" == sysdig-token-operator:* ]] || fail "default: image $(dep image)"

@@ -100,6 +100,9 @@ OPERATOR_RULES=(
   "sysdigtokens.monitoring.ibm.com/finalizers [] [] [update]"
   "secrets [] [] [get list watch create patch delete]"
   "serviceaccounts/token [] [] [create]"
+  "deployments.apps [] [] [get patch]"
+  "statefulsets.apps [] [] [get patch]"
+  "daemonsets.apps [] [] [get patch]"
   "events.events.k8s.io [] [] [create patch]"
 )
 lease_rules() { # LEASE_NAME

@@ -32,6 +32,27 @@ T run_on(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
   return std::move(*out);
 }
 
+// Runs `task` on `io` only until it is done: timers and work it left behind
+// wait for a later run of `io`.
+template <typename T>
+T run_until_done(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+  std::optional<T> out;
+  std::exception_ptr error;
+  bool done = false;
+  boost::asio::co_spawn(
+      io, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await std::move(task)); },
+      [&](std::exception_ptr e) {
+        error = e;
+        done = true;
+      });
+  io.restart();
+  while (!done && io.run_one() > 0) {
+  }
+  io.restart();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
+
 inline void run_on(boost::asio::io_context& io, boost::asio::awaitable<void> task) {
   std::exception_ptr error;
   boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) { error = e; });

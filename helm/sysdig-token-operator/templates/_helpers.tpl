@@ -96,6 +96,11 @@ tests/e2e/install_lib.sh.
 - apiGroups: [""]
   resources: [serviceaccounts/token]
   verbs: [create]
+# spec.rolloutRestartTargets: the restartedAt pod template annotation (merge
+# patch), as kubectl rollout restart does.
+- apiGroups: [apps]
+  resources: [deployments, statefulsets, daemonsets]
+  verbs: [get, patch]
 # events.k8s.io/v1 Events about SysdigTokens; patch counts repeats.
 - apiGroups: [events.k8s.io]
   resources: [events]

@@ -76,7 +76,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--allowed-hosts", allowed_hosts,
                  "Host patterns the operator may call (repeatable or comma-separated); default "
-                 "*.monitoring.cloud.ibm.com,iam.cloud.ibm.com,*.iam.cloud.ibm.com");
+                 "*.monitoring.cloud.ibm.com,*.security-compliance-secure.cloud.ibm.com,"
+                 "iam.cloud.ibm.com,*.iam.cloud.ibm.com");
   std::vector<std::string> connect_to;
   app.add_option("--connect-to", connect_to,
                  "HOST:PORT:TO_HOST:TO_PORT (repeatable): IBM Cloud requests for HOST:PORT "
@@ -91,6 +92,12 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--graceful-shutdown-timeout", graceful,
                  "How long in-flight work may take after SIGTERM before the operator exits "
                  "anyway (Go duration)")
+      ->capture_default_str();
+  std::string restart_debounce = "10s";
+  app.add_option("--restart-debounce", restart_debounce,
+                 "How long the operator gathers rotations before it restarts a workload of "
+                 "spec.rolloutRestartTargets, so that tokens rotating together restart it once "
+                 "(Go duration, 0s to 10m)")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log-format", log_format, "json or text")->capture_default_str();
@@ -147,6 +154,13 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   } else {
     return usage_error("--graceful-shutdown-timeout: \"" + graceful +
                        "\" is not a duration between 1s and 1h (e.g. 25s)");
+  }
+  if (auto d = controller::parse_go_duration(restart_debounce);
+      (d && *d <= std::chrono::minutes(10)) || restart_debounce == "0") {
+    o.restart_debounce = d.value_or(std::chrono::milliseconds(0));
+  } else {
+    return usage_error("--restart-debounce: \"" + restart_debounce +
+                       "\" is not a duration between 0s and 10m (e.g. 10s)");
   }
   if (o.kube_api_burst < 1) return usage_error("--kube-api-burst: must be at least 1");
 

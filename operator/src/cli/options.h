@@ -37,6 +37,8 @@ struct Options {
   // After SIGTERM: in-flight work gets this long to finish and the Lease to
   // be released; then the process exits anyway (below the pod's 30 s).
   std::chrono::milliseconds graceful_shutdown_timeout{25000};
+  // rolloutRestartTargets: rotations within this window restart a workload once.
+  std::chrono::milliseconds restart_debounce{10000};
   log::Level log_level = log::Level::Info;
   log::Format log_format = log::Format::Json;
 };

@@ -191,6 +191,9 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     reconciler_options.observe_secret = [this](std::string_view json) {
       for (auto& inf : secret_informers_) inf->observe(json);
     };
+    reconciler_options.requeue = [this](const std::string& key) {
+      if (queue_ && !stopped_) queue_->add(key);
+    };
     reconciler_ = std::make_unique<Reconciler>(tokens, secrets, make_kube_gateway(client_),
                                                options_.monitoring, options_.allowlist,
                                                make_event_sink(recorder_), reconciler_options);
@@ -218,6 +221,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
 
   // Shutdown: no new work, in-flight reconciles finish, then the Lease goes.
   asio::awaitable<void> shut_down() {
+    if (reconciler_) reconciler_->stop_restarts();
     queue_->shut_down();
     co_await queue_->drain();
     while (running_workers_ > 0) co_await wakeup_->wait();
@@ -232,6 +236,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
 
   void stop() {
     stopped_ = true;
+    if (reconciler_) reconciler_->stop_restarts();
     if (queue_) queue_->shut_down();
     if (wakeup_) wakeup_->notify();
   }

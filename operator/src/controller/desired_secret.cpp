@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "controller/names.h"
+#include "controller/secret_template.h"
 
 namespace sto::controller {
 
@@ -22,7 +23,8 @@ std::optional<std::string> unwanted_applied(const ManagedSecret& secret,
     if (!desired.labels.contains(k)) return "label " + k + " no longer wanted";
   }
   for (const auto& k : applied.data) {
-    if (!desired.data.contains(k) && k != token_key) return "data " + k + " no longer wanted";
+    if (!desired.data.contains(k) && !desired.token_templates.contains(k) && k != token_key)
+      return "data " + k + " no longer wanted";
   }
   for (const auto& k : applied.annotations) {
     if (!desired.annotations.contains(k) && !is_sync_annotation(k))
@@ -31,6 +33,18 @@ std::optional<std::string> unwanted_applied(const ManagedSecret& secret,
   if (applied.owner_references && desired.owner_uid.empty())
     return "owner reference no longer wanted";
   return std::nullopt;
+}
+
+// The template digest: the inputs' digest and each token-dependent key's
+// value digest, as the Secret holds them.
+std::string template_digest(const DesiredSecret& desired,
+                            const std::map<std::string, std::string>& value_sha256) {
+  std::string text = desired.template_inputs_sha256;
+  for (const auto& [k, tmpl] : desired.token_templates) {
+    auto it = value_sha256.find(k);
+    text += '\0' + k + '\0' + (it == value_sha256.end() ? std::string() : it->second);
+  }
+  return sha256_hex(text);
 }
 
 }  // namespace
@@ -51,10 +65,28 @@ DesiredSecret render_desired_secret(const SysdigToken& token, const ResolvedSpec
     d.owner_name = token.meta.name;
     d.owner_uid = token.meta.uid;
   }
+  const std::string team = std::to_string(team_id);
   if (target.include_connection_info) {
-    d.data[std::string(kUrlKey)] = spec.monitoring_endpoint;
-    d.data[std::string(kTeamIdKey)] = std::to_string(team_id);
+    d.data[std::string(spec.url_key)] = spec.monitoring_endpoint;
+    d.data[std::string(spec.team_id_key)] = team;
     d.data[std::string(kInstanceIdKey)] = token.spec.instance_id;
+  }
+  const TemplateValues values{{}, spec.monitoring_endpoint, team, token.spec.instance_id,
+                              spec.region};
+  std::string inputs;
+  for (const auto& [k, tmpl] : target.template_data) {
+    if (uses_token(tmpl)) {
+      d.token_templates[k] = tmpl;
+      inputs += k + '\0' + tmpl + '\0';
+    } else {
+      d.data[k] = render_template(tmpl, values);
+    }
+  }
+  if (!d.token_templates.empty()) {
+    d.template_inputs = {spec.monitoring_endpoint, team, token.spec.instance_id, spec.region};
+    inputs += spec.monitoring_endpoint + '\0' + team + '\0' + token.spec.instance_id + '\0' +
+              spec.region;
+    d.template_inputs_sha256 = sha256_hex(inputs);
   }
   return d;
 }
@@ -65,6 +97,18 @@ void with_token(DesiredSecret& desired, const SysdigToken& token, const std::str
   auto set = [&](std::string_view key, const std::string& v) {
     if (!v.empty()) desired.annotations[std::string(key)] = v;
   };
+  if (!desired.token_templates.empty()) {
+    // The values the templates use besides the token are the connection
+    // info's, whether or not the Secret carries that.
+    const auto& in = desired.template_inputs;
+    const TemplateValues values{value, in.url, in.team_id, in.instance_id, in.region};
+    std::map<std::string, std::string> value_sha256;
+    for (const auto& [k, tmpl] : desired.token_templates) {
+      desired.data[k] = render_template(tmpl, values);
+      value_sha256[k] = sha256_hex(desired.data[k]);
+    }
+    set(kTemplateDigestAnnotation, template_digest(desired, value_sha256));
+  }
   set(kFingerprintAnnotation, record.fingerprint);
   set(kRevisionAnnotation, std::to_string(record.revision));
   set(kResetHandledAnnotation, record.handled_reset);
@@ -91,6 +135,14 @@ std::optional<std::string> drift(const ManagedSecret& secret, const DesiredSecre
   }
   auto it = secret.data_sha256.find(token_key);
   if (it == secret.data_sha256.end() || it->second != token_sha256) return "data " + token_key;
+  if (!desired.token_templates.empty()) {
+    // Without the token the rendered values cannot be compared: the digest
+    // written with them says whether they and their inputs are unchanged.
+    const std::string expected = desired.data.contains(token_key)
+                                     ? desired.annotations.at(std::string(kTemplateDigestAnnotation))
+                                     : template_digest(desired, secret.data_sha256);
+    if (secret.annotation(kTemplateDigestAnnotation) != expected) return "template data";
+  }
   if (!desired.owner_uid.empty()) {
     bool owner = std::ranges::any_of(
         secret.meta.owners, [&](const auto& o) { return o.controller && o.uid == token.meta.uid; });

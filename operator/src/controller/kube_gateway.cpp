@@ -20,14 +20,17 @@ std::string status_patch(const SysdigTokenStatus& s) {
     st[k] = v.empty() ? json(nullptr) : json(v);
   };
   st["observedGeneration"] = s.observed_generation;
-  if (s.ready) {
-    st["conditions"] = json::array({{{"type", s.ready->type},
-                                     {"status", s.ready->status},
-                                     {"reason", s.ready->reason},
-                                     {"message", s.ready->message},
-                                     {"observedGeneration", s.ready->observed_generation},
-                                     {"lastTransitionTime", s.ready->last_transition_time}}});
+  json conditions = json::array();
+  for (const auto* c : {&s.ready, &s.restarted}) {
+    if (!*c) continue;
+    conditions.push_back({{"type", (*c)->type},
+                          {"status", (*c)->status},
+                          {"reason", (*c)->reason},
+                          {"message", (*c)->message},
+                          {"observedGeneration", (*c)->observed_generation},
+                          {"lastTransitionTime", (*c)->last_transition_time}});
   }
+  if (!conditions.empty()) st["conditions"] = std::move(conditions);
   opt("secretName", s.secret_name);
   st["teamID"] = s.team_id == 0 ? json(nullptr) : json(s.team_id);
   opt("tokenFingerprint", s.token_fingerprint);
@@ -40,6 +43,8 @@ std::string status_patch(const SysdigTokenStatus& s) {
   opt("resetCheckUntil", s.reset_check_until);
   st["failedAttempts"] = s.failed_attempts;
   opt("nextRetryTime", s.next_retry_time);
+  st["restartedRevision"] = s.restarted_revision == 0 ? json(nullptr) : json(s.restarted_revision);
+  opt("lastRestartTime", s.last_restart_time);
   return json{{"status", st}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -202,10 +207,29 @@ class KubeGateway final : public ClusterGateway {
             {std::string(kFingerprintAnnotation), nullptr},
             {std::string(kRevisionAnnotation), nullptr},
             {std::string(kResetHandledAnnotation), nullptr},
-            {std::string(kResetOutcomeAnnotation), nullptr}}}}}};
+            {std::string(kResetOutcomeAnnotation), nullptr},
+            {std::string(kTemplateDigestAnnotation), nullptr}}}}}};
     std::string body = patch.dump(-1, ' ', false, json::error_handler_t::replace);
     kube::PatchOptions none;
     auto r = co_await client_->patch(secrets_, ns, name, kube::PatchType::Merge, body, none);
+    if (!r) co_return fail(std::move(r.error()));
+    co_return Ok{};
+  }
+
+  Async<Ok> restart_workload(const std::string& kind, const std::string& ns,
+                             const std::string& name, const std::string& restarted_at) override {
+    std::string plural = kind == "Deployment"    ? "deployments"
+                         : kind == "StatefulSet" ? "statefulsets"
+                                                 : "daemonsets";
+    const kube::Resource workloads{"apps", "v1", std::move(plural), kind, true};
+    json patch = {
+        {"spec",
+         {{"template",
+           {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), restarted_at}}}}}}}}}};
+    std::string body = patch.dump(-1, ' ', false, json::error_handler_t::replace);
+    kube::PatchOptions options;
+    options.field_manager = std::string(kFieldManager);
+    auto r = co_await client_->patch(workloads, ns, name, kube::PatchType::Merge, body, options);
     if (!r) co_return fail(std::move(r.error()));
     co_return Ok{};
   }

@@ -73,6 +73,15 @@ struct DesiredSecret {
   // Controller owner reference (deletionPolicy Delete); empty under Retain.
   std::string owner_name;
   std::string owner_uid;
+  // Template data keys that use ${token} (key -> template), rendered when the
+  // token is added; until then the template digest annotation stands for
+  // them. The inputs' digest covers the templates and every other value
+  // they use.
+  std::map<std::string, std::string> token_templates;
+  struct TemplateInputs {
+    std::string url, team_id, instance_id, region;
+  } template_inputs;
+  std::string template_inputs_sha256;
 
   // JSON for POST (create) or for a server-side apply; resource_version, when
   // given, makes the write conditional on it.

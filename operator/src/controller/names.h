@@ -33,20 +33,37 @@ inline constexpr std::string_view kSyncedAtAnnotation = "monitoring.ibm.com/sync
 // Until when Sysdig is asked again after a reset that returned the same token.
 inline constexpr std::string_view kResetCheckUntilAnnotation = "monitoring.ibm.com/reset-check-until";
 
-// Connection info keys written with includeConnectionInfo.
+// The token key and connection info keys (includeConnectionInfo) of each
+// service.
 inline constexpr std::string_view kUrlKey = "SYSDIG_MONITOR_URL";
 inline constexpr std::string_view kTeamIdKey = "SYSDIG_MONITOR_TEAM_ID";
+inline constexpr std::string_view kSecureTokenKey = "SYSDIG_SECURE_API_TOKEN";
+inline constexpr std::string_view kSecureUrlKey = "SYSDIG_SECURE_URL";
+inline constexpr std::string_view kSecureTeamIdKey = "SYSDIG_SECURE_TEAM_ID";
 inline constexpr std::string_view kInstanceIdKey = "IBM_INSTANCE_ID";
+
+// On a managed Secret whose template data uses ${token}: a digest of the
+// templates' inputs and of what was rendered, so that a look without the
+// token can tell whether they still match.
+inline constexpr std::string_view kTemplateDigestAnnotation = "monitoring.ibm.com/template-digest";
+
+// rolloutRestartTargets: the pod template annotation a restart sets, and the
+// condition that reports restarts.
+inline constexpr std::string_view kRestartedAtAnnotation = "monitoring.ibm.com/restartedAt";
 
 namespace condition {
 inline constexpr std::string_view kReady = "Ready";
-}
+inline constexpr std::string_view kWorkloadsRestarted = "WorkloadsRestarted";
+inline constexpr std::string_view kRolloutRestarted = "RolloutRestarted";  // its True reason
+inline constexpr std::string_view kRestartFailed = "RestartFailed";        // its False reason
+}  // namespace condition
 
 // The annotations each write of the token sets on the Secret (not from the
 // spec): the Secret's own record of what was handled.
 inline constexpr std::string_view kSyncAnnotations[] = {
     kFingerprintAnnotation, kRevisionAnnotation,        kResetHandledAnnotation,
-    kResetOutcomeAnnotation, kSyncedAtAnnotation, kResetCheckUntilAnnotation};
+    kResetOutcomeAnnotation, kSyncedAtAnnotation, kResetCheckUntilAnnotation,
+    kTemplateDigestAnnotation};
 
 // Values of the reset-outcome annotation and status.lastResetOutcome.
 inline constexpr std::string_view kResetRotated = "Rotated";

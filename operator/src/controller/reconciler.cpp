@@ -6,12 +6,15 @@
 #include <random>
 #include <variant>
 
+#include <boost/asio/this_coro.hpp>
+
 #include "common/encoding.h"
 #include "common/rfc3339.h"
 #include "common/secure_string.h"
 #include "controller/desired_secret.h"
 #include "controller/names.h"
 #include "controller/recorded_state.h"
+#include "controller/restarts.h"
 #include "net/http_client.h"
 
 namespace sto::controller {
@@ -45,6 +48,7 @@ struct Attempt {
   FetchPlan plan;
   std::int64_t team_id = 0;
   ReconcileResult result;
+  asio::any_io_executor executor;
 };
 
 milliseconds until(Clock::time_point now, Clock::time_point t) {
@@ -239,6 +243,54 @@ Step<std::string> fetch_token(Attempt& a) {
   co_return std::move(fetched.value());
 }
 
+// rolloutRestartTargets, on a status about to be written for `revision`: a
+// finished restart is recorded (condition, events); a revision newer than
+// the one restarted for is asked for — once, as the record survives
+// restarts. The first revision seen with targets is only recorded: a first
+// sync, adding targets or an operator upgrade restart nothing.
+void plan_restarts(Attempt& a, SysdigTokenStatus& s, std::int64_t revision, bool rotated) {
+  const auto& targets = a.tok.spec.restart_targets;
+  auto& scheduler = a.parts.restarts;
+  if (targets.empty() || !scheduler) {
+    s.restarted_revision = 0;
+    s.last_restart_time.clear();
+    s.restarted.reset();
+    return;
+  }
+  if (auto done = scheduler->take(a.key)) {
+    s.restarted_revision = std::max(s.restarted_revision, done->revision);
+    if (!done->restarted.empty()) s.last_restart_time = format_rfc3339(done->at);
+    std::string names;
+    for (const auto& w : done->restarted) names += (names.empty() ? "" : ", ") + w;
+    const std::string revision_text = " for revision " + std::to_string(done->revision);
+    Condition c;
+    c.type = std::string(condition::kWorkloadsRestarted);
+    c.observed_generation = a.tok.meta.generation;
+    if (done->failures.empty()) {
+      c.status = "True";
+      c.reason = std::string(condition::kRolloutRestarted);
+      c.message = "restarted " + names + revision_text;
+      a.parts.events->emit(a.tok, false, condition::kRolloutRestarted, c.message);
+    } else {
+      c.status = "False";
+      c.reason = std::string(condition::kRestartFailed);
+      for (const auto& f : done->failures) c.message += (c.message.empty() ? "" : "; ") + f;
+      if (!names.empty()) c.message += "; restarted " + names;
+      c.message += revision_text;
+      a.parts.events->emit(a.tok, true, condition::kRestartFailed, c.message);
+    }
+    const auto& old = a.tok.status.restarted;
+    c.last_transition_time = old && old->status == c.status ? old->last_transition_time
+                                                             : format_rfc3339(a.now);
+    s.restarted = std::move(c);
+  }
+  if (s.restarted_revision == 0 && !rotated) {
+    s.restarted_revision = revision;
+  } else if (s.restarted_revision < revision && !scheduler->pending(a.key, revision)) {
+    scheduler->request(a.executor, a.key, a.tok.meta.ns, revision, targets);
+  }
+}
+
 // Nothing due and the Secret as it should be: only a status that lags the
 // Secret's record is written.
 asio::awaitable<Reconciled> report_up_to_date(Attempt& a) {
@@ -264,6 +316,7 @@ asio::awaitable<Reconciled> report_up_to_date(Attempt& a) {
     s.ready = ready_condition(a.tok, true, Reason::TokenSynced,
                               "Secret " + a.spec.target_name + " holds the team's token", a.now);
   }
+  plan_restarts(a, s, rec.revision, false);
   auto w = co_await write_status(a, s);
   if (!w) co_return fail(std::move(w.error()));
   const auto interval = a.parts.options.reset_poll_interval;
@@ -421,6 +474,7 @@ asio::awaitable<Reconciled> report_synced(Attempt& a, const SyncRecord& rec, boo
       s.next_refresh_time = format_rfc3339(next_refresh);
     }
   }
+  plan_restarts(a, s, rec.revision, rec.rotated);
   auto w = co_await write_status(a, s);
   if (!w) co_return fail(std::move(w.error()));
   a.result.requeue_after = until(a.now, next_look(next_refresh, last_sync, rec.reset_check_until,
@@ -442,6 +496,7 @@ bool reset_record_changed(const ManagedSecret* secret, const SyncRecord& rec) {
 }
 
 asio::awaitable<Reconciled> run(Attempt& a) {
+  a.executor = co_await asio::this_coro::executor;
   auto spec = check_spec(a.parts, a.tok);
   if (!spec) co_return co_await fail_with(a, spec.error());
   a.spec = std::move(spec.value());
@@ -521,7 +576,12 @@ Reconciler::Reconciler(TokenLookup tokens, SecretLookup secrets,
     : parts_{std::move(tokens),    std::move(secrets), std::move(cluster), std::move(monitoring),
              std::move(allowlist), std::move(events),  std::move(options)} {
   if (!parts_.options.clock) parts_.options.clock = [] { return Clock::now(); };
+  parts_.restarts = std::make_shared<RestartScheduler>(
+      parts_.cluster, parts_.options.restart_debounce, parts_.options.clock,
+      parts_.options.requeue);
 }
+
+void Reconciler::stop_restarts() { parts_.restarts->stop(); }
 
 asio::awaitable<Reconciled> Reconciler::reconcile(const std::string& key) {
   auto token = parts_.tokens(key);
@@ -531,7 +591,7 @@ asio::awaitable<Reconciled> Reconciler::reconcile(const std::string& key) {
     gone.outcome = Outcome::Deleted;
     co_return gone;
   }
-  Attempt a{parts_, key, *token, parts_.options.clock(), {}, {}, {}, {}, 0, {}};
+  Attempt a{parts_, key, *token, parts_.options.clock(), {}, {}, {}, {}, 0, {}, {}};
   co_return co_await run(a);
 }
 
@@ -543,7 +603,7 @@ asio::awaitable<Reconciled> Reconciler::report_internal_error(const std::string&
     gone.outcome = Outcome::Deleted;
     co_return gone;
   }
-  Attempt a{parts_, key, *token, parts_.options.clock(), {}, {}, {}, {}, 0, {}};
+  Attempt a{parts_, key, *token, parts_.options.clock(), {}, {}, {}, {}, 0, {}, {}};
   const Failure f{Reason::InternalError,
                   "the operator failed while reconciling this resource (" + what +
                       "); it retries with backoff, and the operator's log has details",

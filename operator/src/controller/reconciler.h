@@ -72,7 +72,13 @@ class ClusterGateway {
                                    const std::string& resource_version) = 0;
   virtual Async<std::string> write_status(const SysdigToken& token,
                                           const SysdigTokenStatus& status) = 0;
+  // Restarts a Deployment, StatefulSet or DaemonSet as `kubectl rollout
+  // restart` does: its pod template gets the restartedAt annotation.
+  virtual Async<Ok> restart_workload(const std::string& kind, const std::string& ns,
+                                     const std::string& name, const std::string& restarted_at) = 0;
 };
+
+class RestartScheduler;
 
 // Events on SysdigTokens (Normal or Warning). A message never holds a token
 // or an API key.
@@ -97,6 +103,10 @@ struct ReconcilerOptions {
   // the informer caches at once).
   std::function<void(std::string_view json)> observe_token;
   std::function<void(std::string_view json)> observe_secret;
+  // rolloutRestartTargets: rotations within this window restart a workload
+  // once; `requeue` reconciles a key again when its restarts are done.
+  std::chrono::milliseconds restart_debounce{std::chrono::seconds(10)};
+  std::function<void(const std::string& key)> requeue;
 };
 
 struct ReconcileResult {
@@ -131,6 +141,10 @@ class Reconciler {
   boost::asio::awaitable<Result<ReconcileResult, kube::ApiError>> report_internal_error(
       const std::string& key, const std::string& what);
 
+  // Drops restarts still waiting for their debounce (on shutdown or a lost
+  // Lease): their revisions are not recorded, so the next leader makes them.
+  void stop_restarts();
+
   // What the steps of a reconcile work with.
   struct Parts {
     TokenLookup tokens;
@@ -142,6 +156,7 @@ class Reconciler {
     ReconcilerOptions options;
     // Fetches that found nothing new, by resource key (written nowhere).
     std::unordered_map<std::string, UnwrittenCheck> unwritten;
+    std::shared_ptr<RestartScheduler> restarts;
   };
 
  private:

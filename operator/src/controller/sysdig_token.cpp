@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "controller/names.h"
+#include "controller/secret_template.h"
 #include "ibm/endpoints.h"
 #include "kube/json_meta.h"
 #include "kube/validation.h"
@@ -51,6 +52,7 @@ std::string read_target(value v, TargetSpec& t) {
       err = read_string(f.value(), "spec.target.name", t.name);
     } else if (k == "tokenKey") {
       err = read_string(f.value(), "spec.target.tokenKey", t.token_key);
+      t.token_key_given = true;
     } else if (k == "includeConnectionInfo") {
       if (f.value().get_bool().get(t.include_connection_info))
         err = "spec.target.includeConnectionInfo must be a boolean";
@@ -58,6 +60,18 @@ std::string read_target(value v, TargetSpec& t) {
       err = read_map(f.value(), "spec.target.labels", t.labels);
     } else if (k == "annotations") {
       err = read_map(f.value(), "spec.target.annotations", t.annotations);
+    } else if (k == "template") {
+      object tmpl;
+      if (f.value().type() == json_type::null) continue;
+      if (f.value().get_object().get(tmpl)) return "spec.target.template must be an object";
+      for (auto tf : tmpl) {
+        std::string_view tk;
+        if (tf.unescaped_key().get(tk)) return "spec.target.template: malformed key";
+        if (tk == "data") {
+          err = read_map(tf.value(), "spec.target.template.data", t.template_data);
+          if (!err.empty()) return err;
+        }
+      }
     } else if (k == "deletionPolicy") {
       std::string policy;
       err = read_string(f.value(), "spec.target.deletionPolicy", policy);
@@ -98,6 +112,29 @@ std::string read_trusted_profile(value v, SysdigTokenSpec& s) {
   return {};
 }
 
+// spec.rolloutRestartTargets: [{kind, name}]; kinds and names are checked by
+// resolve_spec, so that a wrong one is reported without stopping the token.
+std::string read_restart_targets(value v, std::vector<RestartTarget>& out) {
+  if (v.type() == json_type::null) return {};
+  simdjson::ondemand::array items;
+  if (v.get_array().get(items)) return "spec.rolloutRestartTargets must be a list";
+  for (auto item : items) {
+    object o;
+    if (item.get_object().get(o)) return "spec.rolloutRestartTargets[] must be objects";
+    RestartTarget t;
+    for (auto f : o) {
+      std::string_view k;
+      if (f.unescaped_key().get(k)) return "spec.rolloutRestartTargets[]: malformed key";
+      std::string err;
+      if (k == "kind") err = read_string(f.value(), "spec.rolloutRestartTargets[].kind", t.kind);
+      if (k == "name") err = read_string(f.value(), "spec.rolloutRestartTargets[].name", t.name);
+      if (!err.empty()) return err;
+    }
+    out.push_back(std::move(t));
+  }
+  return {};
+}
+
 std::string read_spec(value v, SysdigTokenSpec& s) {
   object o;
   if (v.get_object().get(o)) return "spec must be an object";
@@ -105,7 +142,17 @@ std::string read_spec(value v, SysdigTokenSpec& s) {
     std::string_view k;
     if (f.unescaped_key().get(k)) return "spec: malformed key";
     std::string err;
-    if (k == "instanceID") {
+    if (k == "service") {
+      std::string service;
+      err = read_string(f.value(), "spec.service", service);
+      if (err.empty() && service != "Monitoring" && service != "WorkloadProtection") {
+        err = "spec.service must be Monitoring or WorkloadProtection, not \"" +
+              service.substr(0, 64) + "\"";
+      }
+      s.service = service == "WorkloadProtection" ? Service::WorkloadProtection : Service::Monitoring;
+    } else if (k == "rolloutRestartTargets") {
+      err = read_restart_targets(f.value(), s.restart_targets);
+    } else if (k == "instanceID") {
       err = read_string(f.value(), "spec.instanceID", s.instance_id);
     } else if (k == "teamID") {
       std::int64_t id = 0;
@@ -146,6 +193,8 @@ std::string read_spec(value v, SysdigTokenSpec& s) {
     }
     if (!err.empty()) return err;
   }
+  if (!s.target.token_key_given && s.service == Service::WorkloadProtection)
+    s.target.token_key = std::string(kSecureTokenKey);
   return {};
 }
 
@@ -188,6 +237,10 @@ std::string read_status(value v, SysdigTokenStatus& st) {
       num(st.failed_attempts);
     else if (k == "nextRetryTime")
       str(st.next_retry_time);
+    else if (k == "restartedRevision")
+      num(st.restarted_revision);
+    else if (k == "lastRestartTime")
+      str(st.last_restart_time);
     else if (k == "conditions") {
       simdjson::ondemand::array conditions;
       if (fv.get_array().get(conditions)) continue;
@@ -214,6 +267,7 @@ std::string read_status(value v, SysdigTokenStatus& st) {
           }
         }
         if (cond.type == condition::kReady) st.ready = cond;
+        if (cond.type == condition::kWorkloadsRestarted) st.restarted = cond;
       }
     }
   }
@@ -382,14 +436,18 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
     return fail("spec.endpointType must be public or private, not \"" + s.endpoint_type + "\"");
   }
   auto type = s.endpoint_type == "private" ? ibm::EndpointType::Private : ibm::EndpointType::Public;
+  const bool secure = s.service == Service::WorkloadProtection;
   if (!s.endpoint.empty()) {
     auto e = ibm::normalize_monitoring_endpoint(s.endpoint);
     if (!e) return fail("spec.endpoint: " + e.error());
     r.monitoring_endpoint = std::move(e.value());
+    r.region = s.region.empty() ? ibm::region_of(r.monitoring_endpoint) : s.region;
   } else if (!s.region.empty()) {
-    auto e = ibm::monitoring_endpoint(s.region, type);
+    auto e = secure ? ibm::workload_protection_endpoint(s.region, type)
+                    : ibm::monitoring_endpoint(s.region, type);
     if (!e) return fail("spec.region: " + e.error());
     r.monitoring_endpoint = std::move(e.value());
+    r.region = s.region;
   } else {
     return fail(std::string("one of spec.region or spec.endpoint is required"));
   }
@@ -419,12 +477,19 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
   if (!is_secret_key(s.target.token_key)) {
     return fail("spec.target.tokenKey \"" + s.target.token_key + "\" is not a valid Secret key");
   }
-  if (s.target.include_connection_info &&
-      (s.target.token_key == kUrlKey || s.target.token_key == kTeamIdKey ||
-       s.target.token_key == kInstanceIdKey)) {
+  r.url_key = secure ? kSecureUrlKey : kUrlKey;
+  r.team_id_key = secure ? kSecureTeamIdKey : kTeamIdKey;
+  const bool info = s.target.include_connection_info;
+  if (info && (s.target.token_key == r.url_key || s.target.token_key == r.team_id_key ||
+               s.target.token_key == kInstanceIdKey)) {
     return fail("spec.target.tokenKey \"" + s.target.token_key +
                 "\" collides with a connection info key");
   }
+  const std::string_view none;
+  auto err = check_template_data(
+      s.target.template_data, {s.target.token_key, info ? r.url_key : none,
+                               info ? r.team_id_key : none, info ? kInstanceIdKey : none});
+  if (!err.empty()) return fail(std::move(err));
   for (const auto& [k, v] : s.target.labels) {
     if (k == kManagedByLabel || k == kOwnerLabel)
       return fail("spec.target.labels must not set " + k);

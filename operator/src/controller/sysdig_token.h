@@ -8,22 +8,38 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "kube/store.h"
 
 namespace sto::controller {
 
+// The IBM Cloud service whose Sysdig token is kept (spec.service).
+enum class Service { Monitoring, WorkloadProtection };
+
 struct TargetSpec {
   std::string name;  // empty: metadata.name
+  // The service's default unless given (token_key_given).
   std::string token_key = "SYSDIG_MONITOR_API_TOKEN";
+  bool token_key_given = false;
   bool include_connection_info = true;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   bool retain = false;  // deletionPolicy: Retain
+  // spec.target.template.data: extra keys rendered from templates.
+  std::map<std::string, std::string> template_data;
+};
+
+// spec.rolloutRestartTargets[]: a workload of the resource's namespace.
+struct RestartTarget {
+  std::string kind;  // Deployment, StatefulSet or DaemonSet
+  std::string name;
+  bool operator==(const RestartTarget&) const = default;
 };
 
 struct SysdigTokenSpec {
+  Service service = Service::Monitoring;
   std::string instance_id;
   std::optional<std::int64_t> team_id;
   std::string team_name;
@@ -42,6 +58,7 @@ struct SysdigTokenSpec {
   std::string service_account_name;
   std::string refresh_interval = "1h";
   TargetSpec target;
+  std::vector<RestartTarget> restart_targets;
 };
 
 struct Condition {
@@ -69,6 +86,11 @@ struct SysdigTokenStatus {
   std::string reset_check_until;
   std::int64_t failed_attempts = 0;
   std::string next_retry_time;
+  // rolloutRestartTargets: the revision restarted for (or current when they
+  // were set), when, and the WorkloadsRestarted condition.
+  std::int64_t restarted_revision = 0;
+  std::string last_restart_time;
+  std::optional<Condition> restarted;
   bool operator==(const SysdigTokenStatus&) const = default;
 };
 
@@ -88,6 +110,11 @@ struct ResolvedSpec {
   std::string monitoring_endpoint;  // normalized base URL
   std::string iam_endpoint;
   std::string target_name;
+  // The region for ${region}: spec.region, or the one an endpoint names.
+  std::string region;
+  // The connection info keys of the service.
+  std::string_view url_key;
+  std::string_view team_id_key;
   std::chrono::seconds refresh_interval{3600};
   bool trusted_profile = false;  // credentials from spec.trustedProfile, not an API key
 };

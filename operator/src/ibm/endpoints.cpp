@@ -12,9 +12,15 @@ constexpr std::array<std::string_view, 11> kRegions = {"us-south", "us-east", "e
                                                        "eu-es",    "ca-mon",  "ca-tor", "jp-osa",
                                                        "jp-tok",   "br-sao",  "au-syd"};
 
-std::string region_list() {
+// The regions of IBM's "Supported regions and endpoints for Workload
+// Protection" page.
+constexpr std::array<std::string_view, 10> kSecureRegions = {
+    "us-south", "us-east", "eu-de", "eu-gb", "eu-es",
+    "ca-tor",   "jp-osa",  "jp-tok", "br-sao", "au-syd"};
+
+std::string region_list(std::span<const std::string_view> regions) {
   std::string out;
-  for (auto region : kRegions) {
+  for (auto region : regions) {
     if (!out.empty()) out += ", ";
     out += region;
   }
@@ -29,14 +35,44 @@ bool is_monitoring_region(std::string_view region) {
   return std::find(kRegions.begin(), kRegions.end(), region) != kRegions.end();
 }
 
-Result<std::string, std::string> monitoring_endpoint(std::string_view region, EndpointType type) {
-  if (!is_monitoring_region(region)) {
-    return fail("unknown region \"" + std::string(region) + "\" (known: " + region_list() +
-                "; or give the endpoint URL)");
+Result<std::string, std::string> service_endpoint(std::string_view region, EndpointType type,
+                                                  bool workload_protection) {
+  const std::span<const std::string_view> regions =
+      workload_protection ? std::span<const std::string_view>(kSecureRegions) : kRegions;
+  if (std::find(regions.begin(), regions.end(), region) == regions.end()) {
+    return fail("unknown region \"" + std::string(region) + "\" (known" +
+                (workload_protection ? " for WorkloadProtection" : "") + ": " +
+                region_list(regions) + "; or give the endpoint URL)");
   }
-  std::string host = std::string(region) + ".monitoring.cloud.ibm.com";
+  std::string host = std::string(region) +
+                     (workload_protection ? ".security-compliance-secure.cloud.ibm.com"
+                                          : ".monitoring.cloud.ibm.com");
   if (type == EndpointType::Private) host = "private." + host;
   return "https://" + host;
+}
+
+Result<std::string, std::string> monitoring_endpoint(std::string_view region, EndpointType type) {
+  return service_endpoint(region, type, false);
+}
+
+Result<std::string, std::string> workload_protection_endpoint(std::string_view region,
+                                                              EndpointType type) {
+  return service_endpoint(region, type, true);
+}
+
+std::string region_of(std::string_view endpoint) {
+  auto url = net::Url::parse(endpoint);
+  if (!url) return {};
+  std::string_view host = url->host;
+  if (host.starts_with("private.")) host.remove_prefix(8);
+  for (std::string_view domain :
+       {".monitoring.cloud.ibm.com", ".security-compliance-secure.cloud.ibm.com"}) {
+    if (host.ends_with(domain)) {
+      std::string_view region = host.substr(0, host.size() - domain.size());
+      if (is_monitoring_region(region)) return std::string(region);
+    }
+  }
+  return {};
 }
 
 std::string_view iam_endpoint(EndpointType type) {

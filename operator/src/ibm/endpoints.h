@@ -30,6 +30,17 @@ bool is_monitoring_region(std::string_view region);
 // known regions.
 Result<std::string, std::string> monitoring_endpoint(std::string_view region, EndpointType type);
 
+// The same for IBM Cloud Security and Compliance Center Workload Protection
+// (Sysdig Secure): "https://[private.]<region>.security-compliance-secure.cloud.ibm.com",
+// for the regions of IBM's Workload Protection page (us-south, us-east,
+// eu-de, eu-gb, eu-es, ca-tor, jp-osa, jp-tok, br-sao, au-syd).
+Result<std::string, std::string> workload_protection_endpoint(std::string_view region,
+                                                              EndpointType type);
+
+// The region an IBM endpoint URL names ("https://private.eu-de.monitoring...":
+// "eu-de"), or empty.
+std::string region_of(std::string_view endpoint);
+
 // kIamEndpoint or kPrivateIamEndpoint.
 std::string_view iam_endpoint(EndpointType type);
 

@@ -47,8 +47,9 @@ bool looks_like_ipv6(std::string_view s) {
 }  // namespace
 
 const std::vector<std::string>& HostAllowlist::default_patterns() {
-  static const std::vector<std::string> defaults = {"*.monitoring.cloud.ibm.com",
-                                                    "iam.cloud.ibm.com", "*.iam.cloud.ibm.com"};
+  static const std::vector<std::string> defaults = {
+      "*.monitoring.cloud.ibm.com", "*.security-compliance-secure.cloud.ibm.com",
+      "iam.cloud.ibm.com", "*.iam.cloud.ibm.com"};
   return defaults;
 }
 

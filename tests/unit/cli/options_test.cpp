@@ -44,8 +44,12 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   EXPECT_EQ(expect_options(parse({"--graceful-shutdown-timeout", "1m30s"})).graceful_shutdown_timeout,
             std::chrono::seconds(90));
   EXPECT_EQ(o.allowed_hosts,
-            (std::vector<std::string>{"*.monitoring.cloud.ibm.com", "iam.cloud.ibm.com",
-                                      "*.iam.cloud.ibm.com"}));
+            (std::vector<std::string>{"*.monitoring.cloud.ibm.com",
+                                      "*.security-compliance-secure.cloud.ibm.com",
+                                      "iam.cloud.ibm.com", "*.iam.cloud.ibm.com"}));
+  EXPECT_EQ(o.restart_debounce, std::chrono::seconds(10));
+  EXPECT_EQ(expect_options(parse({"--restart-debounce", "0s"})).restart_debounce,
+            std::chrono::seconds(0));
 }
 
 TEST(Options, ParsesEveryFlag) {
@@ -157,6 +161,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--graceful-shutdown-timeout", "soon"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "0s"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "2h"}, "--graceful-shutdown-timeout"},
+        BadFlag{{"--restart-debounce", "soon"}, "--restart-debounce"},
+        BadFlag{{"--restart-debounce", "11m"}, "--restart-debounce"},
         BadFlag{{"--kubeconfig"}, "--kubeconfig"},
         BadFlag{{"--insecure-kubeconfig=maybe"}, "--insecure-kubeconfig"},
         BadFlag{{"--connect-to", "iam.cloud.ibm.com:443"}, "--connect-to: \"iam.cloud.ibm.com:443\""}));

@@ -361,6 +361,26 @@ FakeCluster::Async<Ok> FakeCluster::release_secret(const std::string& ns, const 
   co_return Ok{};
 }
 
+void FakeCluster::put_workload(const std::string& kind, const std::string& ns,
+                               const std::string& name) {
+  restarts_.try_emplace(kind + "/" + ns + "/" + name);
+}
+
+FakeCluster::Async<Ok> FakeCluster::restart_workload(const std::string& kind,
+                                                     const std::string& ns,
+                                                     const std::string& name,
+                                                     const std::string& restarted_at) {
+  const std::string id = kind + "/" + ns + "/" + name;
+  calls_.push_back({"restart_workload", id, restarted_at});
+  if (auto e = injected("restart_workload")) co_return fail(std::move(*e));
+  auto it = restarts_.find(id);
+  if (it == restarts_.end()) {
+    co_return fail(api_error(kube::ApiErrorKind::NotFound, kind + " \"" + name + "\" not found"));
+  }
+  it->second.push_back(restarted_at);
+  co_return Ok{};
+}
+
 FakeCluster::Async<std::string> FakeCluster::write_status(
     const controller::SysdigToken& token, const controller::SysdigTokenStatus& status) {
   std::string key = key_of(token.meta.ns, token.meta.name);

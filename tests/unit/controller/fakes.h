@@ -105,6 +105,12 @@ class FakeCluster final : public controller::ClusterGateway {
                            const std::string& resource_version) override;
   Async<std::string> write_status(const controller::SysdigToken& token,
                                   const controller::SysdigTokenStatus& status) override;
+  // Workloads restart_workload finds ("Deployment/ns/name"); it records the
+  // restartedAt value it was given in `restarts`.
+  void put_workload(const std::string& kind, const std::string& ns, const std::string& name);
+  Async<Ok> restart_workload(const std::string& kind, const std::string& ns,
+                             const std::string& name, const std::string& restarted_at) override;
+  const std::map<std::string, std::vector<std::string>>& restarts() const { return restarts_; }
 
  private:
   std::optional<kube::ApiError> injected(const std::string& verb);
@@ -118,6 +124,7 @@ class FakeCluster final : public controller::ClusterGateway {
   std::map<std::string, Json> tokens_;
   std::map<std::string, Json> secrets_;
   std::set<std::string> service_accounts_;
+  std::map<std::string, std::vector<std::string>> restarts_;  // workload -> restartedAt values
   int sa_tokens_ = 0;
   // Per Secret, the fields the operator's writes set ("labels/k",
   // "annotations/k", "data/k", "ownerReferences"): an apply that leaves one

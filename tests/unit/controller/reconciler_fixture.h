@@ -123,8 +123,12 @@ class Reconciler : public ::testing::Test {
   // Runs one reconciler call to its end on the test's io_context.
   template <typename T>
   T run_coroutine(boost::asio::awaitable<T> call) {
+    if (!until_idle) return sto::testing::run_until_done(io, std::move(call));
     return sto::testing::run_on(io, std::move(call));
   }
+  // Reconciles run until the io_context is idle (false: until they return,
+  // leaving debounced restarts waiting).
+  bool until_idle = true;
 
   Result<ReconcileResult, kube::ApiError> try_reconcile(const std::string& key = kKey) {
     return run_coroutine(reconciler->reconcile(key));
