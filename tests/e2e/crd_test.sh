@@ -77,11 +77,12 @@ expect_field() { # object jsonpath want
 expect_field "$name" .spec.endpointType public
 expect_field "$name" .spec.refreshInterval 1h
 expect_field "$name" .spec.apiKeySecretRef.key apikey
-expect_field "$name" .spec.target.tokenKey SYSDIG_MONITOR_API_TOKEN
+expect_field "$name" .spec.service Monitoring
+[[ -z "$(jp "$name" .spec.target.tokenKey)" ]] || fail "tokenKey got a schema default; the operator chooses it by service"
 expect_field "$name" .spec.target.includeConnectionInfo true
 expect_field "$name" .spec.target.deletionPolicy Delete
 [[ -z "$(jp "$name" .spec.iamEndpoint)" ]] || fail "iamEndpoint got a schema default; the operator chooses it by endpointType"
-pass "sample $name applies with defaults endpointType=public refreshInterval=1h apiKeySecretRef.key=apikey target.tokenKey=SYSDIG_MONITOR_API_TOKEN includeConnectionInfo=true deletionPolicy=Delete"
+pass "sample $name applies with defaults service=Monitoring endpointType=public refreshInterval=1h apiKeySecretRef.key=apikey includeConnectionInfo=true deletionPolicy=Delete (tokenKey by service, in the operator)"
 
 # The trusted-profile sample applies too (no API key Secret needed).
 kubectl apply -n "$ns" --validate=strict -f "$SAMPLES/sysdigtoken-trusted-profile.yaml" --dry-run=server >/dev/null ||
@@ -101,7 +102,7 @@ spec:
   refreshInterval: 1m
   apiKeySecretRef: {name: ibm-api-key}
 YAML
-expect_field minimal .spec.target.tokenKey SYSDIG_MONITOR_API_TOKEN
+expect_field minimal .spec.service Monitoring
 expect_field minimal .spec.target.includeConnectionInfo true
 expect_field minimal .spec.target.deletionPolicy Delete
 [[ -z "$(jp minimal .spec.target.name)" ]] || fail "target.name got a schema default; the operator uses metadata.name"
@@ -229,6 +230,16 @@ reject "tokenKey 'a b'" 'target.tokenKey must be a Secret data key' "$base_spec
   target: {tokenKey: a b}"
 reject "target.name Bad_Name" 'target.name must be a Secret name' "$base_spec
   target: {name: Bad_Name}"
+reject "service Secure" 'spec.service: Unsupported value: "Secure"' "$base_spec
+  service: Secure"
+reject "a restart target of kind CronJob" 'spec.rolloutRestartTargets[0].kind: Unsupported value: "CronJob"' "$base_spec
+  rolloutRestartTargets: [{kind: CronJob, name: nightly}]"
+reject "a restart target named Bad_Name" 'rolloutRestartTargets[].name must be a workload name' "$base_spec
+  rolloutRestartTargets: [{kind: Deployment, name: Bad_Name}]"
+reject "a restart target twice" 'Duplicate value' "$base_spec
+  rolloutRestartTargets: [{kind: Deployment, name: api}, {kind: Deployment, name: api}]"
+reject "a template key with a space" 'target.template.data keys must be Secret data keys' "$base_spec
+  target: {template: {data: {'a b': x}}}"
 reject "a reserved target label" 'spec.target.labels' "$base_spec
   target: {labels: {monitoring.ibm.com/sysdigtoken: other}}"
 reject "an invalid target label key" 'spec.target.labels' "$base_spec
