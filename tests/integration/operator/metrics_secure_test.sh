@@ -21,13 +21,19 @@
 PY=/usr/bin/python3
 install_crd
 new_namespace NS op-msecure
-# fake-ibm-cloud only for check_no_leaks (it reads the fake's state).
+GUID=$(new_guid)
+TEAM=26055
+KEY=msecure-api-key-$RAND
 cat >"$WORK/fake.yaml" <<YAML
 apiKeys:
-  - {key: "msecure-api-key-$RAND", iamID: "IBMid-MSECURE"}
-instances: []
+  - {key: "$KEY", iamID: "IBMid-MSECURE"}
+instances:
+  - guid: "$GUID"
+    teams:
+      - {id: $TEAM, name: Ops, token: "$(new_guid)"}
 YAML
 start_fake "$WORK/fake.yaml"
+api_key_secret ibm-api-key apikey "$KEY"
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MPORT=$(free_port)
 HPORT=$(free_port)
@@ -96,9 +102,58 @@ after=$(reviews)
 [[ "$before" == "$after" ]] || fail "cached decisions still called the API server: POST requests $before -> $after"
 pass "decisions cached: 6 more scrapes, no new TokenReview or SubjectAccessReview ($after POSTs)"
 
-# Every metric name the dashboard and the alerts use is served.
+# --metrics-cert-dir: the directory's certificate is served.
+stop_operator op
+mkdir -p "$WORK/certs" "$WORK/badcerts"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/CN=metrics-test-$RAND" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$WORK/certs/tls.key" -out "$WORK/certs/tls.crt" 2>/dev/null
+OP_METRICS_ADDRESS="127.0.0.1:$MPORT" OP_HEALTH_ADDRESS="127.0.0.1:$HPORT" \
+  start_operator op --metrics-secure --metrics-cert-dir "$WORK/certs"
+wait_operator_started op
+got=$(curl -sS --cacert "$WORK/certs/tls.crt" -o /dev/null -w '%{http_code}' --max-time 5 \
+  -H "Authorization: Bearer $SCRAPER" "$M") || fail "the certificate of --metrics-cert-dir is not served (curl verifying it failed)"
+[[ "$got" == 200 ]] || fail "with --metrics-cert-dir the allowed scrape got $got"
+pass "--metrics-cert-dir: the directory's certificate verifies, scrape 200"
+stop_operator op
+
+# The operator as a ServiceAccount with the chart's RBAC: its ClusterRole
+# (less the Events rule, so that a runtime API call fails and is counted)
+# and the metrics-auth ClusterRole (TokenReview, SubjectAccessReview), as
+# `helm template` renders them. Its /metrics, after a SysdigToken synced
+# through the fake, then holds every metric the dashboard and the alerts use.
+. "$STO_CONTROLPLANE_DIR/env"
 helm template t "$ROOT/helm/sysdig-token-operator" --set metrics.dashboard.enabled=true \
-  --set metrics.prometheusRule.enabled=true >"$WORK/chart.yaml" || fail "helm template failed"
+  --set metrics.prometheusRule.enabled=true 2>/dev/null >"$WORK/chart.yaml" || fail "helm template failed"
+kubectl create serviceaccount operator -n "$NS" >/dev/null
+$PY - "$WORK/chart.yaml" "$RAND" >"$WORK/operator-rbac.yaml" <<'PY' || fail "the chart renders no operator or metrics-auth ClusterRole"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+op = roles["t-sysdig-token-operator"]
+auth = roles["t-sysdig-token-operator-metrics-auth"]
+rules = [r for r in op["rules"] if "events" not in r.get("resources", [])] + auth["rules"]
+assert len(rules) == len(op["rules"]) - 1 + 2, rules
+print(yaml.safe_dump({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                      "metadata": {"name": "sto-msecure-operator-" + sys.argv[2]}, "rules": rules}))
+PY
+kubectl apply -f "$WORK/operator-rbac.yaml" >/dev/null
+CLUSTER_OBJECTS+=("clusterrole/sto-msecure-operator-$RAND")
+kubectl create clusterrolebinding "sto-msecure-operator-$RAND" --clusterrole="sto-msecure-operator-$RAND" \
+  --serviceaccount="$NS:operator" >/dev/null
+CLUSTER_OBJECTS+=("clusterrolebinding/sto-msecure-operator-$RAND")
+"$ROOT/scripts/controlplane" kubeconfig-for "$STO_CONTROLPLANE_DIR" "$NS" operator >"$WORK/operator.kubeconfig" ||
+  fail "scripts/controlplane kubeconfig-for failed"
+OP_KUBECONFIG="$WORK/operator.kubeconfig" OP_METRICS_ADDRESS="127.0.0.1:$MPORT" OP_HEALTH_ADDRESS="127.0.0.1:$HPORT" \
+  start_operator op --metrics-secure
+wait_operator_started op
+apply_sdt ops "$(base_spec)"
+wait_ready ops True TokenSynced 30
+kube_error_counted() { scrape | grep -q '^sysdigtoken_kube_errors_total{'; }
+wait_for "the refused Event to be counted in sysdigtoken_kube_errors_total" 30 kube_error_counted
+pass "the operator as a ServiceAccount with the chart's ClusterRoles reviews tokens: scrape 200"
+
+# Every metric name the dashboard and the alerts use is served.
 scrape >"$WORK/metrics.txt"
 $PY - "$WORK/chart.yaml" "$WORK/metrics.txt" <<'PY' || fail "the dashboard or the alerts use a metric the operator does not serve"
 import json, re, sys
@@ -138,28 +193,12 @@ if missing:
 print(f"ok: the {len(exprs)} PromQL expressions of the dashboard and the alerts use {len(used)} metrics, all served: {' '.join(used)}")
 PY
 
-# --metrics-cert-dir: the directory's certificate is served.
-stop_operator op
-mkdir -p "$WORK/certs" "$WORK/badcerts"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj "/CN=metrics-test-$RAND" -addext "subjectAltName=IP:127.0.0.1" \
-  -keyout "$WORK/certs/tls.key" -out "$WORK/certs/tls.crt" 2>/dev/null
-OP_METRICS_ADDRESS="127.0.0.1:$MPORT" OP_HEALTH_ADDRESS="127.0.0.1:$HPORT" \
-  start_operator op --metrics-secure --metrics-cert-dir "$WORK/certs"
-wait_operator_started op
-got=$(curl -sS --cacert "$WORK/certs/tls.crt" -o /dev/null -w '%{http_code}' --max-time 5 \
-  -H "Authorization: Bearer $SCRAPER" "$M") || fail "the certificate of --metrics-cert-dir is not served (curl verifying it failed)"
-[[ "$got" == 200 ]] || fail "with --metrics-cert-dir the allowed scrape got $got"
-pass "--metrics-cert-dir: the directory's certificate verifies, scrape 200"
-stop_operator op
-
 cp "$WORK/certs/tls.crt" "$WORK/badcerts/"
-set +e
+rc=0
 out=$("$OPERATOR_BIN" --kubeconfig "$KUBECONFIG" --metrics-bind-address "127.0.0.1:$MPORT" \
-  --metrics-secure --metrics-cert-dir "$WORK/badcerts" 2>&1)
-rc=$?
-set -e
-[[ $rc == 2 && "$out" == *"badcerts/tls.key"* ]] || fail "a directory without tls.key: exit $rc, $out"
+  --metrics-secure --metrics-cert-dir "$WORK/badcerts" 2>&1) || rc=$?
+out=$(grep -v '^{' <<<"$out" || true)
+[[ $rc == 2 && "$out" == *"badcerts/tls.key is missing"* ]] || fail "a directory without tls.key: exit $rc, $out"
 pass "a cert dir without tls.key: exit 2 ($out)"
 
 check_no_leaks
