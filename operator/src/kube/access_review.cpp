@@ -233,7 +233,25 @@ boost::asio::awaitable<AccessDecision> AccessReviewer::review(const std::string&
     co_return AccessDecision::Unauthenticated;
   const std::string key = ReviewCache::key_of(token);
   if (auto hit = cache_.get(key, options_.now())) co_return *hit;
+  if (in_flight_ >= options_.max_in_flight) {
+    review_log().write("busy", log::Level::Warn,
+                       "metrics request denied: too many token reviews waiting for the API server",
+                       {{"path", options_.path},
+                        {"inFlight", std::to_string(in_flight_)}});
+    co_return AccessDecision::Unauthenticated;
+  }
+  // Counted while the API server is asked (the guard lives in this frame).
+  struct InFlight {
+    std::size_t& n;
+    explicit InFlight(std::size_t& count) : n(count) { ++n; }
+    ~InFlight() { --n; }
+  } guard(in_flight_);
+  AccessDecision decision = co_await ask(token, key);
+  co_return decision;
+}
 
+boost::asio::awaitable<AccessDecision> AccessReviewer::ask(const std::string& token,
+                                                           const std::string& key) {
   // Who is it? (The client's error texts quote the API server's Status,
   // never the request body that holds the token.)
   const std::string tr_path = "/apis/authentication.k8s.io/v1/tokenreviews";

@@ -108,6 +108,10 @@ struct AccessReviewOptions {
   std::size_t cache_capacity = 1024;
   // Longest token accepted (longer ones are refused without a review).
   std::size_t max_token_bytes = 8 * 1024;
+  // Reviews waiting for the API server at once; a request beyond it is
+  // denied without one, so a flood of made-up tokens cannot take the API
+  // client's rate budget from the reconciles.
+  std::size_t max_in_flight = 8;
   std::function<ReviewCache::Clock::time_point()> now;  // default steady_clock::now
 };
 
@@ -120,11 +124,15 @@ class AccessReviewer {
   boost::asio::awaitable<AccessDecision> review(const std::string& token);
 
   std::size_t cached() const { return cache_.size(); }
+  std::size_t in_flight() const { return in_flight_; }
 
  private:
+  boost::asio::awaitable<AccessDecision> ask(const std::string& token, const std::string& key);
+
   std::shared_ptr<Client> client_;
   AccessReviewOptions options_;
   ReviewCache cache_;
+  std::size_t in_flight_ = 0;
 };
 
 // Whether a token is well-formed enough to send for review: 1..max bytes of

@@ -2,12 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include "kube/client.h"
@@ -206,6 +212,8 @@ class ScriptedApi final : public Client {
   };
   std::vector<Call> calls;
   std::deque<Result<Json, ApiError>> answers;
+  // Time each request takes.
+  std::chrono::milliseconds latency{0};
 
   const ClusterConfig& config() const override { return config_; }
   Async<Json> get(const Resource&, std::string_view, std::string_view, std::string_view) override {
@@ -236,6 +244,10 @@ class ScriptedApi final : public Client {
   Async<Json> request(std::string_view method, const std::string& path, const Json& body,
                       std::string_view) override {
     calls.push_back({std::string(method), path, body});
+    if (latency.count() > 0) {
+      boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, latency);
+      co_await t.async_wait(boost::asio::use_awaitable);
+    }
     if (answers.empty()) co_return unsupported();
     auto a = std::move(answers.front());
     answers.pop_front();
@@ -352,6 +364,47 @@ TEST_F(ReviewerTest, HostileOrFailedAnswersDenyWithALogLineAndAreNotCached) {
   }
   EXPECT_TRUE(saw_bad_tr);
   EXPECT_TRUE(saw_bad_sar);
+}
+
+TEST(ReviewerLimit, AtMostMaxInFlightReviewsWaitForTheApiServer) {
+  boost::asio::io_context io;
+  auto api = std::make_shared<ScriptedApi>();
+  api->latency = 20ms;
+  for (int i = 0; i < 10; ++i)
+    api->answers.emplace_back(std::string(R"({"status":{"authenticated":false}})"));
+  AccessReviewOptions options;
+  options.max_in_flight = 3;
+  AccessReviewer reviewer(api, options);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 10; ++i) tokens.push_back("made-up-" + std::to_string(i));
+  std::vector<AccessDecision> decisions;
+  std::size_t peak = 0;
+  for (const auto& token : tokens) {
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          AccessDecision d = co_await reviewer.review(token);
+          decisions.push_back(d);
+        },
+        boost::asio::detached);
+  }
+  // Watch the count while the reviews wait.
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        for (int i = 0; i < 10; ++i) {
+          peak = std::max(peak, reviewer.in_flight());
+          boost::asio::steady_timer t(io, 2ms);
+          co_await t.async_wait(boost::asio::use_awaitable);
+        }
+      },
+      boost::asio::detached);
+  io.run();
+  EXPECT_EQ(decisions.size(), 10u);
+  EXPECT_EQ(api->calls.size(), 3u);  // the others were denied without a review
+  EXPECT_EQ(peak, 3u);
+  EXPECT_EQ(reviewer.in_flight(), 0u);
+  for (auto d : decisions) EXPECT_EQ(d, AccessDecision::Unauthenticated);
 }
 
 }  // namespace
