@@ -41,6 +41,23 @@ int run(const sto::cli::Options& options) {
     return 2;
   }
 
+  // --metrics-secure: the certificate first, so that a bad --metrics-cert-dir
+  // is the one line printed.
+  std::shared_ptr<boost::asio::ssl::context> metrics_tls;
+  std::string metrics_tls_source, metrics_tls_fingerprint;
+  if (options.metrics_bind_address && options.metrics_secure) {
+    auto tls = options.metrics_cert_dir.empty()
+                   ? server::self_signed_server_tls()
+                   : server::server_tls_from_dir(options.metrics_cert_dir);
+    if (!tls) {
+      std::cerr << "sysdig-token-operator: " << tls.error() << "\n";
+      return 2;
+    }
+    metrics_tls = tls->context;
+    metrics_tls_source = tls->source;
+    metrics_tls_fingerprint = tls->fingerprint;
+  }
+
   kube::LoadOptions load;
   load.proxy_environment = proxy.value();
   load.kubeconfig_path = options.kubeconfig;
@@ -168,25 +185,16 @@ int run(const sto::cli::Options& options) {
   // --metrics-secure: HTTPS, and each bearer token reviewed by the API
   // server (TokenReview, then SubjectAccessReview for get on /metrics).
   std::shared_ptr<kube::AccessReviewer> reviewer;
-  std::shared_ptr<boost::asio::ssl::context> metrics_tls;
-  if (metrics_at && options.metrics_secure) {
-    auto tls = options.metrics_cert_dir.empty()
-                   ? server::self_signed_server_tls()
-                   : server::server_tls_from_dir(options.metrics_cert_dir);
-    if (!tls) {
-      std::cerr << "sysdig-token-operator: " << tls.error() << "\n";
-      return 2;
-    }
+  if (metrics_tls) {
     log::info("metrics served over HTTPS to authorized clients only",
-              {{"certificate", tls->source}, {"fingerprint", tls->fingerprint}});
-    metrics_tls = tls->context;
+              {{"certificate", metrics_tls_source}, {"fingerprint", metrics_tls_fingerprint}});
     reviewer = std::make_shared<kube::AccessReviewer>(client.value());
   }
   if (metrics_at) {
     auto& s = servers.emplace_back(
         std::make_unique<server::HttpServer>(ioc.get_executor(), server_options));
     s->serve_metrics(metrics);
-    if (reviewer) {
+    if (metrics_tls) {
       s->use_tls(metrics_tls);
       s->require_authorization(
           [reviewer](const std::string& token) -> asio::awaitable<server::AuthDecision> {
