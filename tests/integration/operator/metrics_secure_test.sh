@@ -203,4 +203,8 @@ out=$("$OPERATOR_BIN" --kubeconfig "$KUBECONFIG" --metrics-bind-address "127.0.0
   fail "a directory without tls.key: exit $rc, $out"
 pass "a cert dir without tls.key: exit 2 and one line: $out"
 
+# Nor in /metrics (rest_client labels, errors): the served text, last scraped.
+for t in "$NOBODY" "$SCRAPER" "$GARBAGE_JWT"; do
+  ! grep -qF -- "$t" "$WORK/metrics.txt" || fail "a bearer token appears in /metrics"
+done
 check_no_leaks
