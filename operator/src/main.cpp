@@ -20,10 +20,12 @@
 #include "ibm/http_gateway.h"
 #include "ibm/iam_token_source.h"
 #include "ibm/monitoring_client.h"
+#include "kube/access_review.h"
 #include "kube/config.h"
 #include "net/proxy.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 
 namespace {
 
@@ -37,6 +39,23 @@ int run(const sto::cli::Options& options) {
   if (!proxy) {
     std::cerr << "sysdig-token-operator: " << proxy.error() << "\n";
     return 2;
+  }
+
+  // --metrics-secure: the certificate first, so that a bad --metrics-cert-dir
+  // is the one line printed.
+  std::shared_ptr<boost::asio::ssl::context> metrics_tls;
+  std::string metrics_tls_source, metrics_tls_fingerprint;
+  if (options.metrics_bind_address && options.metrics_secure) {
+    auto tls = options.metrics_cert_dir.empty()
+                   ? server::self_signed_server_tls()
+                   : server::server_tls_from_dir(options.metrics_cert_dir);
+    if (!tls) {
+      std::cerr << "sysdig-token-operator: " << tls.error() << "\n";
+      return 2;
+    }
+    metrics_tls = tls->context;
+    metrics_tls_source = tls->source;
+    metrics_tls_fingerprint = tls->fingerprint;
   }
 
   kube::LoadOptions load;
@@ -164,10 +183,34 @@ int run(const sto::cli::Options& options) {
   };
   const auto& metrics_at = options.metrics_bind_address;
   const auto& health_at = options.health_probe_bind_address;
+  // --metrics-secure: HTTPS, and each bearer token reviewed by the API
+  // server (TokenReview, then SubjectAccessReview for get on /metrics).
+  std::shared_ptr<kube::AccessReviewer> reviewer;
+  if (metrics_tls) {
+    log::info("metrics served over HTTPS to authorized clients only",
+              {{"certificate", metrics_tls_source}, {"fingerprint", metrics_tls_fingerprint}});
+    reviewer = std::make_shared<kube::AccessReviewer>(client.value());
+  }
   if (metrics_at) {
     auto& s = servers.emplace_back(
         std::make_unique<server::HttpServer>(ioc.get_executor(), server_options));
     s->serve_metrics(metrics);
+    if (metrics_tls) {
+      s->use_tls(metrics_tls);
+      s->require_authorization(
+          [reviewer](const std::string& token) -> asio::awaitable<server::AuthDecision> {
+            kube::AccessDecision d = co_await reviewer->review(token);
+            switch (d) {
+              case kube::AccessDecision::Allowed:
+                co_return server::AuthDecision::Allowed;
+              case kube::AccessDecision::Forbidden:
+                co_return server::AuthDecision::Forbidden;
+              case kube::AccessDecision::Unauthenticated:
+                break;
+            }
+            co_return server::AuthDecision::Unauthenticated;
+          });
+    }
     if (health_at && *health_at == *metrics_at) s->serve_health(readiness);
     if (auto started = s->start(*metrics_at); !started) {
       std::cerr << "sysdig-token-operator: --metrics-bind-address: " << started.error() << "\n";

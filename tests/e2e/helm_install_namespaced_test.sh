@@ -95,10 +95,10 @@ pass "with its own token the ServiceAccount lists Secrets in $TEAM_A and is Forb
 mapfile -t lease < <(lease_rules "$LEASE")
 expect_rules "$SA" "$TEAM_A" "${OPERATOR_RULES[@]}"
 expect_rules "$SA" "$TEAM_B" "${OPERATOR_RULES[@]}"
-expect_rules "$SA" "$RNS" "${lease[@]}"
-expect_rules "$SA" "$OTHER"
-expect_rules "$SA" default
-pass "RBAC: the rules of $SA are exactly the operator's in $TEAM_A and $TEAM_B, the Lease's in $RNS, none in $OTHER or default"
+expect_rules "$SA" "$RNS" "${lease[@]}" "${METRICS_AUTH_RULES[@]}"
+expect_rules "$SA" "$OTHER" "${METRICS_AUTH_RULES[@]}"
+expect_rules "$SA" default "${METRICS_AUTH_RULES[@]}"
+pass "RBAC: the rules of $SA are exactly the operator's in $TEAM_A and $TEAM_B, the Lease's in $RNS, none in $OTHER or default but the cluster-scoped token and access reviews of --metrics-secure"
 for ns in "$TEAM_A" "$TEAM_B"; do
   for verb in list watch get; do expect_can "$SA" "$verb" sysdigtokens.monitoring.ibm.com -n "$ns"; done
   expect_can "$SA" patch sysdigtokens.monitoring.ibm.com --subresource=status -n "$ns"

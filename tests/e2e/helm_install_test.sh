@@ -93,6 +93,9 @@ for verb in get list watch create patch delete; do expect_can "$SA" "$verb" secr
 expect_can "$SA" list secrets --all-namespaces
 expect_can "$SA" create events.events.k8s.io -n "$APP"
 expect_can "$SA" create serviceaccounts --subresource=token -n "$APP"
+# metrics.secure (default): whose is a scraper's token, and may it get /metrics.
+expect_can "$SA" create tokenreviews.authentication.k8s.io
+expect_can "$SA" create subjectaccessreviews.authorization.k8s.io
 expect_can "$SA" patch events.events.k8s.io -n "$APP"
 expect_can "$SA" create leases.coordination.k8s.io -n "$RNS"
 expect_can "$SA" get leases.coordination.k8s.io/sysdig-token-operator -n "$RNS"
@@ -130,7 +133,7 @@ for check in \
   expect_cannot "$SA" $check
   refused=$((refused + 1))
 done
-pass "RBAC: $SA may exactly list/watch/get SysdigTokens, patch their status, update their finalizers, get/list/watch/create/patch/delete Secrets, create ServiceAccount tokens, create/patch events.k8s.io Events, create Leases and get/update its own in $RNS; $refused other actions refused"
+pass "RBAC: $SA may exactly list/watch/get SysdigTokens, patch their status, update their finalizers, get/list/watch/create/patch/delete Secrets, create ServiceAccount tokens, create/patch events.k8s.io Events, create TokenReviews and SubjectAccessReviews, create Leases and get/update its own in $RNS; $refused other actions refused"
 
 # 5. helm upgrade: the new args reach the Deployment; CRD, SysdigToken and
 # Secret are untouched.

@@ -7,7 +7,8 @@
 # rendered args list, and each variant renders what it promises (objects,
 # args, security settings, probes, resources). With watchNamespaces (ci/
 # namespaced.yaml, and one namespace with --set) the operator's Roles are in
-# exactly those namespaces and nothing is cluster-wide; the default memory
+# exactly those namespaces and nothing is cluster-wide but metrics.secure's
+# token/access review ClusterRole and metrics-reader; the default memory
 # request and limit hold the peaks recorded in tests/bench/results/.
 #   helm_template_test.sh OPERATOR_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
@@ -67,8 +68,71 @@ spec:
                       interval: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
                       scrapeTimeout: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
                       honorLabels: {type: boolean}
+                      bearerTokenFile: {type: string}
+                      tlsConfig:
+                        type: object
+                        properties:
+                          insecureSkipVerify: {type: boolean}
+                          serverName: {type: string}
+                          ca:
+                            type: object
+                            properties:
+                              secret:
+                                type: object
+                                required: [key]
+                                properties:
+                                  name: {type: string}
+                                  key: {type: string}
 YAML
   kubectl wait --for condition=established --timeout=60s crd/servicemonitors.monitoring.coreos.com >/dev/null
+fi
+# The same for the PrometheusRule (the monitoring variant's alerts).
+if ! kubectl get crd prometheusrules.monitoring.coreos.com >/dev/null 2>&1; then
+  CREATED_CLUSTER_OBJECTS+=(crd/prometheusrules.monitoring.coreos.com)
+  kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: prometheusrules.monitoring.coreos.com
+  labels: {sysdig-token-operator-test: stub}
+spec:
+  group: monitoring.coreos.com
+  names: {kind: PrometheusRule, listKind: PrometheusRuleList, plural: prometheusrules, singular: prometheusrule}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          required: [spec]
+          properties:
+            spec:
+              type: object
+              properties:
+                groups:
+                  type: array
+                  items:
+                    type: object
+                    required: [name, rules]
+                    properties:
+                      name: {type: string}
+                      interval: {type: string}
+                      rules:
+                        type: array
+                        items:
+                          type: object
+                          required: [expr]
+                          properties:
+                            alert: {type: string}
+                            record: {type: string}
+                            expr: {x-kubernetes-int-or-string: true}
+                            for: {type: string, pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'}
+                            labels: {type: object, additionalProperties: {type: string}}
+                            annotations: {type: object, additionalProperties: {type: string}}
+YAML
+  kubectl wait --for condition=established --timeout=60s crd/prometheusrules.monitoring.coreos.com >/dev/null
 fi
 
 # list FILE: "Kind namespace/name" of every rendered object.
@@ -176,6 +240,16 @@ check_memory_defaults() {
 rbac() {
   kubectl create --dry-run=client -f "$1" -o go-template='{{if or (eq .kind "ClusterRole") (eq .kind "Role")}}{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}} {{range .rules}}{{range .resources}}{{.}},{{end}}{{end}}{{"\n"}}{{end}}{{if or (eq .kind "ClusterRoleBinding") (eq .kind "RoleBinding")}}{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}} -> {{.roleRef.kind}}/{{.roleRef.name}}{{range .subjects}} {{.namespace}}/{{.name}}{{end}}{{"\n"}}{{end}}'
 }
+# check_metrics_rbac LABEL RBAC_LINES: the metrics-auth ClusterRole (token and
+# access reviews, nothing else) bound to the operator, and metrics-reader.
+check_metrics_rbac() {
+  local label=$1 r=$2 got
+  got=$(grep -e "^ClusterRole /$full-metrics-" -e "^ClusterRoleBinding /$full-metrics-" <<<"$r" | sort)
+  [[ "$got" == "ClusterRole /$full-metrics-auth tokenreviews,subjectaccessreviews,
+ClusterRole /$full-metrics-reader 
+ClusterRoleBinding /$full-metrics-auth -> ClusterRole/$full-metrics-auth $NS/$full" ]] ||
+    fail "$label: the metrics RBAC is: $got"
+}
 # check_watch_namespaces LABEL FILE NS...: with watchNamespaces
 # NS..., the operator's Role and RoleBinding are in exactly those namespaces,
 # each Role has the operator's rules (Secrets included), the only other Role
@@ -186,6 +260,10 @@ check_watch_namespaces() {
   local label=$1 f=$2 ns got want r
   shift 2
   r=$(rbac "$f")
+  # metrics.secure: the token and access reviews are cluster-scoped, and
+  # the metrics-reader role is for scrapers; nothing else is cluster-wide.
+  check_metrics_rbac "$label" "$r"
+  r=$(grep -v -e "^ClusterRole /$full-metrics-" -e "^ClusterRoleBinding /$full-metrics-auth " <<<"$r")
   grep -q '^Cluster' <<<"$r" && fail "$label: renders cluster-wide RBAC: $(grep '^Cluster' <<<"$r" | tr '\n' ';')"
   want=$(printf '%s\n' "$@" | sort)
   got=$(sed -n "s|^Role \([^/]*\)/$full .*|\1|p" <<<"$r" | sort)
@@ -233,21 +311,26 @@ while read -r variant; do
       for o in "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com" "ServiceAccount $NS/$full" \
         "ClusterRole /$full" "ClusterRoleBinding /$full" "Role $NS/$full-leader-election" \
         "RoleBinding $NS/$full-leader-election" "Deployment $NS/$full" "PodDisruptionBudget $NS/$full" \
-        "Service $NS/$full-metrics"; do expect_obj "$f" "$o"; done
+        "Service $NS/$full-metrics" "ClusterRole /$full-metrics-auth" "ClusterRoleBinding /$full-metrics-auth" \
+        "ClusterRole /$full-metrics-reader"; do expect_obj "$f" "$o"; done
       expect_no_obj "$f" "ServiceMonitor $NS/$full"
-      [[ $(list "$f" | wc -l) == 9 ]] || fail "default: renders $(list "$f" | tr '\n' ',')"
+      expect_no_obj "$f" "PrometheusRule $NS/$full"
+      expect_no_obj "$f" "ConfigMap $NS/$full-dashboard"
+      [[ $(list "$f" | wc -l) == 12 ]] || fail "default: renders $(list "$f" | tr '\n' ',')"
+      check_metrics_rbac default "$(rbac "$f")"
       [[ "$(dep replicas)" == 2 ]] || fail "default: replicas $(dep replicas)"
       for a in --leader-elect "--leader-election-namespace=$NS" --leader-election-id=sysdig-token-operator \
-        --metrics-bind-address=:8080 --health-probe-bind-address=:8081 --log-level=info --log-format=json; do
+        --metrics-bind-address=:8080 --metrics-secure --health-probe-bind-address=:8081 --log-level=info --log-format=json; do
         args_have "$a"
       done
       args_lack --namespace=
       args_lack --allowed-hosts
+      args_lack --metrics-cert-dir
       [[ " $(dep env_names) " != *PROXY* ]] || fail "default: proxy variables without proxy values: $(dep env_names)"
       [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 128Mi " ]] ||
         fail "default: resources $(dep resources)"
       check_memory_defaults "$(dep req_mem)" "$(dep lim_mem)"
-      [[ "$(rbac "$f" | grep '^ClusterRole ')" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,deployments,statefulsets,daemonsets,events," ]] ||
+      [[ "$(rbac "$f" | grep "^ClusterRole /$full ")" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,deployments,statefulsets,daemonsets,events," ]] ||
         fail "default: the ClusterRole's rules: $(rbac "$f" | grep '^ClusterRole ')"
       [[ "$(dep metrics_port)" == 8080 ]] || fail "default: no metrics port 8080"
       [[ "$(dep image)" == sysdig-token-operator:* ]] || fail "default: image $(dep image)"
@@ -267,9 +350,24 @@ while read -r variant; do
     servicemonitor)
       expect_obj "$f" "ServiceMonitor $NS/$full"
       sm=$(helm template sto "$CHART" -n "$NS" -f "$variant" --show-only templates/servicemonitor.yaml)
-      for want in 'release: prometheus' 'interval: 15s' 'scrapeTimeout: 10s' 'port: metrics' 'path: /metrics'; do
+      for want in 'release: prometheus' 'interval: 15s' 'scrapeTimeout: 10s' 'port: metrics' 'path: /metrics' \
+        'scheme: https' 'bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token' \
+        'insecureSkipVerify: true' "serverName: \"$full-metrics.$NS.svc\""; do
         grep -qF "$want" <<<"$sm" || fail "servicemonitor: lacks '$want': $sm"
       done
+      # The alerts and the dashboard (the metric names they use are checked
+      # against a real operator's /metrics by operator.metrics_secure).
+      expect_obj "$f" "PrometheusRule $NS/$full"
+      expect_obj "$f" "ConfigMap $NS/$full-dashboard"
+      pr=$(helm template sto "$CHART" -n "$NS" -f "$variant" --show-only templates/prometheusrule.yaml)
+      for want in 'alert: SysdigTokenSyncFailing' 'alert: SysdigTokenRotationStuck' 'alert: SysdigTokenIBMRateLimited' \
+        'release: prometheus' 'for: 20m'; do
+        grep -qF "$want" <<<"$pr" || fail "servicemonitor: the PrometheusRule lacks '$want': $pr"
+      done
+      kubectl create --dry-run=client -f "$f" -o go-template='{{if eq .kind "ConfigMap"}}{{index .metadata.labels "grafana_dashboard"}}|{{range $k, $v := .data}}{{$v}}{{end}}{{end}}' >"$WORK/dashboard.out"
+      [[ "$(head -c 2 "$WORK/dashboard.out")" == '1|' ]] || fail "servicemonitor: the dashboard ConfigMap is not labelled grafana_dashboard: \"1\""
+      tail -c +3 "$WORK/dashboard.out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["panels"] and d["uid"]' ||
+        fail "servicemonitor: the dashboard is not JSON with panels"
       ;;
     no-crds)
       expect_no_obj "$f" "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com"
@@ -278,6 +376,8 @@ while read -r variant; do
       full=sto
       expect_obj "$f" "Deployment $NS/sto"
       expect_no_obj "$f" "Service $NS/sto-metrics"
+      expect_no_obj "$f" "ClusterRole /sto-metrics-auth"
+      args_lack --metrics-secure
       for a in '--allowed-hosts=*.monitoring.cloud.ibm.com' --allowed-hosts=private.iam.cloud.ibm.com \
         --metrics-bind-address=0 --log-level=debug --log-format=text --leader-election-id=sto-leader \
         --max-concurrent-reconciles=8 --kube-api-qps=50; do
@@ -308,4 +408,4 @@ out=$(kubectl apply --dry-run=server --validate=strict -f "$f" 2>&1) || fail "$V
 check_common "$f" "$WORK/$VARIANT-deployment.yaml"
 check_watch_namespaces "$VARIANT" "$f" "$ONE"
 args_have "--leader-election-namespace=$NS"
-pass "$VARIANT: watchNamespaces={$ONE}: Role + RoleBinding in $ONE only, the Lease's Role in $NS, nothing cluster-wide, args:$ARGS"
+pass "$VARIANT: watchNamespaces={$ONE}: Role + RoleBinding in $ONE only, the Lease's Role in $NS, nothing cluster-wide but the metrics review and reader ClusterRoles, args:$ARGS"

@@ -45,6 +45,14 @@ reject_file "crds.install: yes-please" "install" 'crds: {install: yes-please}'
 reject_file "metrics.port: 70000" "port" 'metrics: {port: 70000}'
 reject_file "serviceMonitor.interval: 30 seconds" "interval" 'serviceMonitor: {interval: 30 seconds}'
 reject_file "maxConcurrentReconciles: 0" "maxConcurrentReconciles" 'maxConcurrentReconciles: 0'
+reject_file "metrics.secure: yes-please" "secure" 'metrics: {secure: yes-please}'
+reject_file "metrics.certSecret with an invalid name" "certSecret" 'metrics: {certSecret: Metrics_Cert}'
+reject_file "metrics.prometheusRule.syncFailingFor: 15 minutes" "syncFailingFor" 'metrics: {prometheusRule: {syncFailingFor: 15 minutes}}'
+reject_file "metrics.prometheusRule.severity: page" "severity" 'metrics: {prometheusRule: {severity: page}}'
+reject_file "an unknown key under metrics.prometheusRule" "runbookURL" 'metrics: {prometheusRule: {runbookURL: x}}'
+reject_file "an unknown key under metrics.dashboard" "folder" 'metrics: {dashboard: {folder: ops}}'
+reject_file "serviceMonitor.tls.insecureSkipVerify: maybe" "insecureSkipVerify" 'serviceMonitor: {tls: {insecureSkipVerify: maybe}}'
+reject_file "an unknown key under serviceMonitor.tls" "certFile" 'serviceMonitor: {tls: {certFile: /x}}'
 reject_file "extraArgs entry that is not a flag" "extraArgs" 'extraArgs: [debug]'
 reject_file "podDisruptionBudget.minAvailable: lots" "minAvailable" 'podDisruptionBudget: {minAvailable: lots}'
 # Combinations, checked by the templates.
@@ -54,6 +62,7 @@ metrics: {enabled: false}'
 reject_file "minAvailable equal to replicaCount" "podDisruptionBudget.minAvailable" 'podDisruptionBudget: {minAvailable: 2}'
 reject_file "metrics and probes on one port" "healthProbe.port" 'healthProbe: {port: 8080}'
 reject_file "serviceAccount.create false without a name" "serviceAccount.name" 'serviceAccount: {create: false}'
+reject_file "metrics.certSecret without metrics.secure" "metrics.certSecret" 'metrics: {secure: false, certSecret: metrics-cert}'
 reject_file "extraCACerts from a ConfigMap and a Secret" "extraCACerts" 'extraCACerts: {configMap: ca, secret: ca}'
 reject_file "an unknown key under extraCACerts" "file" 'extraCACerts: {file: /ca.pem}'
 reject_file "proxy.https with a socks5:// proxy" "https" 'proxy: {https: "socks5://gw.example:1080"}'
@@ -61,6 +70,16 @@ reject_file "proxy.https with an https:// proxy" "proxy" 'proxy: {https: "https:
 reject_file "an unknown key under proxy" "http" 'proxy: {http: "http://gw.example:3128"}'
 
 # And the edges that are fine.
+out=$(helm template sto "$CHART" --set metrics.certSecret=metrics-cert --set serviceMonitor.enabled=true \
+  --set serviceMonitor.tls.caSecret=metrics-ca 2>/dev/null) || fail "metrics.certSecret with a CA Secret is refused"
+for want in '--metrics-cert-dir=/etc/sysdig-token-operator/metrics-certs' 'secretName: "metrics-cert"' 'name: "metrics-ca"'; do
+  grep -qF -- "$want" <<<"$out" || fail "metrics.certSecret: the render lacks $want"
+done
+grep -q insecureSkipVerify <<<"$out" && fail "a ServiceMonitor with a CA Secret still skips verification"
+out=$(helm template sto "$CHART" --set metrics.secure=false --set serviceMonitor.enabled=true 2>/dev/null) ||
+  fail "metrics.secure=false is refused"
+grep -q -e '--metrics-secure' -e 'metrics-auth' -e 'scheme: https' <<<"$out" && fail "metrics.secure=false still renders HTTPS, its flag or its RBAC"
+pass "metrics.certSecret mounts the Secret and passes --metrics-cert-dir; a CA Secret replaces insecureSkipVerify; metrics.secure=false is plain HTTP without the review RBAC"
 helm template sto "$CHART" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null ||
   fail "replicaCount=1 without leader election is refused"
 helm template sto "$CHART" --set replicaCount=0 >/dev/null || fail "replicaCount=0 (scaled down) is refused"

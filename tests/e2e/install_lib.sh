@@ -93,6 +93,12 @@ expect_rules() {
   [[ "$extra" == "$want" ]] ||
     fail "the rules of $subject in $ns are not exactly the operator's: $(diff <(echo "$want") <(echo "$extra") | grep '^[<>]' | sed -e 's/^</missing:/' -e 's/^>/extra:/' | tr '\n' ';')"
 }
+# --metrics-secure (chart and deploy/ default): token and access reviews,
+# cluster-scoped, so seen in every namespace.
+METRICS_AUTH_RULES=(
+  "tokenreviews.authentication.k8s.io [] [] [create]"
+  "subjectaccessreviews.authorization.k8s.io [] [] [create]"
+)
 # The operator's rules where it reconciles, and those of its Lease.
 OPERATOR_RULES=(
   "sysdigtokens.monitoring.ibm.com [] [] [get list watch]"
@@ -104,6 +110,7 @@ OPERATOR_RULES=(
   "statefulsets.apps [] [] [get patch]"
   "daemonsets.apps [] [] [get patch]"
   "events.events.k8s.io [] [] [create patch]"
+  "${METRICS_AUTH_RULES[@]}"
 )
 lease_rules() { # LEASE_NAME
   echo "leases.coordination.k8s.io [] [] [create]"

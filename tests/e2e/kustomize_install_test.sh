@@ -104,6 +104,9 @@ expect_can "$SA" patch events.events.k8s.io -n "$APP"
 expect_can "$SA" create leases.coordination.k8s.io -n "$OPNS"
 expect_can "$SA" get "leases.coordination.k8s.io/$NAME" -n "$OPNS"
 expect_can "$SA" update "leases.coordination.k8s.io/$NAME" -n "$OPNS"
+# --metrics-secure: whose is a scraper's token, and may it get /metrics.
+expect_can "$SA" create tokenreviews.authentication.k8s.io
+expect_can "$SA" create subjectaccessreviews.authorization.k8s.io
 refused=0
 for check in \
   "create sysdigtokens.monitoring.ibm.com -n $APP" \

@@ -122,6 +122,9 @@ tests/e2e/install_lib.sh.
 {{- if and $pdb.enabled (gt (int .Values.replicaCount) 1) (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) (int .Values.replicaCount)) }}
 {{- fail (printf "podDisruptionBudget.minAvailable: %d with replicaCount %d would block every voluntary eviction (node drains); use fewer than replicaCount" (int $pdb.minAvailable) (int .Values.replicaCount)) }}
 {{- end }}
+{{- if and .Values.metrics.certSecret (not .Values.metrics.secure) }}
+{{- fail "metrics.certSecret: only used with metrics.secure=true (plain HTTP has no certificate)" }}
+{{- end }}
 {{- if and .Values.extraCACerts.configMap .Values.extraCACerts.secret }}
 {{- fail "extraCACerts: set configMap or secret, not both (one PEM bundle is mounted)" }}
 {{- end }}

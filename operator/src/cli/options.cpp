@@ -62,6 +62,12 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--metrics-bind-address", metrics,
                  "Address of the Prometheus /metrics endpoint, \"0\" to disable")
       ->capture_default_str();
+  app.add_flag("--metrics-secure", o.metrics_secure,
+               "Serve /metrics over HTTPS, only to bearer tokens that pass a TokenReview and a "
+               "SubjectAccessReview (get on the non-resource URL /metrics)");
+  app.add_option("--metrics-cert-dir", o.metrics_cert_dir,
+                 "Directory with tls.crt and tls.key for --metrics-secure; default a "
+                 "self-signed certificate made at start");
   app.add_option("--health-probe-bind-address", health,
                  "Address of the /healthz and /readyz endpoints, \"0\" to disable")
       ->capture_default_str();
@@ -129,6 +135,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   auto m = server::parse_bind_address(metrics, "--metrics-bind-address");
   if (!m) return usage_error(m.error());
   o.metrics_bind_address = *m;
+  if (!o.metrics_cert_dir.empty() && !o.metrics_secure)
+    return usage_error("--metrics-cert-dir: only used with --metrics-secure");
   auto h = server::parse_bind_address(health, "--health-probe-bind-address");
   if (!h) return usage_error(h.error());
   o.health_probe_bind_address = *h;

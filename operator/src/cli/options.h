@@ -25,6 +25,11 @@ struct Options {
   bool insecure_kubeconfig = false;
   std::vector<std::string> namespaces;  // empty: all namespaces
   std::optional<BindAddress> metrics_bind_address;
+  // --metrics-secure: /metrics over HTTPS, only for bearer tokens that pass
+  // a TokenReview and a SubjectAccessReview (get on /metrics).
+  bool metrics_secure = false;
+  // tls.crt and tls.key for it; empty: a self-signed certificate made at start.
+  std::string metrics_cert_dir;
   std::optional<BindAddress> health_probe_bind_address;
   bool leader_elect = false;
   std::string leader_election_namespace;  // empty: the operator's own namespace

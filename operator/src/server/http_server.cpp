@@ -14,6 +14,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -140,6 +142,8 @@ enum class Phase {
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
+  // With TLS: the TLS layer over `stream` (whose deadlines still apply).
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;
   Phase phase = Phase::Waiting;
   Clock::time_point since = Clock::now();  // when the phase began
 
@@ -169,6 +173,24 @@ std::optional<http::status> read_error_status(const boost::system::error_code& e
   return std::nullopt;
 }
 
+// The token of "Authorization: Bearer TOKEN" (scheme case-insensitive), or
+// empty when there is no such header.
+std::string bearer_token(const Request& req) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return {};
+  std::string_view v = it->value();
+  constexpr std::string_view scheme = "bearer";
+  if (v.size() <= scheme.size()) return {};
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) != scheme[i]) return {};
+  }
+  v.remove_prefix(scheme.size());
+  if (v.front() != ' ' && v.front() != '\t') return {};
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return std::string(v);
+}
+
 Response text_response(http::status status, std::string body, unsigned version) {
   Response res{status, version};
   res.set(http::field::content_type, kTextContentType);
@@ -188,6 +210,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   const Registry* registry = nullptr;
   bool health = false;
   ReadinessCheck readiness;
+  MetricsAuthorizer authorizer;
+  std::shared_ptr<asio::ssl::context> tls;
 
   std::optional<tcp::acceptor> acceptor;
   asio::steady_timer retry_timer;
@@ -262,6 +286,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     stopped = true;
     registry = nullptr;
     readiness = nullptr;
+    authorizer = nullptr;
     health = false;
     boost::system::error_code ignored;
     if (acceptor) acceptor->close(ignored);
@@ -350,6 +375,43 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::awaitable<void> serve(Connection& c) {
+    if (!tls) {
+      co_await serve_requests(c, c.stream);
+      co_return;
+    }
+    c.tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(c.stream, *tls);
+    c.stream.expires_after(std::min(opt.first_request_timeout, opt.timeout));
+    auto [hec] = co_await c.tls->async_handshake(asio::ssl::stream_base::server, use_tuple);
+    // A failed handshake (plain HTTP on the TLS port, an untrusting client)
+    // ends the connection quietly: it is the client's problem.
+    if (hec || stopped) co_return;
+    co_await serve_requests(c, *c.tls);
+  }
+
+  // The bearer-token check of a /metrics request: none when the request may
+  // be served, else the status to deny it with.
+  asio::awaitable<std::optional<http::status>> check_access(const Request& req) {
+    std::optional<http::status> none;
+    bool read = req.method() == http::verb::get || req.method() == http::verb::head;
+    if (!authorizer || !read || route_of(req.target()) != Route::Metrics) co_return none;
+    std::string token = bearer_token(req);
+    // A copy: stop() drops the original while the review runs.
+    MetricsAuthorizer check = authorizer;
+    AuthDecision decision = co_await check(token);
+    std::fill(token.begin(), token.end(), '\0');
+    switch (decision) {
+      case AuthDecision::Allowed:
+        co_return none;
+      case AuthDecision::Forbidden:
+        co_return http::status::forbidden;
+      case AuthDecision::Unauthenticated:
+        break;
+    }
+    co_return http::status::unauthorized;
+  }
+
+  template <typename Stream>
+  asio::awaitable<void> serve_requests(Connection& c, Stream& s) {
     beast::flat_buffer buffer(opt.max_header_bytes + opt.max_body_bytes + 1024);
     bool first = true;
     for (;;) {
@@ -361,7 +423,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       c.stream.expires_after(first ? std::min(opt.first_request_timeout, opt.timeout)
                                    : opt.timeout);
       first = false;
-      auto [ec, n] = co_await http::async_read(c.stream, buffer, parser, use_tuple);
+      auto [ec, n] = co_await http::async_read(s, buffer, parser, use_tuple);
       if (stopped) co_return;
       if (ec) {
         auto status = read_error_status(ec);
@@ -372,18 +434,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         res.keep_alive(false);
         res.prepare_payload();
         c.stream.expires_after(opt.timeout);
-        auto [wec, wn] = co_await http::async_write(c.stream, res, use_tuple);
+        auto [wec, wn] = co_await http::async_write(s, res, use_tuple);
         if (!wec && !stopped) co_await linger(c);
         co_return;
       }
 
-      Response res = respond(parser.get());
+      // The server's turn from here (the access review, then the answer).
+      c.enter(Phase::Responding);
+      const Request& req = parser.get();
+      auto denied = co_await check_access(req);
+      if (stopped) co_return;
+      Response res = denied ? deny(req, *denied) : respond(req);
       // From here the client's reading paces the response (a slow render
       // above held the whole loop, not this connection).
       c.enter(Phase::Responding);
       bool keep_alive = res.keep_alive();
       c.stream.expires_after(opt.timeout);
-      auto [wec, wn] = co_await http::async_write(c.stream, res, use_tuple);
+      auto [wec, wn] = co_await http::async_write(s, res, use_tuple);
       if (wec || stopped) co_return;
       if (!keep_alive) {
         boost::system::error_code ignored;
@@ -415,6 +482,25 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     if (path == "/healthz" && health) return Route::Healthz;
     if (path == "/readyz" && health) return Route::Readyz;
     return Route::None;
+  }
+
+  Response deny(const Request& req, http::status status) {
+    Response res = text_response(
+        status,
+        status == http::status::forbidden ? "403 forbidden\n" : "401 unauthorized\n",
+        req.version());
+    if (status == http::status::unauthorized)
+      res.set(http::field::www_authenticate, "Bearer realm=\"metrics\"");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive());
+    if (req.method() == http::verb::head) {
+      auto size = res.body().size();
+      res.body().clear();
+      res.content_length(size);
+    } else {
+      res.prepare_payload();
+    }
+    return res;
   }
 
   Response respond(const Request& req) {
@@ -481,6 +567,14 @@ void HttpServer::serve_metrics(const Registry& registry) { impl_->registry = &re
 void HttpServer::serve_health(ReadinessCheck readiness) {
   impl_->health = true;
   impl_->readiness = std::move(readiness);
+}
+
+void HttpServer::require_authorization(MetricsAuthorizer authorizer) {
+  impl_->authorizer = std::move(authorizer);
+}
+
+void HttpServer::use_tls(std::shared_ptr<asio::ssl::context> context) {
+  impl_->tls = std::move(context);
 }
 
 Result<Ok, std::string> HttpServer::start(const BindAddress& address) {

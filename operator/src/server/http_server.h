@@ -32,8 +32,13 @@
 #include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include "common/result.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace sto::server {
 
@@ -62,6 +67,12 @@ struct ReadyStatus {
   std::string reason;  // why not ready: a short line for the 503 body
 };
 using ReadinessCheck = std::function<ReadyStatus()>;
+
+// Who may GET /metrics: the decision for the request's bearer token (empty
+// when the request has none, or its Authorization header is not "Bearer
+// TOKEN"). The token must not be kept, logged or echoed.
+enum class AuthDecision { Allowed, Unauthenticated, Forbidden };
+using MetricsAuthorizer = std::function<boost::asio::awaitable<AuthDecision>(const std::string&)>;
 
 struct ServerOptions {
   std::size_t max_header_bytes = 8 * 1024;  // request line and headers
@@ -99,6 +110,13 @@ class HttpServer {
   // GET /healthz: 200 "ok". GET /readyz: 200 "ok" when readiness() says
   // ready (or no check is given), else 503 with the reason.
   void serve_health(ReadinessCheck readiness = {});
+  // /metrics only for requests the authorizer allows: 401 without a usable
+  // token or when it is not authenticated, 403 when it is not authorized.
+  // The probes stay open.
+  void require_authorization(MetricsAuthorizer authorizer);
+  // Serve HTTPS with this context (a server context with its certificate
+  // and key), set before start().
+  void use_tls(std::shared_ptr<boost::asio::ssl::context> context);
 
   // Binds, listens and starts accepting on the executor. The error names the
   // address and the cause ("listen on 127.0.0.1:8080: Address already in use").

@@ -25,6 +25,15 @@ Exit expect_exit(const ParseOutcome& o) {
   return std::get<Exit>(o);
 }
 
+TEST(Options, MetricsSecure) {
+  Options o = expect_options(parse({"--metrics-secure", "--metrics-cert-dir", "/etc/certs"}));
+  EXPECT_TRUE(o.metrics_secure);
+  EXPECT_EQ(o.metrics_cert_dir, "/etc/certs");
+  Options self_signed = expect_options(parse({"--metrics-secure"}));
+  EXPECT_TRUE(self_signed.metrics_secure);
+  EXPECT_TRUE(self_signed.metrics_cert_dir.empty());
+}
+
 TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   Options o = expect_options(parse({}));
   EXPECT_TRUE(o.kubeconfig.empty());
@@ -35,6 +44,8 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   EXPECT_EQ(o.metrics_bind_address->port, 8080);
   ASSERT_TRUE(o.health_probe_bind_address.has_value());
   EXPECT_EQ(o.health_probe_bind_address->port, 8081);
+  EXPECT_FALSE(o.metrics_secure);  // plain HTTP unless asked
+  EXPECT_TRUE(o.metrics_cert_dir.empty());
   EXPECT_FALSE(o.leader_elect);
   EXPECT_EQ(o.leader_election_id, "sysdig-token-operator");
   EXPECT_EQ(o.log_format, log::Format::Json);
@@ -164,6 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--restart-debounce", "soon"}, "--restart-debounce"},
         BadFlag{{"--restart-debounce", "11m"}, "--restart-debounce"},
         BadFlag{{"--kubeconfig"}, "--kubeconfig"},
+        BadFlag{{"--metrics-cert-dir", "/certs"}, "--metrics-cert-dir: only used with --metrics-secure"},
+        BadFlag{{"--metrics-secure", "--metrics-cert-dir"}, "--metrics-cert-dir"},
         BadFlag{{"--insecure-kubeconfig=maybe"}, "--insecure-kubeconfig"},
         BadFlag{{"--connect-to", "iam.cloud.ibm.com:443"}, "--connect-to: \"iam.cloud.ibm.com:443\""}));
 

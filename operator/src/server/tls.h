@@ -1,0 +1,32 @@
+// The TLS identity of the HTTPS /metrics endpoint (--metrics-secure): the
+// certificate and key of a directory (tls.crt, tls.key — a kubernetes.io/tls
+// Secret mounted as a volume), or, without one, a self-signed certificate
+// made at start (ECDSA P-256, held in memory only).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace sto::server {
+
+struct ServerTls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  // Where the certificate comes from, for the start-up log line:
+  // "/etc/metrics-certs/tls.crt" or "self-signed".
+  std::string source;
+  // "sha256:" + hex of the DER certificate.
+  std::string fingerprint;
+};
+
+// TLS 1.2 or newer. The error names the file and what is wrong with it.
+Result<ServerTls, std::string> server_tls_from_dir(const std::string& dir);
+// A fresh self-signed certificate for "localhost" and 127.0.0.1 (one year).
+Result<ServerTls, std::string> self_signed_server_tls();
+
+}  // namespace sto::server
