@@ -83,10 +83,9 @@ std::size_t display_width(std::string_view text) {
   }));
 }
 
-std::string cell(const std::string& text) { return text.empty() ? "<none>" : text; }
-
+// A missing value is an empty cell, as in kubectl get.
 std::string age(const std::optional<Clock::time_point>& t, Clock::time_point now) {
-  return t ? human_duration(now - *t) : "<none>";
+  return t ? human_duration(now - *t) : std::string();
 }
 
 }  // namespace
@@ -238,13 +237,13 @@ std::vector<std::vector<std::string>> status_rows(const std::vector<TokenStatus>
   for (const auto& t : tokens) {
     std::vector<std::string> row = {
         t.name,
-        cell(t.ready),
-        cell(t.reason),
-        cell(t.team),
-        cell(t.secret),
-        cell(t.revision),
+        t.ready,
+        t.reason,
+        t.team,
+        t.secret,
+        t.revision,
         age(t.last_rotation, now),
-        t.next_refresh ? until(*t.next_refresh, now) : "<none>",
+        t.next_refresh ? until(*t.next_refresh, now) : std::string(),
         age(t.created, now),
         t.ready == "True" ? "" : t.message,
     };

@@ -61,7 +61,7 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 // The status table: [NAMESPACE] NAME READY REASON TEAM SECRET REVISION
 // LAST ROTATION NEXT REFRESH AGE MESSAGE; the message only for resources that
-// are not Ready=True.
+// are not Ready=True; a missing value is an empty cell.
 std::vector<std::vector<std::string>> status_rows(const std::vector<TokenStatus>& tokens,
                                                   bool with_namespace, Clock::time_point now);
 

@@ -119,6 +119,7 @@ TEST(PluginStatus, RefusesWhatIsNotASysdigToken) {
   EXPECT_EQ(odd->team, "");
 }
 
+// Missing values are empty cells, as in kubectl get.
 TEST(PluginStatus, TableWithNamespaceAndTheFailureMessage) {
   std::string next;
   const std::string list = std::string(R"({"kind":"SysdigTokenList","metadata":{"continue":"c1"},"items":[)") +
@@ -127,13 +128,15 @@ TEST(PluginStatus, TableWithNamespaceAndTheFailureMessage) {
   ASSERT_TRUE(tokens.ok()) << tokens.error();
   EXPECT_EQ(next, "c1");
   const auto now = at("2026-12-02T10:00:00Z");
+  // Empty cells keep their column's width: 3 + 5 + 3 + 20 + 3 + 8 + 3 + 13 + 3 + 12 + 3 spaces.
+  const std::string gap(76, ' ');
   EXPECT_EQ(format_table(status_rows(tokens.value(), true, now)),
-            "NAMESPACE    NAME     READY   REASON                 TEAM     SECRET                 "
+            "NAMESPACE    NAME     READY   REASON                 TEAM    SECRET                 "
             "REVISION   LAST ROTATION   NEXT REFRESH   AGE   MESSAGE\n"
-            "monitoring   ops      True    TokenSynced            26055    sysdig-monitor-token   "
+            "monitoring   ops      True    TokenSynced            26055   sysdig-monitor-token   "
             "4          3h              in 42m         2d\n"
-            "team-b       broken   False   APIKeySecretNotFound   <none>   <none>                 "
-            "<none>     <none>          <none>         5m    Secret \"ibm-api-key\" not found in team-b\n");
+            "team-b       broken   False   APIKeySecretNotFound" + gap +
+                "5m    Secret \"ibm-api-key\" not found in team-b\n");
   const auto rows = status_rows(tokens.value(), false, now);
   EXPECT_EQ(rows[0][0], "NAME");
   EXPECT_EQ(rows[0].size(), 10u);
