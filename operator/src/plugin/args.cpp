@@ -107,6 +107,14 @@ Result<Args, std::string> parse_args(const std::vector<std::string_view>& argv) 
       } else {
         args.all_namespaces = true;
       }
+    } else if (flag == "--insecure-kubeconfig") {
+      if (value) {
+        auto b = parse_bool(flag, *value);
+        if (!b) return fail(b.error());
+        args.insecure_kubeconfig = *b;
+      } else {
+        args.insecure_kubeconfig = true;
+      }
     } else if (flag == "--wait") {
       // Optional value, attached only (--wait=2m), as kubectl's --wait.
       wait_given = true;
@@ -205,6 +213,8 @@ Flags:
   -A, --all-namespaces    status: every namespace
       --kubeconfig PATH   the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
       --context NAME      the kubeconfig context (default: its current-context)
+      --insecure-kubeconfig  allow a kubeconfig whose server is http:// (refused by
+                          default: credentials would cross the network unencrypted)
       --wait[=DURATION]   rotate: wait for the outcome (default 60s)
   -h, --help              this text
       --version           the version

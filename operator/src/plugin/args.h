@@ -22,6 +22,9 @@ struct Args {
   bool all_namespaces = false;
   std::string kubeconfig;  // --kubeconfig; empty: $KUBECONFIG, then ~/.kube/config
   std::string context;     // --context; empty: current-context
+  // --insecure-kubeconfig: allow a kubeconfig whose server is http://, as
+  // the operator's flag of that name (refused by default).
+  bool insecure_kubeconfig = false;
   // rotate --wait[=DURATION]: how long to wait for the operator.
   std::optional<std::chrono::milliseconds> wait;
 };

@@ -246,6 +246,7 @@ int run(int argc, char** argv) {
   kube::LoadOptions load;
   load.kubeconfig_path = args->kubeconfig;
   load.context = args->context;
+  load.policy.allow_http = args->insecure_kubeconfig;
   load.proxy_environment = proxy.value();
   auto cluster = kube::load_default(load);
   if (!cluster) return error_line(cluster.error());

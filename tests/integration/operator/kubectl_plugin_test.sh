@@ -175,6 +175,8 @@ fails_with "kubeconfig $WORK/missing" status --kubeconfig "$WORK/missing"
 printf 'apiVersion: v1\nkind: Config\nclusters: 7\n' >"$WORK/bad.kubeconfig"
 fails_with "kubeconfig $WORK/bad.kubeconfig" status --kubeconfig "$WORK/bad.kubeconfig"
 fails_with 'context "nope" not found' status --context nope
+sed -E 's#server: https://#server: http://#' "$KUBECONFIG" >"$WORK/http.kubeconfig"
+fails_with 'uses plain HTTP' status --kubeconfig "$WORK/http.kubeconfig"
 # A free port: nothing listens there.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -E "s#server: https://[^ ]*#server: https://127.0.0.1:$port#" "$KUBECONFIG" >"$WORK/down.kubeconfig"

@@ -64,6 +64,9 @@ TEST(PluginArgs, KubeconfigAndContext) {
             std::string::npos);
   EXPECT_NE(error({"status", "--context="}).find("--context needs a context name"),
             std::string::npos);
+  EXPECT_FALSE(a.insecure_kubeconfig);
+  EXPECT_TRUE(ok({"status", "--insecure-kubeconfig"}).insecure_kubeconfig);
+  EXPECT_FALSE(ok({"status", "--insecure-kubeconfig=false"}).insecure_kubeconfig);
 }
 
 TEST(PluginArgs, RotateWaitDefaultsTo60sAndTakesOnlyAnAttachedDuration) {
