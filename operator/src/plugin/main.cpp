@@ -75,8 +75,9 @@ class Plugin {
     return args_.all_namespaces ? std::string("any namespace") : "namespace " + dq(ns_);
   }
 
-  // One line for a failed call about `name` (empty: a list).
-  asio::awaitable<std::string> explain(const kube::ApiError& e, std::string name) {
+  // One line for a failed call about `name` (empty: a list). Parameters are
+  // references that the caller keeps alive (GCC PR 100611, see kube/client.h).
+  asio::awaitable<std::string> explain(const kube::ApiError& e, const std::string& name) {
     using K = kube::ApiErrorKind;
     switch (e.kind) {
       case K::NotFound: {
@@ -126,7 +127,8 @@ class Plugin {
       for (;;) {
         auto listed = co_await client_->list(resource, ns, options);
         if (!listed) {
-          const std::string line = co_await explain(listed.error(), "");
+          const std::string no_name;
+          const std::string line = co_await explain(listed.error(), no_name);
           co_return error_line(line);
         }
         std::string next;
