@@ -128,8 +128,9 @@ Result<Args, std::string> parse_args(const std::vector<std::string_view>& argv) 
     } else {
       // Only the flag's name: a value attached to a mistyped flag may be a secret.
       if (arg.starts_with("--")) return fail("unknown flag: " + quoted(flag));
-      return fail("unknown shorthand flag: '" + std::string(1, arg[1]) + "' in -" +
-                  std::string(1, arg[1]));
+      const std::string letter = quoted(arg.substr(1, 1));
+      return fail("unknown shorthand flag: '" + letter.substr(1, letter.size() - 2) + "' in -" +
+                  letter.substr(1, letter.size() - 2));
     }
   }
 

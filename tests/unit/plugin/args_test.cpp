@@ -117,6 +117,9 @@ TEST(PluginArgs, UnknownCommandsAndFlags) {
   // A value attached to a mistyped flag is never repeated (it may be a secret).
   EXPECT_EQ(error({"status", "--tokne=s3cr3t"}).find("s3cr3t"), std::string::npos);
   EXPECT_EQ(error({"status", "-xs3cr3t"}).find("s3cr3t"), std::string::npos);
+  // A control character as the shorthand letter is not repeated as it is.
+  const std::string escape = error({"status", "-\x1b[2J"});
+  EXPECT_EQ(escape.find('\x1b'), std::string::npos) << escape;
 }
 
 TEST(PluginArgs, HelpAndVersionWinAndDoubleDashEndsFlags) {
