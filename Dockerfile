@@ -14,13 +14,15 @@ COPY CMakeLists.txt ./
 COPY cmake cmake
 COPY operator operator
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTO_BUILD_TESTS=OFF \
-    && cmake --build /build -j"$(nproc)" --target sysdig-token-operator \
-    && strip /build/operator/sysdig-token-operator
+    && cmake --build /build -j"$(nproc)" --target sysdig-token-operator kubectl-sysdigtoken \
+    && strip /build/operator/sysdig-token-operator /build/operator/src/plugin/kubectl-sysdigtoken
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       ca-certificates libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9 libsimdjson14 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/operator/sysdig-token-operator /usr/local/bin/sysdig-token-operator
+# The kubectl plugin (kubectl sysdigtoken); README "kubectl plugin" says how to copy it out.
+COPY --from=build /build/operator/src/plugin/kubectl-sysdigtoken /usr/local/bin/kubectl-sysdigtoken
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/sysdig-token-operator"]

@@ -455,6 +455,30 @@ TEST(CrdLint, PrinterColumnsReadExistingFields) {
   EXPECT_TRUE(problems.empty()) << join(problems);
 }
 
+// The SysdigToken's columns, in order, all shown without -o wide (the
+// README and kubectl-sysdigtoken status show the same ones).
+TEST(CrdLint, SysdigTokenPrinterColumnsAreTheDocumentedOnes) {
+  std::vector<std::string> problems;
+  const std::vector<std::string> want = {"Ready",    "Reason",        "Team",         "Secret",
+                                         "Revision", "Last Rotation", "Next Refresh", "Age"};
+  bool found = false;
+  for (const auto& [file, doc] : load_crds(problems)) {
+    if (doc["spec"]["names"]["kind"].as<std::string>("") != "SysdigToken") continue;
+    found = true;
+    for (const auto& version : doc["spec"]["versions"]) {
+      std::vector<std::string> names;
+      for (const auto& column : version["additionalPrinterColumns"]) {
+        names.push_back(column["name"].as<std::string>(""));
+        if (column["priority"].as<int>(0) != 0)
+          problems.push_back("column " + names.back() + " has a priority: only -o wide shows it");
+      }
+      if (names != want) problems.push_back("columns are " + join(names) + ", want " + join(want));
+    }
+  }
+  EXPECT_TRUE(found) << "no SysdigToken CRD";
+  EXPECT_TRUE(problems.empty()) << join(problems);
+}
+
 TEST(CrdLint, SamplesUseOnlyFieldsAndValuesOfTheSchema) {
   std::vector<std::string> problems;
   const auto crds = load_crds(problems);

@@ -112,13 +112,13 @@ pass "an object without target gets target's defaults; teamName, endpoint and re
 # (Whole outputs first: a pipe into head could end kubectl with SIGPIPE.)
 table=$(kubectl get sdt -n "$ns")
 header=${table%%$'\n'*}
-for col in NAME READY TEAM SECRET 'LAST ROTATION' AGE; do
-  grep -q "$col" <<<"$header" || fail "kubectl get sdt header lacks $col: $header"
-done
-grep -q REASON <<<"$header" && fail "REASON should only show with -o wide: $header"
-wide=$(kubectl get sdt -n "$ns" -o wide)
-grep -q REASON <<<"${wide%%$'\n'*}" || fail "kubectl get sdt -o wide lacks REASON"
-pass "kubectl get sdt shows: $(tr -s ' ' <<<"$header")"
+# The header, exactly: kubectl separates columns by at least 3 spaces.
+want='NAME READY REASON TEAM SECRET REVISION LAST ROTATION NEXT REFRESH AGE'
+got=$(sed -e 's/   */|/g' <<<"$header" | tr '|' '\n' | grep . | tr '\n' ' ' | sed 's/ $//')
+[[ "$got" == "$want" ]] || fail "kubectl get sdt header is '$got', want '$want'"
+table=$(kubectl get sysdigtokens -n "$ns")
+[[ "${table%%$'\n'*}" == "$header" ]] || fail "kubectl get sysdigtokens header differs from kubectl get sdt's: ${table%%$'\n'*}"
+pass "kubectl get sysdigtokens (and sdt) shows: $(tr -s ' ' <<<"$header")"
 grep -q "sysdigtoken.monitoring.ibm.com/$name" <<<"$(kubectl get ibm -n "$ns" -o name)" || fail "kubectl get ibm does not list the SysdigToken"
 pass "kubectl get ibm (category) lists sysdigtokens"
 
@@ -139,8 +139,8 @@ expect_field "$name" .status.secretName sysdig-monitor-token
 expect_field "$name" .status.teamID 26055
 expect_field "$name" '.status.conditions[?(@.type=="Ready")].reason' TokenSynced
 expect_field "$name" .metadata.generation "$gen"
-row=$(kubectl get sdt "$name" -n "$ns" -o wide --no-headers | tr -s ' ')
-[[ "$row" == "$name True TokenSynced 26055 sysdig-monitor-token "* ]] || fail "kubectl get sdt row is '$row'"
+row=$(kubectl get sdt "$name" -n "$ns" --no-headers | tr -s ' ')
+[[ "$row" == "$name True TokenSynced 26055 sysdig-monitor-token 1 "*" $now "* ]] || fail "kubectl get sdt row is '$row'"
 pass "status patched through the status subresource, generation unchanged; row: $row"
 
 kubectl patch sdt "$name" -n "$ns" --type=merge -p '{"status":{"secretName":"sneaky"}}' >/dev/null

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # e2e.image_dockerfile: the image scripts/image builds (buildah, no registry)
 # and the Dockerfile (for users with a registry) agree: the same user, the
-# same entrypoint, the binary at the same path, the CA certificates, and
+# same entrypoint, the binary and the kubectl plugin (kubectl-sysdigtoken)
+# at the same paths, the CA certificates, and
 # exactly the runtime libraries the Dockerfile installs (each shared library
 # in the image comes from a package of the Dockerfile's runtime stage or of
 # its Debian base; each library package there provides one the binary
-# loads). Nothing else is in the image, and the binary runs in it as that
+# loads). Nothing else is in the image, and both binaries run in it as that
 # user (chroot).
 #   image_dockerfile_test.sh OPERATOR_BINARY
 set -euo pipefail
@@ -26,11 +27,14 @@ BASE_PACKAGES=(libc6 libgcc-s1 libstdc++6 zlib1g)
 stage=$(awk '/^FROM /{s=""} {s = s $0 "\n"} END {printf "%s", s}' "$ROOT/Dockerfile")
 df_user=$(sed -n 's/^USER //p' <<<"$stage")
 df_entrypoint=$(sed -n 's/^ENTRYPOINT //p' <<<"$stage")
-df_binary=$(sed -n 's/^COPY --from=build [^ ]* //p' <<<"$stage")
+df_copies=$(sed -n 's/^COPY --from=build [^ ]* //p' <<<"$stage")
+df_binary=$(grep -v '/kubectl-sysdigtoken$' <<<"$df_copies" || true)
+df_plugin=$(grep '/kubectl-sysdigtoken$' <<<"$df_copies" || true)
 df_packages=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' <<<"$stage" | grep 'apt-get install' |
   sed -e 's/.*--no-install-recommends//' -e 's/&&.*//' | tr ' ' '\n' | grep . | sort -u)
-[[ -n "$df_user" && -n "$df_entrypoint" && -n "$df_binary" && -n "$df_packages" ]] ||
-  fail "could not read USER, ENTRYPOINT, COPY and apt-get install from the Dockerfile's last stage"
+[[ -n "$df_user" && -n "$df_entrypoint" && -n "$df_binary" && -n "$df_plugin" && -n "$df_packages" ]] ||
+  fail "could not read USER, ENTRYPOINT, COPY (operator and kubectl-sysdigtoken) and apt-get install from the Dockerfile's last stage"
+(($(wc -l <<<"$df_binary") == 1)) || fail "the Dockerfile's last stage copies more than the operator and the plugin: $df_copies"
 
 # 2. The image, and what it holds.
 archive=$(STO_IMAGE_DIR="$WORK/image" "$ROOT/scripts/image" build --binary "$BINARY" | tail -n 1)
@@ -65,12 +69,13 @@ pass "user $df_user and entrypoint $df_entrypoint as in the Dockerfile"
 
 # 4. Files: the binary, the CA certificates, the libraries and nothing else.
 [[ -x "$WORK/rootfs$df_binary" ]] || fail "no executable $df_binary in the image"
+[[ -x "$WORK/rootfs$df_plugin" ]] || fail "no executable $df_plugin (the kubectl plugin) in the image"
 grep -qx ca-certificates <<<"$df_packages" || fail "the Dockerfile does not install ca-certificates"
 [[ -s "$WORK/rootfs/etc/ssl/certs/ca-certificates.crt" ]] || fail "no CA bundle /etc/ssl/certs/ca-certificates.crt in the image"
 hashed=$(find "$WORK/rootfs/etc/ssl/certs" -name '*.0' | wc -l)
 ((hashed > 50)) || fail "only $hashed hashed CA certificates in /etc/ssl/certs (OpenSSL's directory lookup needs them)"
 unexpected=$(cd "$WORK/rootfs" && find . ! -type d | sed 's|^\.||' |
-  grep -v -E "^($df_binary|/etc/(passwd|group)|/etc/ssl/certs/.*|/usr/lib/ssl/(certs|cert\.pem)|/usr/lib/x86_64-linux-gnu/[^/]+\.so[.0-9]*|/usr/lib64/ld-linux-x86-64\.so\.2|/lib|/lib64)$" || true)
+  grep -v -E "^($df_binary|$df_plugin|/etc/(passwd|group)|/etc/ssl/certs/.*|/usr/lib/ssl/(certs|cert\.pem)|/usr/lib/x86_64-linux-gnu/[^/]+\.so[.0-9]*|/usr/lib64/ld-linux-x86-64\.so\.2|/lib|/lib64)$" || true)
 [[ -z "$unexpected" ]] || fail "files in the image the Dockerfile's layout does not have: $(head -n 10 <<<"$unexpected" | tr '\n' ' ')"
 libs=$(cd "$WORK/rootfs/usr/lib/x86_64-linux-gnu" && ls)
 declare -A used=()
@@ -86,9 +91,12 @@ for pkg in $df_packages; do
   [[ "$pkg" == lib* ]] || continue
   [[ -n "${used[$pkg]:-}" ]] || fail "the Dockerfile installs $pkg, but the binary loads no library of it (image libraries: $(tr '\n' ' ' <<<"$libs"))"
 done
-pass "files: $df_binary, the CA certificates ($hashed hashed), and $(wc -w <<<"$libs") libraries, all from the Dockerfile's packages ($(tr '\n' ' ' <<<"$df_packages")) or its base (${BASE_PACKAGES[*]}); nothing else"
+pass "files: $df_binary, $df_plugin, the CA certificates ($hashed hashed), and $(wc -w <<<"$libs") libraries, all from the Dockerfile's packages ($(tr '\n' ' ' <<<"$df_packages")) or its base (${BASE_PACKAGES[*]}); nothing else"
 
 # 5. The binary runs in the image, as the image's user.
 version=$(chroot --userspec "$df_user" "$WORK/rootfs" "$df_binary" --version 2>&1) ||
   fail "the binary does not run in the image: $version"
 pass "in the image, as $df_user: $version"
+plugin_version=$(chroot --userspec "$df_user" "$WORK/rootfs" "$df_plugin" --version 2>&1) ||
+  fail "the kubectl plugin does not run in the image: $plugin_version"
+pass "in the image, as $df_user: $plugin_version"
