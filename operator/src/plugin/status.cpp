@@ -83,9 +83,17 @@ std::size_t display_width(std::string_view text) {
   }));
 }
 
+// Whole seconds from a to b: no overflow even at the clock's ends (a
+// timestamp centuries away is clamped to them when parsed).
+std::chrono::seconds seconds_between(Clock::time_point a, Clock::time_point b) {
+  using std::chrono::floor;
+  using std::chrono::seconds;
+  return floor<seconds>(b.time_since_epoch()) - floor<seconds>(a.time_since_epoch());
+}
+
 // A missing value is an empty cell, as in kubectl get.
 std::string age(const std::optional<Clock::time_point>& t, Clock::time_point now) {
-  return t ? human_duration(now - *t) : std::string();
+  return t ? human_duration(seconds_between(*t, now)) : std::string();
 }
 
 }  // namespace
@@ -119,9 +127,8 @@ Result<std::vector<TokenStatus>, std::string> parse_token_list(std::string_view 
   return out;
 }
 
-std::string human_duration(Clock::duration d) {
-  using namespace std::chrono;
-  const auto seconds = duration_cast<std::chrono::seconds>(d).count();
+std::string human_duration(std::chrono::seconds d) {
+  const auto seconds = d.count();
   if (seconds < -1) return "<invalid>";
   if (seconds < 0) return "0s";
   if (seconds < 60 * 2) return std::to_string(seconds) + "s";
@@ -152,7 +159,12 @@ std::string human_duration(Clock::duration d) {
 std::string until(Clock::time_point t, Clock::time_point now) {
   if (t <= now) return "due";
   // Rounded up: "in 1s" until the moment itself.
-  const auto ahead = std::chrono::ceil<std::chrono::seconds>(t - now);
+  const auto fraction = [](Clock::time_point x) {
+    auto r = x.time_since_epoch() % std::chrono::seconds(1);
+    return r < Clock::duration::zero() ? r + std::chrono::seconds(1) : r;
+  };
+  auto ahead = seconds_between(now, t);
+  if (fraction(t) > fraction(now)) ++ahead;
   return "in " + human_duration(ahead);
 }
 

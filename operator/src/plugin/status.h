@@ -47,7 +47,7 @@ Result<std::vector<TokenStatus>, std::string> parse_token_list(std::string_view 
 
 // kubectl's age (apimachinery's duration.HumanDuration): "45s", "5m", "3h",
 // "2d", "2d4h", "3y"; "<invalid>" for a time more than a second ahead.
-std::string human_duration(Clock::duration d);
+std::string human_duration(std::chrono::seconds d);
 // "in 42m" for a future time, "due" for a past one (a refresh is pending).
 std::string until(Clock::time_point t, Clock::time_point now);
 
