@@ -1,9 +1,11 @@
 #include "controller/kube_gateway.h"
 
+#include <boost/asio/this_coro.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/secure_string.h"
 #include "controller/names.h"
+#include "ibm/single_flight.h"
 
 namespace sto::controller {
 
@@ -113,14 +115,33 @@ class KubeGateway final : public ClusterGateway {
     apply_.force = true;
   }
 
+  // Resources that share an API key Secret share its reads: one GET in
+  // flight per (namespace, name, key), and its answer is reused for
+  // kApiKeyReuse (a burst of new resources reads each key Secret about once;
+  // an edited key is seen a second later).
   Async<SecretValue> read_secret_value(const std::string& ns, const std::string& name,
                                        const std::string& key) override {
-    auto got = co_await client_->get(secrets_, ns, name);
+    if (!api_keys_) api_keys_.emplace(co_await asio::this_coro::executor, kApiKeyReuse);
+    std::string flight_key = ns;
+    flight_key.append(1, '\0').append(name).append(1, '\0').append(key);
+    std::optional<std::chrono::steady_clock::duration> max_age = kApiKeyReuse;
+    auto make = [client = client_, secrets = secrets_, ns, name, key] {
+      return read_key(client, secrets, ns, name, key);
+    };
+    auto flight = api_keys_->run(std::move(flight_key), std::move(make), max_age);
+    co_return co_await std::move(flight);
+  }
+
+  // Parameters by value: the read may outlive the reconcile that started it.
+  static Async<SecretValue> read_key(std::shared_ptr<kube::Client> client, kube::Resource secrets,
+                                     std::string ns, std::string name, std::string key) {
+    auto got = co_await client->get(secrets, ns, name);
     SecretValue out;
     if (!got) {
       if (got.error().kind == kube::ApiErrorKind::NotFound) co_return out;
       co_return fail(std::move(got.error()));
     }
+    CleanseOnExit wipe_answer(got.value());
     out.secret_found = true;
     out.value = secret_value(got.value(), key);
     co_return out;
@@ -169,11 +190,11 @@ class KubeGateway final : public ClusterGateway {
     co_return std::optional<Fetched>(std::move(f));
   }
 
+  // One request: the fields the create wrote stay in its Update entry until
+  // the first apply moves them into the Apply entry (own_fields).
   Async<std::string> create_secret(const DesiredSecret& secret) override {
     std::string body = secret.to_json();
-    auto created = co_await client_->create(secrets_, secret.ns, body);
-    if (!created) co_return created;
-    co_return co_await own_fields(secret, std::move(created).value());
+    co_return co_await client_->create(secrets_, secret.ns, body);
   }
 
   Async<std::string> apply_secret(const DesiredSecret& secret,
@@ -253,7 +274,10 @@ class KubeGateway final : public ClusterGateway {
                                       *patch, none);
   }
 
+  static constexpr std::chrono::seconds kApiKeyReuse{1};
+
   std::shared_ptr<kube::Client> client_;
+  std::optional<ibm::SingleFlight<std::string, Result<SecretValue, kube::ApiError>>> api_keys_;
   kube::Resource secrets_;
   kube::Resource tokens_;
   kube::Resource service_accounts_{"", "v1", "serviceaccounts", "ServiceAccount", true};

@@ -1,7 +1,9 @@
 // KubeGateway: the ClusterGateway of the running operator, on kube::Client —
-// Secrets created with POST (so an existing one is never overwritten), their
-// fields then handed to the operator's server-side apply entry, and updated
-// with server-side apply conditional on the checked resourceVersion; status
+// API key Secrets read once per key for concurrent readers; Secrets created
+// with POST (so an existing one is never overwritten) in one request, their
+// fields handed to the operator's server-side apply entry at the first
+// apply, and updated with server-side apply conditional on the checked
+// resourceVersion; status
 // through the status subresource — and the EventSink that turns reconciler
 // events into Kubernetes Events.
 #pragma once

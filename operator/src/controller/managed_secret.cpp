@@ -67,7 +67,7 @@ AppliedFields applied_fields_from(std::string_view fields_v1_json) {
 
 namespace {
 
-// Finds the operator's Apply entry in metadata.managedFields.
+// The fields the operator's entries in metadata.managedFields own.
 std::string read_applied_fields(simdjson::ondemand::value& value, AppliedFields& out) {
   simdjson::ondemand::array entries;
   if (value.type() == simdjson::ondemand::json_type::null) return {};
@@ -91,9 +91,19 @@ std::string read_applied_fields(simdjson::ondemand::value& value, AppliedFields&
       }
       if (bad) return "metadata.managedFields: malformed " + std::string(k);
     }
-    // raw_json() views the padded input, which outlives this loop.
-    if (manager == kFieldManager && operation == "Apply" && !fields.empty()) {
-      out = applied_fields_from(fields);
+    // raw_json() views the padded input, which outlives this loop. A Secret
+    // the operator created (POST) carries its fields in an Update entry
+    // until its first apply moves them into the Apply entry: both count.
+    if (manager == kFieldManager && (operation == "Apply" || operation == "Update") &&
+        !fields.empty()) {
+      AppliedFields entry = applied_fields_from(fields);
+      out.labels.merge(entry.labels);
+      out.annotations.merge(entry.annotations);
+      out.data.merge(entry.data);
+      out.owner_references = out.owner_references || entry.owner_references;
+      out.truncated = out.truncated || entry.truncated ||
+                      out.labels.size() + out.annotations.size() + out.data.size() >
+                          kMaxAppliedNames;
     }
   }
   return {};

@@ -17,8 +17,9 @@
 
 namespace sto::controller {
 
-// The fields of a Secret the operator's server-side apply owns (from
-// metadata.managedFields): an apply without one of them removes it.
+// The fields of a Secret the operator owns (from metadata.managedFields: its
+// Apply entry, and the Update entry of the create until the first apply
+// moves them over): an apply without one of them removes it.
 struct AppliedFields {
   std::set<std::string> labels;
   std::set<std::string> annotations;

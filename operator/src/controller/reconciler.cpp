@@ -51,6 +51,15 @@ struct Attempt {
   asio::any_io_executor executor;
 };
 
+// How long ago the informer received this version of the resource (0 when
+// unknown), rounded down.
+milliseconds since_received(const SysdigToken& token) {
+  using Steady = std::chrono::steady_clock;
+  if (token.observed_at == Steady::time_point{}) return milliseconds(0);
+  return std::max(milliseconds(0),
+                  std::chrono::floor<milliseconds>(Steady::now() - token.observed_at));
+}
+
 milliseconds until(Clock::time_point now, Clock::time_point t) {
   return t <= now ? milliseconds(0) : duration_cast<milliseconds>(t - now);
 }
@@ -233,10 +242,17 @@ Step<std::string> fetch_token(Attempt& a) {
     if (!id) co_return fail(ibm_failure(id.error()));
     a.team_id = id.value();
   }
-  // A reset (or a check after one) needs an answer Sysdig gave after it.
-  const milliseconds share_age = a.plan.reset_pending || a.plan.reset_check_due
-                                     ? milliseconds(0)
-                                     : options.token_share_age;
+  // A reset needs an answer Sysdig gave after it: from a fetch that started
+  // once the operator had received the version of the resource carrying the
+  // reset (so in a storm of resets, resources of one team and key that were
+  // reset before a fetch of it began share that fetch). A check after an
+  // unchanged reset asks Sysdig again.
+  milliseconds share_age = options.token_share_age;
+  if (a.plan.reset_check_due && !a.plan.reset_pending) {
+    share_age = milliseconds(0);
+  } else if (a.plan.reset_pending) {
+    share_age = since_received(a.tok);
+  }
   ibm::TeamRef team{instance, a.team_id};
   auto fetched = co_await a.parts.monitoring->fetch_token(team, cred, share_age);
   if (!fetched) co_return fail(ibm_failure(fetched.error()));

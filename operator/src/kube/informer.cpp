@@ -57,7 +57,13 @@ bool older(const std::string& candidate, const std::string& cached) {
 
 Result<ObjectPtr, std::string> Informer::project(std::string_view json) const {
   try {
-    return projector_(json);
+    auto projected = projector_(json);
+    // The projector made this object and nobody shares it yet.
+    if (projected) {
+      std::const_pointer_cast<CachedObject>(projected.value())->observed_at =
+          std::chrono::steady_clock::now();
+    }
+    return projected;
   } catch (const std::exception& e) {
     return fail(std::string("cannot decode object: ") + e.what());
   }

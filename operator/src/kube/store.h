@@ -3,6 +3,7 @@
 // immutable once stored and shared by pointer, so readers never copy them.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ struct ObjectMeta {
 struct CachedObject {
   virtual ~CachedObject() = default;
   ObjectMeta meta;
+  // When the informer received this version (a watch event, a list, or the
+  // answer to the operator's own write); the epoch when unknown. Whatever
+  // this version carries was written before then.
+  std::chrono::steady_clock::time_point observed_at{};
   std::string key() const;
 };
 

@@ -535,6 +535,16 @@ void World::put_token(std::string_view json) {
   if (projected) tokens_[projected.value()->key()] = projected.value();
 }
 
+void World::received(const std::string& key, std::chrono::steady_clock::time_point at) {
+  auto it = tokens_.find(key);
+  if (it == tokens_.end()) return;
+  // A copy: cached objects are immutable once shared.
+  auto copy = std::make_shared<controller::SysdigToken>(
+      *std::static_pointer_cast<const controller::SysdigToken>(it->second));
+  copy->observed_at = at;
+  it->second = std::move(copy);
+}
+
 void World::forget_secret(const std::string& ns, const std::string& name) {
   secrets_.erase(key_of(ns, name));
 }

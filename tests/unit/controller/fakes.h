@@ -213,6 +213,9 @@ class World {
   // cached Secret the watch has not delivered yet.
   void put_token(std::string_view json);
   void forget_secret(const std::string& ns, const std::string& name);
+  // Says when the cached version of a SysdigToken was received (the informer
+  // stamps it; the fake leaves it unknown unless a test sets it).
+  void received(const std::string& key, std::chrono::steady_clock::time_point at);
 
   std::shared_ptr<const controller::SysdigToken> token(const std::string& key) const;
   std::shared_ptr<const controller::ManagedSecret> secret(const std::string& ns,

@@ -821,24 +821,27 @@ Json secret_with_managed_fields(Json entries) {
           {"data", {{"TOKEN", "dG9r"}}}};
 }
 
-TEST(ManagedSecretProjection, ReadsTheFieldsTheOperatorsApplyOwns) {
+// Its Apply entry, and the Update entry a create leaves until the first
+// apply; never another manager's fields.
+TEST(ManagedSecretProjection, ReadsTheFieldsTheOperatorOwns) {
   Json ours = {{"f:metadata",
                 {{"f:labels", {{"f:team", Json::object()}, {"f:app.kubernetes.io/managed-by", Json::object()}}},
                  {"f:annotations", {{"f:monitoring.ibm.com/revision", Json::object()}}},
                  {"f:ownerReferences", {{"k:{\"uid\":\"t-1\"}", Json::object()}}}}},
                {"f:data", {{"f:TOKEN", Json::object()}, {"f:SYSDIG_MONITOR_URL", Json::object()}}}};
   Json theirs = {{"f:metadata", {{"f:labels", {{"f:other", Json::object()}}}}}};
+  Json created = {{"f:data", {{"f:grafana.yaml", Json::object()}}}};
   auto json = secret_with_managed_fields(
                   Json::array({managed_entry("kubectl-edit", "Update", theirs),
                                managed_entry(std::string(kFieldManager), "Apply", ours),
-                               managed_entry(std::string(kFieldManager), "Update", theirs)}))
+                               managed_entry(std::string(kFieldManager), "Update", created)}))
                   .dump();
   auto projected = project_managed_secret(json);
   ASSERT_TRUE(projected.ok()) << projected.error();
   auto secret = std::static_pointer_cast<const ManagedSecret>(projected.value());
   EXPECT_EQ(secret->applied.labels, (std::set<std::string>{"app.kubernetes.io/managed-by", "team"}));
   EXPECT_EQ(secret->applied.annotations, (std::set<std::string>{"monitoring.ibm.com/revision"}));
-  EXPECT_EQ(secret->applied.data, (std::set<std::string>{"SYSDIG_MONITOR_URL", "TOKEN"}));
+  EXPECT_EQ(secret->applied.data, (std::set<std::string>{"SYSDIG_MONITOR_URL", "TOKEN", "grafana.yaml"}));
   EXPECT_TRUE(secret->applied.owner_references);
   EXPECT_EQ(secret->meta.resource_version, "42");
 }

@@ -423,7 +423,27 @@ TEST_F(Reconciler, AResetAsksSysdigAgainWhileOtherFetchesMayShare) {
   annotate_reset("r1");
   reconcile();
   ASSERT_EQ(monitoring->fetch_ages().size(), 2u);
-  EXPECT_EQ(monitoring->fetch_ages().back(), 0ms);
+  EXPECT_EQ(monitoring->fetch_ages().back(), 0ms);  // when the reset arrived is unknown
+}
+
+// In a storm of resets, a fetch that started after the resource's reset
+// reached the operator answers it: the accepted age is the time since the
+// version carrying the reset was received, never more.
+TEST_F(Reconciler, AResetSharesOnlyFetchesStartedAfterItArrived) {
+  add_token();
+  reconcile();
+  monitoring->set_token(kTeam, kApiKey, kToken2);
+  annotate_reset("r1");
+  const auto arrived = std::chrono::steady_clock::now() - 5s;
+  world->received(kKey, arrived);
+  const auto before = std::chrono::steady_clock::now();
+  reconcile();
+  const auto after = std::chrono::steady_clock::now();
+  ASSERT_EQ(monitoring->fetch_ages().size(), 2u);
+  const auto age = monitoring->fetch_ages().back();
+  EXPECT_GE(age, std::chrono::floor<std::chrono::milliseconds>(before - arrived));
+  EXPECT_LE(age, after - arrived);
+  EXPECT_EQ(status().last_reset_outcome, "Rotated");
 }
 
 // The Unchanged outcome and its polling window must survive a lost status
