@@ -3,13 +3,20 @@
 //
 //   bench_driver fake-config --teams K --api-keys A        the fake's seed (YAML)
 //   bench_driver run --kubeconfig F --fake-url U --fake-ca F --operator-pid P ...
+//   bench_driver compare A.json B.json [--label-a NAME] [--label-b NAME]
 //
 // `run` creates N SysdigTokens as fast as the API server takes them and
-// watches them (and the managed Secrets) become ready; then it stays idle for
-// one refresh interval; then it resets every team in the fake and changes the
-// reset annotation of all N resources at once (the rotation storm). It reads
-// the operator's /metrics, the fake's request counts and /proc at each phase
-// boundary, prints a table and writes one JSON document.
+// watches them (and the managed Secrets) become ready; after a few seconds of
+// settling it watches a quiet phase (--quiet-window, 30 s, in which nothing
+// changes and the operator should neither write nor ask IBM Cloud anything);
+// then it stays idle for one refresh interval; then it resets every team in
+// the fake and changes the reset annotation of all N resources at once (the
+// rotation storm). It reads the operator's /metrics, the fake's request
+// counts and /proc at each phase boundary, prints a table and writes one JSON
+// document.
+//
+// `compare` prints two such JSON documents side by side, with the change
+// from A to B.
 //
 // One io_context, one thread; every co_awaited call gets named arguments
 // (GCC 12, PR 100611).
@@ -68,6 +75,7 @@ struct Options {
   std::string idle_window;  // default: refresh interval * 1.1
   int concurrency = 64;
   double settle_seconds = 5;
+  double quiet_seconds = 30;  // 0: no quiet phase
   double ready_timeout = 0;  // 0: 120 s + 50 ms per resource
   bool skip_idle = false;
   bool skip_storm = false;
@@ -140,6 +148,7 @@ class Bench {
 
   // --- phases ---
   asio::awaitable<void> burst();
+  asio::awaitable<void> quiet();
   asio::awaitable<void> idle();
   asio::awaitable<void> storm();
 
@@ -195,8 +204,12 @@ class Bench {
   int setup_failures_ = 0;
   std::string first_error_;
 
-  Phase burst_, idle_, storm_;
-  bool idle_ran_ = false, storm_ran_ = false;
+  Phase burst_, quiet_, idle_, storm_;
+  bool quiet_ran_ = false, idle_ran_ = false, storm_ran_ = false;
+  double quiet_window_s_ = 0;
+  // When the first refresh was due, in seconds after the quiet window began
+  // (negative: before it); set when it fell inside the window.
+  std::optional<double> quiet_refresh_due_s_;
   int create_failures_ = 0, patch_failures_ = 0;
   std::string storm_value_;
   Clock::time_point storm_patch_start_{};
@@ -205,8 +218,8 @@ class Bench {
   double settle_s_ = 0;
   std::int64_t steady_rss_kib_ = 0;
   std::int64_t max_rss_sampled_kib_ = 0;
-  std::vector<std::array<double, 3>> timeline_;
-  std::vector<std::pair<std::string, std::int64_t>> rss_by_mapping_;  // at the end  // seconds since start, RSS KiB, CPU s
+  std::vector<std::array<double, 3>> timeline_;  // seconds since start, RSS KiB, CPU s
+  std::vector<std::pair<std::string, std::int64_t>> rss_by_mapping_;  // at the end
   std::vector<std::string> problems_;
 };
 
@@ -643,6 +656,39 @@ asio::awaitable<void> Bench::burst() {
             << format_seconds(seconds(burst_.end.at - burst_.begin.at)) << "\n";
 }
 
+asio::awaitable<void> Bench::quiet() {
+  const double window = o_.quiet_seconds;
+  std::cerr << "bench: quiet for " << format_seconds(window)
+            << " (nothing changes: no write and no IBM request expected)\n";
+  quiet_.begin = co_await snapshot();
+  current_ = &quiet_;
+  co_await sleep(window);
+  quiet_.end = co_await snapshot();
+  current_ = nullptr;
+  quiet_window_s_ = seconds(quiet_.end.at - quiet_.begin.at);
+  quiet_ran_ = true;
+  // A resource refreshes one interval (plus up to 10 % jitter) after its
+  // sync, i.e. about when it became Ready: with a short interval the first
+  // refreshes fall inside the window, which then is not quiet.
+  auto interval = controller::parse_go_duration(o_.refresh_interval);
+  Clock::time_point first_ready = Clock::time_point::max();
+  for (const auto& it : items_)
+    if (it.ready) first_ready = std::min(first_ready, it.ready_at);
+  if (interval && first_ready != Clock::time_point::max()) {
+    auto due = first_ready + std::chrono::duration_cast<Clock::duration>(*interval);
+    if (due < quiet_.end.at) {
+      quiet_refresh_due_s_ = seconds(due - quiet_.begin.at);
+      problems_.push_back(
+          "the refresh interval (" + o_.refresh_interval +
+          ") is too short for the quiet window: the first refreshes were due " +
+          (*quiet_refresh_due_s_ < 0
+               ? format_seconds(-*quiet_refresh_due_s_) + " before it began"
+               : format_seconds(*quiet_refresh_due_s_) + " into it") +
+          ", so its writes and IBM requests may be refreshes (use a longer --refresh-interval)");
+    }
+  }
+}
+
 asio::awaitable<void> Bench::idle() {
   auto interval = controller::parse_go_duration(o_.refresh_interval);
   double window =
@@ -651,11 +697,8 @@ asio::awaitable<void> Bench::idle() {
           : std::chrono::duration<double>(
                 controller::parse_go_duration(o_.idle_window).value_or(std::chrono::minutes(2)))
                 .count();
-  settle_s_ = o_.settle_seconds;
-  std::cerr << "bench: settling " << format_seconds(settle_s_) << ", then idle for "
-            << format_seconds(window) << " (one refresh interval of " << o_.refresh_interval
-            << " plus its 10 % jitter)\n";
-  co_await sleep(settle_s_);
+  std::cerr << "bench: idle for " << format_seconds(window) << " (one refresh interval of "
+            << o_.refresh_interval << " plus its 10 % jitter)\n";
   idle_.begin = co_await snapshot();
   current_ = &idle_;
   co_await sleep(window);
@@ -740,6 +783,12 @@ asio::awaitable<int> Bench::run() {
       break;
     }
     co_await burst();
+    if (!o_.skip_idle || o_.quiet_seconds > 0) {
+      settle_s_ = o_.settle_seconds;
+      std::cerr << "bench: settling " << format_seconds(settle_s_) << "\n";
+      co_await sleep(settle_s_);
+    }
+    if (o_.quiet_seconds > 0) co_await quiet();
     if (!o_.skip_idle) co_await idle();
     if (!o_.skip_storm) co_await storm();
   } while (false);
@@ -900,6 +949,40 @@ json process_json(const Phase& p) {
   return out;
 }
 
+// Writes seen by a watch: apply and delete events (the "list" events of a
+// re-list are not writes).
+std::int64_t watch_writes(const std::map<std::string, std::int64_t>& events) {
+  std::int64_t n = 0;
+  for (const auto& [type, count] : events)
+    if (type == "apply" || type == "delete") n += count;
+  return n;
+}
+
+// api_writes and api_reads into out from api_requests() (null when unknown).
+void writes_and_reads(const json& api, json& out) {
+  if (!api.is_object()) {
+    out["api_writes"] = nullptr;
+    out["api_reads"] = nullptr;
+    return;
+  }
+  std::int64_t writes = 0, reads = 0;
+  for (const auto& [method, v] : api.items()) {
+    if (is_write(method)) writes += v.get<std::int64_t>();
+    else if (method == "GET" || method == "LIST") reads += v.get<std::int64_t>();
+  }
+  out["api_writes"] = writes;
+  out["api_reads"] = reads;
+}
+
+// Every request the fake answered (IAM and Monitoring), or null.
+json ibm_total(const json& fake) {
+  if (!fake.is_object()) return nullptr;
+  std::int64_t n = 0;
+  for (const auto& [endpoint, v] : fake.items())
+    if (endpoint.find(" /_fake/") == std::string::npos) n += v.get<std::int64_t>();
+  return n;
+}
+
 json Bench::report() const {
   json r;
   const int n = layout_.n;
@@ -975,28 +1058,46 @@ json Bench::report() const {
     r["burst"] = b;
   }
 
+  // --- quiet ---
+  if (quiet_ran_) {
+    json q;
+    q["settle_seconds"] = settle_s_;
+    q["window_seconds"] = quiet_window_s_;
+    json api = api_requests(quiet_);
+    q["api_requests_by_method"] = api;
+    writes_and_reads(api, q);
+    q["reconciles_by_result"] = reconciles(quiet_);
+    q["apiserver_requests"] = apiserver_requests(quiet_);
+    q["operator_ibm_requests_by_api"] = operator_ibm_requests(quiet_);
+    json fake = fake_requests(quiet_);
+    q["fake_requests"] = fake;
+    q["iam_requests"] = fake.is_null() ? json(nullptr) : json(iam_count(fake));
+    q["monitoring_requests"] = fake.is_null() ? json(nullptr) : json(monitoring_count(fake));
+    q["ibm_requests"] = ibm_total(fake);
+    q["sysdigtoken_writes_observed"] = watch_writes(quiet_.token_events);
+    q["secret_writes_observed"] = watch_writes(quiet_.secret_events);
+    q["watch_events"] = {{"sysdigtokens", quiet_.token_events}, {"secrets", quiet_.secret_events}};
+    q["refresh_inside_window"] = quiet_refresh_due_s_.has_value();
+    if (quiet_refresh_due_s_) q["first_refresh_due_seconds"] = *quiet_refresh_due_s_;
+    q["process"] = process_json(quiet_);
+    r["quiet"] = q;
+  }
+
   // --- idle ---
   if (idle_ran_) {
     json i;
     double minutes = idle_window_s_ / 60;
     i["settle_seconds"] = settle_s_;
+    // After settling and the quiet phase.
+    i["starts_after_burst_seconds"] = seconds(idle_.begin.at - burst_.end.at);
     i["window_seconds"] = idle_window_s_;
     json api = api_requests(idle_);
     i["api_requests_by_method"] = api;
+    writes_and_reads(api, i);
     if (api.is_object()) {
       json per_min = json::object();
-      std::int64_t writes = 0, reads = 0;
-      for (const auto& [method, v] : api.items()) {
-        per_min[method] = v.get<double>() / minutes;
-        if (is_write(method)) writes += v.get<std::int64_t>();
-        else if (method == "GET" || method == "LIST") reads += v.get<std::int64_t>();
-      }
+      for (const auto& [method, v] : api.items()) per_min[method] = v.get<double>() / minutes;
       i["api_requests_per_minute"] = per_min;
-      i["api_writes"] = writes;
-      i["api_reads"] = reads;
-    } else {
-      i["api_writes"] = nullptr;
-      i["api_reads"] = nullptr;
     }
     i["reconciles_by_result"] = reconciles(idle_);
     i["apiserver_requests"] = apiserver_requests(idle_);
@@ -1008,15 +1109,11 @@ json Bench::report() const {
       i["iam_per_minute"] = iam_count(fake) / minutes;
       i["monitoring_per_minute"] = monitoring_count(fake) / minutes;
     }
-    // Writes seen from the objects' side: every apply event in the idle
-    // window is a write someone made.
-    auto count = [](const std::map<std::string, std::int64_t>& m) {
-      std::int64_t s = 0;
-      for (const auto& [k, v] : m) s += v;
-      return s;
-    };
-    i["sysdigtoken_writes_observed"] = count(idle_.token_events);
-    i["secret_writes_observed"] = count(idle_.secret_events);
+    // Writes seen from the objects' side: every apply or delete event in the
+    // idle window is a write someone made.
+    i["sysdigtoken_writes_observed"] = watch_writes(idle_.token_events);
+    i["secret_writes_observed"] = watch_writes(idle_.secret_events);
+    i["watch_events"] = {{"sysdigtokens", idle_.token_events}, {"secrets", idle_.secret_events}};
     i["process"] = process_json(idle_);
     i["operator_steady_rss_kib"] = steady_rss_kib_;
     r["idle"] = i;
@@ -1070,7 +1167,10 @@ json Bench::report() const {
 
   // --- operator totals ---
   {
-    const Snapshot& last = storm_ran_ ? storm_.end : idle_ran_ ? idle_.end : burst_.end;
+    const Snapshot& last = storm_ran_  ? storm_.end
+                           : idle_ran_ ? idle_.end
+                           : quiet_ran_ ? quiet_.end
+                                        : burst_.end;
     json op;
     op["peak_rss_kib"] = std::max(last.op.hwm_kib, max_rss_sampled_kib_);
     op["steady_rss_kib"] = idle_ran_ ? json(steady_rss_kib_) : json(nullptr);
@@ -1097,68 +1197,92 @@ json Bench::report() const {
   // --- targets ---
   {
     json t = json::array();
+    // unit: how print() shows the value ("seconds", "kib", "count", "ratio").
     auto add = [&](const std::string& name, const std::string& goal, const json& value,
-                   std::optional<bool> met) {
-      t.push_back({{"target", name}, {"goal", goal}, {"value", value},
+                   std::optional<bool> met, const std::string& unit) {
+      t.push_back({{"target", name}, {"goal", goal}, {"value", value}, {"unit", unit},
                    {"met", met ? json(*met) : json(nullptr)}});
+    };
+    // A count that must be at most (or exactly) a bound; n/a when unmeasured.
+    auto count_target = [&](const std::string& name, const std::string& goal, const json& value,
+                            const std::function<bool(std::int64_t)>& ok) {
+      if (value.is_number())
+        add(name, goal, value, ok(value.get<std::int64_t>()), "count");
+      else
+        add(name, goal, nullptr, std::nullopt, "count");
     };
     const json& b = r["burst"];
     bool small = n <= 1000;
     std::int64_t peak = r["operator"]["peak_rss_kib"].get<std::int64_t>();
-    if (small) {
+    // Burst: all Ready after the last create; for N <= 1,000 also p99 time to
+    // Ready. A run in which not all became Ready misses it.
+    {
+      double limit = small ? 5 : 60;
+      std::string goal = small ? "<= 5 s" : "<= 60 s";
       if (b.contains("all_ready_after_last_create_seconds")) {
         double v = b["all_ready_after_last_create_seconds"].get<double>();
-        add("all Ready after the last create", "<= 5 s", v, v <= 5);
+        add("all Ready after the last create", goal, v, v <= limit, "seconds");
       } else {
-        add("all Ready after the last create", "<= 5 s", nullptr, false);
+        add("all Ready after the last create", goal, nullptr, false, "seconds");
       }
-      if (b["time_to_ready_seconds"].is_object()) {
-        double v = b["time_to_ready_seconds"]["p99"].get<double>();
-        add("time to Ready p99", "<= 3 s", v, v <= 3);
-      }
-      add("operator peak RSS", "<= 20 MiB", peak, peak <= 20 * 1024);
-    } else {
-      if (b.contains("all_ready_after_first_create_seconds")) {
-        double v = b["all_ready_after_first_create_seconds"].get<double>();
-        add("all Ready after the first create", "<= 60 s", v, v <= 60);
-      } else {
-        add("all Ready after the first create", "<= 60 s", nullptr, false);
-      }
-      add("operator peak RSS", "<= 64 MiB", peak, peak <= 64 * 1024);
     }
-    if (!b["iam_requests"].is_null()) {
-      auto v = b["iam_requests"].get<std::int64_t>();
-      add("IAM requests in the burst", "= API keys used (" + std::to_string(layout_.keys_used()) + ")",
-          v, v == layout_.keys_used());
+    if (small && b["time_to_ready_seconds"].is_object()) {
+      double v = b["time_to_ready_seconds"]["p99"].get<double>();
+      add("time to Ready p99", "<= 3 s", v, v <= 3, "seconds");
     }
-    if (!b["monitoring_token_requests"].is_null()) {
-      auto v = b["monitoring_token_requests"].get<std::int64_t>();
-      add("Monitoring token requests in the burst",
-          "<= (team, API key) pairs (" + std::to_string(layout_.team_key_pairs()) + ")", v,
-          v <= layout_.team_key_pairs());
+    if (small)
+      add("operator peak RSS", "<= 20 MiB", peak, peak <= 20 * 1024, "kib");
+    else
+      add("operator peak RSS", "<= 48 MiB", peak, peak <= 48 * 1024, "kib");
+    const std::int64_t keys_used = layout_.keys_used(), pairs = layout_.team_key_pairs();
+    count_target("IAM requests in the burst", "= API keys used (" + std::to_string(keys_used) + ")",
+                 b["iam_requests"], [&](std::int64_t v) { return v == keys_used; });
+    count_target("Monitoring token requests in the burst",
+                 "<= (team, API key) pairs (" + std::to_string(pairs) + ")",
+                 b["monitoring_token_requests"], [&](std::int64_t v) { return v <= pairs; });
+    if (r.contains("quiet")) {
+      const json& q = r["quiet"];
+      char window[32];
+      std::snprintf(window, sizeof window, "%g s", o_.quiet_seconds);
+      std::string over = std::string("quiet ") + window + ": ";
+      count_target(over + "operator API writes", "= 0", q["api_writes"],
+                   [](std::int64_t v) { return v == 0; });
+      count_target(over + "IBM requests", "= 0", q["ibm_requests"],
+                   [](std::int64_t v) { return v == 0; });
     }
     if (r.contains("idle")) {
       const json& i = r["idle"];
-      if (!i["api_writes"].is_null()) {
-        add("idle API writes (operator metrics)", "= 0", i["api_writes"],
-            i["api_writes"].get<std::int64_t>() == 0);
-      } else {
-        add("idle API writes (operator metrics)", "= 0", nullptr, std::nullopt);
-      }
+      // A refresh that finds the same token writes nothing.
       std::int64_t observed =
           i["sysdigtoken_writes_observed"].get<std::int64_t>() + i["secret_writes_observed"].get<std::int64_t>();
-      add("idle writes seen by the watches", "= 0", observed, observed == 0);
+      add("idle writes seen by the watches", "= 0", observed, observed == 0, "count");
       if (!i["api_reads"].is_null()) {
         // One API key Secret read per resource and refresh is what a refresh
         // needs (API key Secrets are not watched); the window spans one
         // interval plus its jitter.
         double per = i["api_reads"].get<double>() / std::max(1, n);
         add("idle API reads per resource and refresh interval", "<= 1 (the API key Secret)", per,
-            per <= 1.0);
+            per <= 1.0, "ratio");
       } else {
         add("idle API reads per resource and refresh interval", "<= 1 (the API key Secret)", nullptr,
-            std::nullopt);
+            std::nullopt, "ratio");
       }
+    }
+    if (r.contains("storm")) {
+      const json& s = r["storm"];
+      if (small) {
+        if (s.contains("all_secrets_rotated_after_storm_start_seconds")) {
+          double v = s["all_secrets_rotated_after_storm_start_seconds"].get<double>();
+          add("storm: every Secret rotated after the first patch", "<= 10 s", v, v <= 10, "seconds");
+        } else {
+          add("storm: every Secret rotated after the first patch", "<= 10 s", nullptr, false,
+              "seconds");
+        }
+      }
+      // Each pair fetched about once after the storm began.
+      count_target("storm: Monitoring token requests",
+                   "<= (team, API key) pairs (" + std::to_string(pairs) + ")",
+                   s["monitoring_token_requests"], [&](std::int64_t v) { return v <= pairs; });
     }
     r["targets"] = t;
   }
@@ -1263,10 +1387,31 @@ void Bench::print(const json& r) const {
   row("other CPU (s)", by_key(b["process"]["others"], 2));
   row("machine busy, of which unrelated work", machine_line(b["process"]["machine"]));
 
+  if (r.contains("quiet")) {
+    const json& q = r["quiet"];
+    std::printf("\nQuiet (nothing changing)\n");
+    row("window", secs(q["window_seconds"]) + " (after " + secs(q["settle_seconds"]) + " settling)");
+    row("API requests by method", by_key(q["api_requests_by_method"]));
+    row("API writes / reads in the window", num(q["api_writes"]) + " / " + num(q["api_reads"]));
+    row("writes seen by watches (SysdigToken / Secret)",
+        num(q["sysdigtoken_writes_observed"]) + " / " + num(q["secret_writes_observed"]));
+    row("API server: requests (mean latency)", apiserver_line(q["apiserver_requests"]));
+    row("reconciles by result", by_key(q["reconciles_by_result"]));
+    row("IBM requests (fake): IAM / Monitoring / all",
+        num(q["iam_requests"]) + " / " + num(q["monitoring_requests"]) + " / " + num(q["ibm_requests"]));
+    if (q.value("refresh_inside_window", false))
+      row("note", "refreshes were due inside the window (see problems)");
+    row("operator", operator_line(q["process"]));
+    row("machine busy, of which unrelated work", machine_line(q["process"]["machine"]));
+  }
   if (r.contains("idle")) {
     const json& i = r["idle"];
     std::printf("\nIdle (one refresh interval)\n");
-    row("window", secs(i["window_seconds"]) + " (after " + secs(i["settle_seconds"]) + " settling)");
+    if (i.contains("starts_after_burst_seconds"))
+      row("window", secs(i["window_seconds"]) + " (starting " + secs(i["starts_after_burst_seconds"]) +
+                        " after the burst: settling" + (r.contains("quiet") ? " and the quiet phase)" : ")"));
+    else
+      row("window", secs(i["window_seconds"]) + " (after " + secs(i["settle_seconds"]) + " settling)");
     row("API requests per minute by method", by_key(i.value("api_requests_per_minute", json()), 1));
     row("API writes / reads in the window", num(i["api_writes"]) + " / " + num(i["api_reads"]));
     row("writes seen by watches (SysdigToken / Secret)",
@@ -1325,14 +1470,13 @@ void Bench::print(const json& r) const {
                                                       secs(op["cpu_seconds_total"]) + ")");
   std::printf("\nTargets\n");
   for (const auto& t : r["targets"]) {
-    std::string value = t["value"].is_null() ? "n/a"
-                        : t["value"].is_number_float() ? num(t["value"], 2)
-                                                       : num(t["value"]);
-    if (t["target"].get<std::string>().find("RSS") != std::string::npos && !t["value"].is_null())
-      value = mib(t["value"]);
-    if (t["target"].get<std::string>().find("Ready") != std::string::npos && !t["value"].is_null() &&
-        t["value"].is_number_float())
-      value = secs(t["value"]);
+    const json& v = t["value"];
+    const std::string unit = t.value("unit", std::string());
+    std::string value = v.is_null()              ? "n/a"
+                        : unit == "seconds"      ? secs(v)
+                        : unit == "kib"          ? mib(v)
+                        : v.is_number_float()    ? num(v, 2)
+                                                 : num(v);
     std::string met = t["met"].is_null() ? "n/a" : t["met"].get<bool>() ? "met" : "MISSED";
     std::printf("  %-52s %-36s %-12s %s\n", t["target"].get<std::string>().c_str(),
                 t["goal"].get<std::string>().c_str(), value.c_str(), met.c_str());
@@ -1368,12 +1512,23 @@ int main_impl(int argc, char** argv) {
   run->add_option("--refresh-interval", o.refresh_interval);
   run->add_option("--idle-window", o.idle_window, "default: the refresh interval plus 10 %");
   run->add_option("--concurrency", o.concurrency)->check(CLI::PositiveNumber);
-  run->add_option("--settle", o.settle_seconds, "seconds between all Ready and the idle window");
+  run->add_option("--settle", o.settle_seconds,
+                  "seconds between all Ready and the quiet phase (or the idle window)");
+  run->add_option("--quiet-window", o.quiet_seconds,
+                  "seconds of the quiet phase after settling, in which nothing changes (0: none)")
+      ->check(CLI::NonNegativeNumber);
   run->add_option("--ready-timeout", o.ready_timeout,
                   "seconds; default 120 + 0.05 per resource (0.1 for the storm)");
   run->add_flag("--skip-idle", o.skip_idle);
   run->add_flag("--skip-storm", o.skip_storm);
   run->add_option("--json", o.json_path);
+
+  std::string compare_a, compare_b, label_a, label_b;
+  auto* cmp = app.add_subcommand("compare", "Print two runs' JSON documents side by side");
+  cmp->add_option("A", compare_a, "the first run's JSON (the base)")->required()->check(CLI::ExistingFile);
+  cmp->add_option("B", compare_b, "the second run's JSON")->required()->check(CLI::ExistingFile);
+  cmp->add_option("--label-a", label_a, "name of the first run (default: its file)");
+  cmp->add_option("--label-b", label_b, "name of the second run (default: its file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -1381,6 +1536,17 @@ int main_impl(int argc, char** argv) {
   }
   if (cfg->parsed()) {
     std::cout << fake_config_yaml(o.layout);
+    return 0;
+  }
+  if (cmp->parsed()) {
+    std::string error;
+    auto rows = compare_reports(read_file(compare_a), read_file(compare_b), &error);
+    if (!rows) {
+      std::cerr << "bench_driver compare: " << error << " (" << compare_a << ", " << compare_b << ")\n";
+      return 2;
+    }
+    std::cout << format_compare(*rows, label_a.empty() ? compare_a : label_a,
+                                label_b.empty() ? compare_b : label_b);
     return 0;
   }
   if (!controller::parse_go_duration(o.refresh_interval)) {

@@ -417,4 +417,306 @@ std::string format_mib(std::int64_t kib) {
   return buf;
 }
 
+// ---- comparing two runs ---------------------------------------------------------------------
+
+std::string format_value(std::optional<double> v, Unit unit) {
+  if (!v || !std::isfinite(*v)) return "n/a";
+  char buf[64];
+  switch (unit) {
+    case Unit::Seconds:
+      if (*v < 0) return "-" + format_seconds(-*v);
+      return format_seconds(*v);
+    case Unit::KiB:
+      return format_mib(std::llround(*v));
+    case Unit::Count:
+    case Unit::Text:
+      break;
+  }
+  if (*v == std::round(*v)) std::snprintf(buf, sizeof buf, "%.0f", *v);
+  else std::snprintf(buf, sizeof buf, "%.1f", *v);
+  return buf;
+}
+
+std::string format_change(std::optional<double> a, std::optional<double> b, Unit unit) {
+  if (!a || !b || !std::isfinite(*a) || !std::isfinite(*b)) return "n/a";
+  if (*a == *b) return "=";
+  if (*a == 0) {
+    double d = *b - *a;
+    return (d > 0 ? "+" : "-") + format_value(std::fabs(d), unit);
+  }
+  double pct = 100 * (*b - *a) / std::fabs(*a);
+  if (std::fabs(pct) < 0.05) return pct > 0 ? "+0 %" : "-0 %";  // not equal, but close
+  // One decimal under 10 %, and where rounding would claim all was gone.
+  bool fine = std::fabs(pct) < 9.95 || (*b != 0 && std::fabs(pct) >= 99.5 && std::fabs(pct) < 100.5);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fine ? "%+.1f %%" : "%+.0f %%", pct);
+  return buf;
+}
+
+namespace {
+
+using nlohmann::json;
+using Path = std::vector<std::string>;
+
+// The value at path (object keys, which may hold '/'), or nullptr.
+const json* value_at(const json& doc, const Path& path) {
+  const json* cur = &doc;
+  for (const auto& key : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
+std::optional<double> number_at(const json& doc, const Path& path) {
+  const json* v = value_at(doc, path);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->get<double>();
+}
+
+// The sum of the numbers at the paths; nullopt when one is absent.
+std::optional<double> sum_at(const json& doc, const std::vector<Path>& paths) {
+  double s = 0;
+  for (const auto& p : paths) {
+    auto v = number_at(doc, p);
+    if (!v) return std::nullopt;
+    s += *v;
+  }
+  return s;
+}
+
+// The sum of an object's numbers (a member that is an object counts its
+// member `field`); nullopt when path is not an object.
+std::optional<double> object_total(const json& doc, const Path& path, const std::string& field = {}) {
+  const json* v = value_at(doc, path);
+  if (!v || !v->is_object()) return std::nullopt;
+  double s = 0;
+  for (const auto& [k, x] : v->items()) {
+    const json& n = field.empty() || !x.is_object() ? x : x.value(field, json());
+    if (n.is_number()) s += n.get<double>();
+  }
+  return s;
+}
+
+// The entry key of the object at path: the report leaves out zero counts, so
+// a key missing from an object that is there means 0; nullopt when the object
+// is not.
+std::optional<double> entry_at(const json& doc, const Path& path, const std::string& key,
+                               const std::string& field = {}) {
+  const json* v = value_at(doc, path);
+  if (!v || !v->is_object()) return std::nullopt;
+  auto it = v->find(key);
+  if (it == v->end()) return 0.0;
+  const json& n = field.empty() || !it->is_object() ? *it : it->value(field, json());
+  if (!n.is_number()) return std::nullopt;
+  return n.get<double>();
+}
+
+std::set<std::string> keys_at(const json& a, const json& b, const Path& path) {
+  std::set<std::string> out;
+  for (const json* doc : {&a, &b}) {
+    const json* v = value_at(*doc, path);
+    if (v && v->is_object())
+      for (const auto& [k, x] : v->items()) out.insert(k);
+  }
+  return out;
+}
+
+// A text value: strings as they are, numbers as format_value shows them, ""
+// when absent.
+std::string text_at(const json& doc, const Path& path) {
+  const json* v = value_at(doc, path);
+  if (!v || v->is_null()) return {};
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_number()) return format_value(v->get<double>(), Unit::Count);
+  return v->dump();
+}
+
+std::string parameters_text(const json& doc) {
+  const json* p = value_at(doc, {"parameters"});
+  if (!p || !p->is_object()) return {};
+  std::string out;
+  for (const char* k : {"n", "namespaces", "teams", "api_keys"}) {
+    std::string v = text_at(*p, {k});
+    out += (out.empty() ? "" : " / ") + (v.empty() ? std::string("?") : v);
+  }
+  return out;
+}
+
+std::string latency_text(const json& doc) {
+  std::string latency = text_at(doc, {"parameters", "latency_ms"});
+  std::string interval = text_at(doc, {"parameters", "refresh_interval"});
+  if (latency.empty() && interval.empty()) return {};
+  return (latency.empty() ? "?" : latency + " ms") + ", " + (interval.empty() ? "?" : interval);
+}
+
+std::string targets_text(const json& doc) {
+  const json* t = value_at(doc, {"targets"});
+  if (!t || !t->is_array()) return {};
+  int met = 0, known = 0;
+  for (const auto& x : *t) {
+    if (!x.is_object() || !x.contains("met") || !x["met"].is_boolean()) continue;
+    ++known;
+    if (x["met"].get<bool>()) ++met;
+  }
+  return std::to_string(met) + " of " + std::to_string(known);
+}
+
+struct RowBuilder {
+  const json& a;
+  const json& b;
+  std::vector<CompareRow> rows;
+  std::string section;
+
+  void values(const std::string& label, std::optional<double> va, std::optional<double> vb,
+              Unit unit) {
+    rows.push_back({section, label, format_value(va, unit), format_value(vb, unit),
+                    format_change(va, vb, unit)});
+  }
+  void number(const std::string& label, const Path& path, Unit unit = Unit::Count) {
+    values(label, number_at(a, path), number_at(b, path), unit);
+  }
+  void sum(const std::string& label, const std::vector<Path>& paths, Unit unit = Unit::Count) {
+    values(label, sum_at(a, paths), sum_at(b, paths), unit);
+  }
+  // Text values ("" when absent): "same" or "differs".
+  void text(const std::string& label, const std::string& ta, const std::string& tb) {
+    std::string change = ta.empty() || tb.empty() ? "n/a" : ta == tb ? "same" : "differs";
+    rows.push_back({section, label, ta.empty() ? "n/a" : ta, tb.empty() ? "n/a" : tb, change});
+  }
+};
+
+}  // namespace
+
+std::optional<std::vector<CompareRow>> compare_reports(std::string_view a_text,
+                                                       std::string_view b_text,
+                                                       std::string* error) {
+  json a = json::parse(a_text, nullptr, false);
+  json b = json::parse(b_text, nullptr, false);
+  for (const auto* doc : {&a, &b}) {
+    if (doc->is_discarded() || !doc->is_object()) {
+      if (error) *error = std::string(doc == &a ? "the first" : "the second") + " report is not a JSON object";
+      return std::nullopt;
+    }
+  }
+  RowBuilder r{a, b, {}, "Run"};
+  {
+    r.text("operator (version, commit)", text_at(a, {"environment", "operator"}),
+           text_at(b, {"environment", "operator"}));
+    bool args_a = value_at(a, {"environment", "operator_args"}) != nullptr;
+    bool args_b = value_at(b, {"environment", "operator_args"}) != nullptr;
+    std::string ta = text_at(a, {"environment", "operator_args"});
+    std::string tb = text_at(b, {"environment", "operator_args"});
+    // Present but empty: the default flags.
+    r.rows.push_back({r.section, "operator flags", args_a ? (ta.empty() ? "none" : ta) : "n/a",
+                      args_b ? (tb.empty() ? "none" : tb) : "n/a",
+                      !args_a || !args_b ? "n/a" : ta == tb ? "same" : "differs"});
+  }
+  r.text("SysdigTokens / namespaces / teams / API keys", parameters_text(a), parameters_text(b));
+  r.text("IBM latency, refresh interval", latency_text(a), latency_text(b));
+  r.text("targets met", targets_text(a), targets_text(b));
+
+  r.section = "Create burst";
+  r.number("all Ready after the last create", {"burst", "all_ready_after_last_create_seconds"},
+           Unit::Seconds);
+  r.number("all Ready after the first create", {"burst", "all_ready_after_first_create_seconds"},
+           Unit::Seconds);
+  r.number("time to Ready p50", {"burst", "time_to_ready_seconds", "p50"}, Unit::Seconds);
+  r.number("time to Ready p99", {"burst", "time_to_ready_seconds", "p99"}, Unit::Seconds);
+  r.number("creates per second", {"burst", "creates_per_second"});
+  r.values("operator API requests", object_total(a, {"burst", "api_requests_by_method"}),
+           object_total(b, {"burst", "api_requests_by_method"}), Unit::Count);
+  for (const auto& m : keys_at(a, b, {"burst", "api_requests_by_method"}))
+    r.values("  " + m, entry_at(a, {"burst", "api_requests_by_method"}, m),
+             entry_at(b, {"burst", "api_requests_by_method"}, m), Unit::Count);
+  r.values("API server requests (all clients)",
+           object_total(a, {"burst", "apiserver_requests"}, "requests"),
+           object_total(b, {"burst", "apiserver_requests"}, "requests"), Unit::Count);
+  for (const auto& k : keys_at(a, b, {"burst", "apiserver_requests"}))
+    r.values("  " + k, entry_at(a, {"burst", "apiserver_requests"}, k, "requests"),
+             entry_at(b, {"burst", "apiserver_requests"}, k, "requests"), Unit::Count);
+  r.values("reconciles", object_total(a, {"burst", "reconciles_by_result"}),
+           object_total(b, {"burst", "reconciles_by_result"}), Unit::Count);
+  r.number("IAM requests", {"burst", "iam_requests"});
+  r.number("Monitoring token requests", {"burst", "monitoring_token_requests"});
+  r.number("Monitoring requests (all)", {"burst", "monitoring_requests"});
+  r.number("operator CPU", {"burst", "process", "operator_cpu_seconds"}, Unit::Seconds);
+
+  r.section = "Quiet (nothing changing)";
+  r.number("window", {"quiet", "window_seconds"}, Unit::Seconds);
+  r.number("operator API writes", {"quiet", "api_writes"});
+  r.sum("writes seen by the watches",
+        {{"quiet", "sysdigtoken_writes_observed"}, {"quiet", "secret_writes_observed"}});
+  r.number("IBM requests (IAM + Monitoring)", {"quiet", "ibm_requests"});
+
+  r.section = "Idle (one refresh interval)";
+  r.number("window", {"idle", "window_seconds"}, Unit::Seconds);
+  r.number("operator API writes (operator metrics)", {"idle", "api_writes"});
+  r.sum("writes seen by the watches",
+        {{"idle", "sysdigtoken_writes_observed"}, {"idle", "secret_writes_observed"}});
+  r.number("operator API reads", {"idle", "api_reads"});
+  r.sum("IAM + Monitoring requests", {{"idle", "iam_requests"}, {"idle", "monitoring_requests"}});
+
+  r.section = "Rotation storm";
+  r.number("every Secret rotated after the first patch",
+           {"storm", "all_secrets_rotated_after_storm_start_seconds"}, Unit::Seconds);
+  r.number("patch to new Secret p99", {"storm", "rotation_latency_seconds", "p99"}, Unit::Seconds);
+  r.number("Monitoring token requests", {"storm", "monitoring_token_requests"});
+  r.values("operator API requests", object_total(a, {"storm", "api_requests_by_method"}),
+           object_total(b, {"storm", "api_requests_by_method"}), Unit::Count);
+
+  r.section = "Operator";
+  r.number("peak RSS", {"operator", "peak_rss_kib"}, Unit::KiB);
+  r.number("steady RSS (after the idle window)", {"operator", "steady_rss_kib"}, Unit::KiB);
+  r.number("CPU seconds during the benchmark", {"operator", "cpu_seconds_during_bench"},
+           Unit::Seconds);
+  return std::move(r.rows);
+}
+
+std::string format_compare(const std::vector<CompareRow>& rows, const std::string& label_a,
+                           const std::string& label_b) {
+  constexpr std::size_t kMaxValue = 40;
+  auto clip = [](const std::string& s) {
+    return s.size() <= kMaxValue ? s : s.substr(0, kMaxValue - 3) + "...";
+  };
+  // Short labels head their columns; long ones are only in the legend.
+  std::string head_a = label_a.size() <= 24 ? label_a : "A";
+  std::string head_b = label_b.size() <= 24 ? label_b : "B";
+  std::size_t wl = 0, wa = head_a.size(), wb = head_b.size(), wc = std::string("change").size();
+  for (const auto& r : rows) {
+    wl = std::max(wl, r.label.size());
+    wa = std::max(wa, clip(r.a).size());
+    wb = std::max(wb, clip(r.b).size());
+    wc = std::max(wc, r.change.size());
+  }
+  std::string out;
+  auto line = [&](const std::string& l, const std::string& a, const std::string& b,
+                  const std::string& c) {
+    auto pad_left = [](const std::string& s, std::size_t w) {
+      return std::string(w > s.size() ? w - s.size() : 0, ' ') + s;
+    };
+    std::string text = "    " + l + std::string(wl - std::min(wl, l.size()), ' ') + "   " +
+                       pad_left(a, wa) + "   " + pad_left(b, wb) + "   " + pad_left(c, wc);
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out += text + "\n";
+  };
+  out += "A: " + label_a + "\n";
+  out += "B: " + label_b + "\n";
+  out += "change: B relative to A\n\n";
+  line("", head_a, head_b, "change");
+  std::string section;
+  bool first = true;
+  for (const auto& r : rows) {
+    if (first || r.section != section) {
+      section = r.section;
+      first = false;
+      out += "  " + section + "\n";
+    }
+    line(r.label, clip(r.a), clip(r.b), r.change);
+  }
+  return out;
+}
+
 }  // namespace sto::bench

@@ -149,4 +149,39 @@ std::string token_fingerprint(std::string_view token);
 std::string format_seconds(double s);      // "1.23 s", "45 ms"
 std::string format_mib(std::int64_t kib);  // "12.3 MiB"
 
+// ---- comparing two runs (bench_driver compare) ---------------------------------------
+
+// How a compared value is shown.
+enum class Unit { Count, Seconds, KiB, Text };
+
+// A value as the comparison table shows it: "n/a" when absent; Count as an
+// integer (one decimal when fractional), Seconds with format_seconds, KiB
+// with format_mib.
+std::string format_value(std::optional<double> v, Unit unit);
+
+// The change from a to b, relative to a: "-63 %", "+12 %", "+2.5 %" (one
+// decimal under 10 % and for "-99.6 %", which is not all gone), "+0 %" for a
+// change under 0.05 %, "=" when equal; when a is 0 and b is not, the absolute
+// change in the value's unit ("+3", "+1.20 s"); "n/a" when either is absent.
+std::string format_change(std::optional<double> a, std::optional<double> b, Unit unit);
+
+struct CompareRow {
+  std::string section;  // "Create burst", ...
+  std::string label;
+  std::string a, b, change;
+};
+
+// The rows comparing two report() documents (JSON text): parameters, the
+// burst (time to Ready, requests by method and by API server resource, IAM
+// and Monitoring), the quiet and idle phases, the storm and the operator's
+// memory and CPU. Values a document does not hold show "n/a". nullopt, with
+// *error set, when a document is not a JSON object.
+std::optional<std::vector<CompareRow>> compare_reports(std::string_view a, std::string_view b,
+                                                       std::string* error = nullptr);
+
+// The rows as a text table with a heading per section, under a legend that
+// names the two runs.
+std::string format_compare(const std::vector<CompareRow>& rows, const std::string& label_a,
+                           const std::string& label_b);
+
 }  // namespace sto::bench

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <sstream>
+
 namespace sto::bench {
 namespace {
 
@@ -124,6 +126,186 @@ TEST(Layout, SpreadsResources) {
 TEST(Fingerprint, MatchesTheOperator) {
   // sha256("abc") = ba7816bf8f01cfea...
   EXPECT_EQ(token_fingerprint("abc"), "sha256:ba7816bf8f01cfea");
+}
+
+TEST(Compare, FormatsValues) {
+  EXPECT_EQ(format_value(std::nullopt, Unit::Count), "n/a");
+  EXPECT_EQ(format_value(1669, Unit::Count), "1669");
+  EXPECT_EQ(format_value(171.32, Unit::Count), "171.3");
+  EXPECT_EQ(format_value(22.323973228, Unit::Seconds), "22.32 s");
+  EXPECT_EQ(format_value(0.045, Unit::Seconds), "45 ms");
+  EXPECT_EQ(format_value(21092, Unit::KiB), "20.6 MiB");
+}
+
+TEST(Compare, ChangeRelativeToA) {
+  EXPECT_EQ(format_change(100, 37, Unit::Count), "-63 %");
+  EXPECT_EQ(format_change(20, 30, Unit::Count), "+50 %");
+  EXPECT_EQ(format_change(1000, 1025, Unit::Count), "+2.5 %");
+  EXPECT_EQ(format_change(1000, 990, Unit::Count), "-1.0 %");
+  EXPECT_EQ(format_change(4, 4, Unit::Count), "=");
+  EXPECT_EQ(format_change(0, 0, Unit::Count), "=");
+  // From zero a relative change means nothing: the absolute one, in the unit.
+  EXPECT_EQ(format_change(0, 3, Unit::Count), "+3");
+  EXPECT_EQ(format_change(0, 1.2, Unit::Seconds), "+1.20 s");
+  EXPECT_EQ(format_change(2, 0, Unit::Count), "-100 %");
+  EXPECT_EQ(format_change(1000, 4, Unit::Count), "-99.6 %");  // not "-100 %": some are left
+  EXPECT_EQ(format_change(132.06, 132.02, Unit::Seconds), "-0 %");
+  EXPECT_EQ(format_change(-2, -1, Unit::Count), "+50 %");
+  EXPECT_EQ(format_change(std::nullopt, 3, Unit::Count), "n/a");
+  EXPECT_EQ(format_change(3, std::nullopt, Unit::KiB), "n/a");
+}
+
+const CompareRow* find_row(const std::vector<CompareRow>& rows, const std::string& section,
+                           const std::string& label) {
+  for (const auto& r : rows)
+    if (r.section == section && r.label == label) return &r;
+  return nullptr;
+}
+
+TEST(Compare, RowsFromTwoReports) {
+  // A: an older report without a quiet phase or a storm; B: a newer one.
+  const char* a = R"js({
+    "parameters": {"n": 1000, "namespaces": 10, "teams": 10, "api_keys": 4,
+                   "latency_ms": 20, "refresh_interval": "2m"},
+    "environment": {"operator": "0.1.0 (278dd29)", "operator_args": ""},
+    "burst": {"all_ready_after_last_create_seconds": 22.3,
+              "time_to_ready_seconds": {"p50": 13.86, "p99": 22.21},
+              "api_requests_by_method": {"GET": 1000, "PATCH": 2000, "POST": 1669},
+              "apiserver_requests": {"POST secrets": {"requests": 1000, "mean_latency_ms": 18.7}},
+              "iam_requests": 4, "monitoring_token_requests": 20},
+    "idle": {"api_writes": 1203, "sysdigtoken_writes_observed": 1000, "secret_writes_observed": 0},
+    "operator": {"peak_rss_kib": 22680, "steady_rss_kib": 21264, "cpu_seconds_during_bench": 5.83},
+    "targets": [{"met": false}, {"met": true}, {"met": null}]
+  })js";
+  const char* b = R"js({
+    "parameters": {"n": 1000, "namespaces": 10, "teams": 10, "api_keys": 4,
+                   "latency_ms": 20, "refresh_interval": "2m"},
+    "environment": {"operator": "0.1.0 (b8d56bd)", "operator_args": ""},
+    "burst": {"all_ready_after_last_create_seconds": 3.1,
+              "time_to_ready_seconds": {"p50": 1.5, "p99": 2.9},
+              "api_requests_by_method": {"GET": 4, "PATCH": 1000, "POST": 1000, "WATCH": 2},
+              "apiserver_requests": {"APPLY secrets": {"requests": 1000}},
+              "iam_requests": 4, "monitoring_token_requests": 20},
+    "quiet": {"window_seconds": 30.02, "api_writes": 0, "sysdigtoken_writes_observed": 0,
+              "secret_writes_observed": 0, "ibm_requests": 0},
+    "idle": {"api_writes": 0, "sysdigtoken_writes_observed": 0, "secret_writes_observed": 0},
+    "storm": {"all_secrets_rotated_after_storm_start_seconds": 8.5, "monitoring_token_requests": 20},
+    "operator": {"peak_rss_kib": 18000, "steady_rss_kib": null, "cpu_seconds_during_bench": 2.0},
+    "targets": [{"met": true}, {"met": true}]
+  })js";
+  std::string error;
+  auto rows = compare_reports(a, b, &error);
+  ASSERT_TRUE(rows) << error;
+
+  auto* r = find_row(*rows, "Create burst", "all Ready after the last create");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "22.30 s");
+  EXPECT_EQ(r->b, "3.10 s");
+  EXPECT_EQ(r->change, "-86 %");
+
+  r = find_row(*rows, "Create burst", "time to Ready p99");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->change, "-87 %");
+
+  // Methods of either run; a method the other run's object lacks counts 0.
+  r = find_row(*rows, "Create burst", "  WATCH");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "0");
+  EXPECT_EQ(r->b, "2");
+  EXPECT_EQ(r->change, "+2");
+  r = find_row(*rows, "Create burst", "operator API requests");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "4669");
+  EXPECT_EQ(r->b, "2006");
+  r = find_row(*rows, "Create burst", "  POST secrets");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->b, "0");
+  EXPECT_EQ(r->change, "-100 %");
+  EXPECT_TRUE(find_row(*rows, "Create burst", "  APPLY secrets"));
+
+  // Missing values: n/a, and no change.
+  r = find_row(*rows, "Quiet (nothing changing)", "operator API writes");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "n/a");
+  EXPECT_EQ(r->b, "0");
+  EXPECT_EQ(r->change, "n/a");
+  r = find_row(*rows, "Operator", "steady RSS (after the idle window)");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "20.8 MiB");
+  EXPECT_EQ(r->b, "n/a");
+  r = find_row(*rows, "Rotation storm", "every Secret rotated after the first patch");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "n/a");
+  EXPECT_EQ(r->b, "8.50 s");
+
+  r = find_row(*rows, "Idle (one refresh interval)", "writes seen by the watches");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "1000");
+  EXPECT_EQ(r->b, "0");
+  EXPECT_EQ(r->change, "-100 %");
+
+  r = find_row(*rows, "Operator", "peak RSS");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->change, "-21 %");
+
+  r = find_row(*rows, "Run", "SysdigTokens / namespaces / teams / API keys");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "1000 / 10 / 10 / 4");
+  EXPECT_EQ(r->change, "same");
+  r = find_row(*rows, "Run", "operator (version, commit)");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->change, "differs");
+  r = find_row(*rows, "Run", "operator flags");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "none");
+  r = find_row(*rows, "Run", "targets met");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a, "1 of 2");
+  EXPECT_EQ(r->b, "2 of 2");
+
+  EXPECT_FALSE(compare_reports("not json", b, &error));
+  EXPECT_NE(error.find("first"), std::string::npos);
+  EXPECT_FALSE(compare_reports(a, "[1, 2]", &error));
+  EXPECT_NE(error.find("second"), std::string::npos);
+  // Two empty documents: every value n/a.
+  auto empty = compare_reports("{}", "{}");
+  ASSERT_TRUE(empty);
+  for (const auto& row : *empty) {
+    EXPECT_EQ(row.a, "n/a") << row.label;
+    EXPECT_EQ(row.change, "n/a") << row.label;
+  }
+}
+
+TEST(Compare, TableAlignsColumnsUnderSections) {
+  std::vector<CompareRow> rows = {
+      {"Create burst", "all Ready after the last create", "22.30 s", "3.10 s", "-86 %"},
+      {"Create burst", "IAM requests", "4", "4", "="},
+      {"Operator", "peak RSS", "22.1 MiB", "n/a", "n/a"},
+  };
+  std::string t = format_compare(rows, "main", "a-very-long-label-of-a-binary-path/operator");
+  EXPECT_EQ(t.find("A: main\nB: a-very-long-label-of-a-binary-path/operator\n"), 0u);
+  EXPECT_NE(t.find("\n  Create burst\n"), std::string::npos);
+  EXPECT_NE(t.find("\n  Operator\n"), std::string::npos);
+  // One section heading per section, in order.
+  EXPECT_LT(t.find("Create burst"), t.find("Operator"));
+  EXPECT_EQ(t.find("Create burst"), t.rfind("Create burst"));
+  // The long label heads its column as "B"; the short one as itself.
+  std::istringstream in(t);
+  std::string line, header;
+  std::vector<std::string> data;
+  while (std::getline(in, line)) {
+    if (line.find("change") != std::string::npos && line.rfind("change:", 0) != 0) header = line;
+    if (line.rfind("    ", 0) == 0 && line != header) data.push_back(line);
+  }
+  ASSERT_FALSE(header.empty());
+  EXPECT_NE(header.find("main"), std::string::npos);
+  EXPECT_EQ(header.find("a-very-long"), std::string::npos);
+  ASSERT_EQ(data.size(), 3u);
+  // Values are right-aligned: every row (and the header) ends its change
+  // column at the same place, and the A values end at the same column.
+  for (const auto& d : data) EXPECT_EQ(d.size(), header.size()) << d;
+  EXPECT_EQ(data[0].find("22.30 s") + 7, data[1].find(" 4 ") + 2);
+  EXPECT_NE(data[2].find("n/a"), std::string::npos);
 }
 
 }  // namespace
