@@ -292,8 +292,13 @@ class RecorderSink final : public EventSink {
             const std::string& message) override {
     kube::ObjectRef ref{std::string(kApiVersion), std::string(kKind), token.meta.ns,
                         token.meta.name,          token.meta.uid,     token.meta.resource_version};
+    // Failures (Warnings) and rotations are what a person looks for: never
+    // dropped under load. First syncs and repairs may be.
+    const bool important = reason == to_string(Reason::TokenRotated) ||
+                           reason == condition::kRolloutRestarted;
     recorder_->record(ref, warning ? kube::EventType::Warning : kube::EventType::Normal,
-                      std::string(reason), "Reconcile", message);
+                      std::string(reason), "Reconcile", message,
+                      important ? kube::EventPriority::Important : kube::EventPriority::Normal);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <deque>
+#include <list>
 #include <unordered_map>
 #include <vector>
 
@@ -148,6 +149,18 @@ bool TokenBucket::full(Clock::time_point now) const { return level(now) >= burst
 
 // ---------------------------------------------------------- EventRecorder --
 
+namespace {
+
+// How often expired series and budgets are looked for. Pruning walks only
+// the expired series, but the budgets all: once a minute keeps that cheap.
+constexpr auto kPruneInterval = std::chrono::minutes(1);
+
+std::string plural_events(std::size_t n) {
+  return std::to_string(n) + (n == 1 ? " queued event" : " queued events");
+}
+
+}  // namespace
+
 class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(std::shared_ptr<Client> client, std::string controller, std::string instance,
@@ -160,34 +173,50 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
     if (!options_.now) options_.now = [] { return SteadyClock::now(); };
     if (!options_.wall_now) options_.wall_now = [] { return SystemClock::now(); };
     if (!options_.on_error) options_.on_error = log_errors();
-    last_sweep_ = options_.now();
+    last_prune_ = options_.now();
   }
 
-  void record(EventData event);
+  void record(EventData event, EventPriority priority);
   asio::awaitable<void> run();
   void stop();
-  asio::awaitable<void> flush();
-  EventRecorderStats stats() const { return stats_; }
+  asio::awaitable<void> flush(std::chrono::milliseconds timeout);
+  std::chrono::milliseconds flush_timeout() const { return options_.flush_timeout; }
+  EventRecorderStats stats() const;
 
  private:
+  struct Series;
+  using Entry = std::pair<const std::string, Series>;
+
   // One aggregation key: what the API server knows of it and what is pending.
   struct Series {
     EventData data;
     std::string ns;
     std::string event_name;  // empty until the Event exists
     int count = 0;           // occurrences observed
+    int sent = 0;            // of which the API server has been told
     SystemClock::time_point first;
     SystemClock::time_point last;
     SteadyClock::time_point last_seen;
+    std::list<Entry*>::iterator lru;  // its place in lru_
+    bool important = false;
     bool queued = false;
     bool sending = false;
+    bool final = false;  // ended: its last patch, then it is forgotten
   };
+  using SeriesMap = std::unordered_map<std::string, Series>;
 
   asio::awaitable<void> send(Series& s);
   bool take_object_budget(const ObjectRef& regarding, SteadyClock::time_point now);
-  void sweep(SteadyClock::time_point now);
-  void evict_oldest();
+  static bool known(const Series& s) { return !s.event_name.empty() || s.sending; }
+  void enqueue(const std::string& key, Series& s);
+  void make_room();
+  void maybe_prune(SteadyClock::time_point now);
+  void prune(SteadyClock::time_point now);
+  void evict_oldest(SteadyClock::time_point now);
+  void retire(SeriesMap::iterator it, SteadyClock::time_point now);
+  void forget(SeriesMap::iterator it);
   void drop(const std::string& key, std::string_view why);
+  void drop_queue(std::string_view why);
   void report(std::string_view ns, std::string code, std::string message);
   void wake_sender();
   void notify_idle();
@@ -198,18 +227,30 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
   std::string instance_;
   EventRecorderOptions options_;
   net::RateLimiter limiter_;
-  std::unordered_map<std::string, Series> series_;
+  SeriesMap series_;
+  // The series, least recently seen first: expiry and the max_series cap
+  // look at the front only instead of at every series.
+  std::list<Entry*> lru_;
   std::unordered_map<std::string, TokenBucket> budgets_;
   std::deque<std::string> queue_;
   std::shared_ptr<asio::steady_timer> signal_;
   std::vector<std::shared_ptr<asio::steady_timer>> idle_waiters_;
-  SteadyClock::time_point last_sweep_;
+  SteadyClock::time_point last_prune_;
   std::uint64_t last_unique_ = 0;
+  std::uint64_t retired_ = 0;
   EventRecorderStats stats_;
   bool running_ = false;
   bool stopped_ = false;
   bool in_flight_ = false;
 };
+
+EventRecorderStats EventRecorder::Impl::stats() const {
+  EventRecorderStats st = stats_;
+  st.queued = queue_.size();
+  st.tracked_series = series_.size();
+  st.tracked_objects = budgets_.size();
+  return st;
+}
 
 void EventRecorder::Impl::report(std::string_view ns, std::string code, std::string message) {
   options_.on_error(ErrorReport{"event-recorder", resources::events().collection_path(ns),
@@ -246,28 +287,61 @@ bool EventRecorder::Impl::take_object_budget(const ObjectRef& regarding,
   return it->second.try_take(now);
 }
 
-void EventRecorder::Impl::sweep(SteadyClock::time_point now) {
-  last_sweep_ = now;
-  for (auto it = series_.begin(); it != series_.end();) {
-    const Series& s = it->second;
-    if (!s.queued && !s.sending && now - s.last_seen > options_.series_window) {
-      it = series_.erase(it);
-    } else {
-      ++it;
-    }
+void EventRecorder::Impl::forget(SeriesMap::iterator it) {
+  lru_.erase(it->second.lru);
+  series_.erase(it);
+}
+
+// A series leaves the recorder's memory. An Important one whose count has
+// not all reached the API server first gets its last patch: it is renamed
+// out of the way (a new occurrence starts a new series under the key) and
+// queued; once sent, it is forgotten like any other.
+void EventRecorder::Impl::retire(SeriesMap::iterator it, SteadyClock::time_point now) {
+  Series& s = it->second;
+  if (!s.important || s.final || s.count <= s.sent || s.event_name.empty()) {
+    forget(it);
+    return;
+  }
+  auto node = series_.extract(it);
+  node.key() = "retired:" + std::to_string(++retired_);
+  auto inserted = series_.insert(std::move(node)).position;
+  *inserted->second.lru = &*inserted;
+  Series& retired = inserted->second;
+  retired.final = true;
+  take_object_budget(retired.data.regarding, now);  // sent whether or not a token is left
+  enqueue(inserted->first, retired);
+}
+
+void EventRecorder::Impl::maybe_prune(SteadyClock::time_point now) {
+  if (now - last_prune_ >= kPruneInterval) prune(now);
+}
+
+void EventRecorder::Impl::prune(SteadyClock::time_point now) {
+  last_prune_ = now;
+  // lru_ is in the order of last_seen: the expired series are a prefix.
+  // Collected first, as retiring one may queue it and so drop another.
+  std::vector<std::string> expired;
+  for (Entry* e : lru_) {
+    const Series& s = e->second;
+    if (now - s.last_seen <= options_.series_window) break;
+    if (!s.queued && !s.sending) expired.push_back(e->first);
+  }
+  for (const auto& key : expired) {
+    auto it = series_.find(key);
+    if (it != series_.end() && !it->second.queued && !it->second.sending) retire(it, now);
   }
   for (auto it = budgets_.begin(); it != budgets_.end();) {
     it = it->second.full(now) ? budgets_.erase(it) : std::next(it);
   }
 }
 
-void EventRecorder::Impl::evict_oldest() {
-  auto oldest = series_.end();
-  for (auto it = series_.begin(); it != series_.end(); ++it) {
-    if (it->second.queued || it->second.sending) continue;
-    if (oldest == series_.end() || it->second.last_seen < oldest->second.last_seen) oldest = it;
+void EventRecorder::Impl::evict_oldest(SteadyClock::time_point now) {
+  for (Entry* e : lru_) {
+    const Series& s = e->second;
+    if (s.queued || s.sending) continue;
+    retire(series_.find(e->first), now);
+    return;
   }
-  if (oldest != series_.end()) series_.erase(oldest);
 }
 
 void EventRecorder::Impl::drop(const std::string& key, std::string_view why) {
@@ -279,10 +353,61 @@ void EventRecorder::Impl::drop(const std::string& key, std::string_view why) {
          "event " + std::string(to_string(s.data.type)) + " " + s.data.reason + " about " +
              s.data.regarding.kind + " " + object_key(s.data.regarding.ns, s.data.regarding.name) +
              " dropped: " + std::string(why));
-  if (!s.sending) series_.erase(it);
+  if (!s.sending) forget(it);
 }
 
-void EventRecorder::Impl::record(EventData event) {
+// Everything queued is given up at once, with one report: at shutdown the
+// queue can hold a thousand events, and a line for each would bury the
+// reason.
+void EventRecorder::Impl::drop_queue(std::string_view why) {
+  auto queue = std::move(queue_);
+  queue_.clear();
+  std::size_t n = 0;
+  std::string ns;
+  bool one_namespace = true;
+  for (const auto& key : queue) {
+    auto it = series_.find(key);
+    if (it == series_.end()) continue;
+    Series& s = it->second;
+    s.queued = false;
+    if (n++ == 0) {
+      ns = s.ns;
+    } else if (s.ns != ns) {
+      one_namespace = false;
+    }
+    if (!s.sending) forget(it);
+  }
+  if (n == 0) return;
+  stats_.dropped += n;
+  report(one_namespace ? ns : std::string(), "Dropped",
+         plural_events(n) + " dropped: " + std::string(why));
+}
+
+// Makes room in the full queue for an Important event: the oldest queued
+// Normal-priority event leaves it. Dropped if the API server has not seen
+// it; else its count stays in the series for the next patch, as over a
+// budget. When all are Important, nothing leaves and the queue grows.
+void EventRecorder::Impl::make_room() {
+  for (auto q = queue_.begin(); q != queue_.end(); ++q) {
+    auto it = series_.find(*q);
+    if (it == series_.end() || it->second.important) continue;
+    std::string key = std::move(*q);
+    queue_.erase(q);
+    Series& s = it->second;
+    s.queued = false;
+    if (!known(s)) drop(key, "event queue full, room made for an important event");
+    return;
+  }
+}
+
+void EventRecorder::Impl::enqueue(const std::string& key, Series& s) {
+  if (queue_.size() >= options_.max_queue) make_room();
+  s.queued = true;
+  queue_.push_back(key);
+  wake_sender();
+}
+
+void EventRecorder::Impl::record(EventData event, EventPriority priority) {
   ++stats_.recorded;
   if (stopped_) {
     ++stats_.dropped;
@@ -290,9 +415,8 @@ void EventRecorder::Impl::record(EventData event) {
   }
   auto now = options_.now();
   auto wall = options_.wall_now();
-  if (now - last_sweep_ > std::chrono::minutes(1) || series_.size() >= options_.max_series) {
-    sweep(now);
-  }
+  maybe_prune(now);
+  bool important = priority == EventPriority::Important || event.type == EventType::Warning;
   event.reason = truncate_utf8(event.reason, kEventFieldMaxBytes);
   event.action = truncate_utf8(event.action, kEventFieldMaxBytes);
   event.note = truncate_utf8(event.note, kEventNoteMaxBytes);
@@ -301,40 +425,46 @@ void EventRecorder::Impl::record(EventData event) {
   auto it = series_.find(key);
   if (it != series_.end() && !it->second.queued && !it->second.sending &&
       now - it->second.last_seen > options_.series_window) {
-    series_.erase(it);  // the old series is over; start a new Event
+    retire(it, now);  // the old series is over; start a new Event
     it = series_.end();
   }
   if (it == series_.end()) {
-    if (series_.size() >= options_.max_series) evict_oldest();
+    if (series_.size() >= options_.max_series) evict_oldest(now);
     Series s;
     s.ns = event_namespace(event.regarding);
     s.data = std::move(event);
     s.count = 1;
     s.first = s.last = wall;
     s.last_seen = now;
+    s.important = important;
     it = series_.emplace(key, std::move(s)).first;
+    it->second.lru = lru_.insert(lru_.end(), &*it);
   } else {
-    ++it->second.count;
-    it->second.last = wall;
-    it->second.last_seen = now;
+    Series& s = it->second;
+    ++s.count;
+    s.last = wall;
+    s.last_seen = now;
+    s.important = s.important || important;
+    lru_.splice(lru_.end(), lru_, s.lru);
   }
   Series& s = it->second;
   if (s.queued) return;  // folds into the request already waiting
 
   // Over a budget, a series the API server knows (or is being told about)
-  // keeps the count for its next patch; anything else is dropped.
-  bool known = !s.event_name.empty() || s.sending;
+  // keeps the count for its next patch. A new Normal-priority event is
+  // dropped; a new Important one is queued all the same.
   if (!take_object_budget(s.data.regarding, now)) {
-    if (!known) drop(key, "over the per-object event budget");
+    if (known(s)) return;
+    if (!s.important) {
+      drop(key, "over the per-object event budget");
+      return;
+    }
+  }
+  if (queue_.size() >= options_.max_queue && !s.important) {
+    if (!known(s)) drop(key, "event queue full");
     return;
   }
-  if (queue_.size() >= options_.max_queue) {
-    if (!known) drop(key, "event queue full");
-    return;
-  }
-  s.queued = true;
-  queue_.push_back(std::move(key));
-  wake_sender();
+  enqueue(key, s);
 }
 
 asio::awaitable<void> EventRecorder::Impl::send(Series& s) {
@@ -356,6 +486,7 @@ asio::awaitable<void> EventRecorder::Impl::send(Series& s) {
       auto created = co_await client->create(events, ns, body);
       if (created) {
         s.event_name = object.name;
+        s.sent = count;
         ++stats_.created;
         co_return;
       }
@@ -371,6 +502,7 @@ asio::awaitable<void> EventRecorder::Impl::send(Series& s) {
     PatchOptions options;
     auto patched = co_await client->patch(events, ns, name, PatchType::Merge, patch, options);
     if (patched) {
+      s.sent = count;
       ++stats_.patched;
       co_return;
     }
@@ -392,10 +524,17 @@ asio::awaitable<void> EventRecorder::Impl::run() {
   running_ = true;
   signal_ = std::make_shared<asio::steady_timer>(executor);
   while (!stopped_) {
+    maybe_prune(options_.now());
     if (queue_.empty()) {
       notify_idle();
       auto signal = signal_;
-      signal->expires_at(SteadyClock::time_point::max());
+      // Idle, the sender still wakes for expiry while anything is remembered
+      // (once per prune interval), and sleeps for good once nothing is.
+      if (series_.empty() && budgets_.empty()) {
+        signal->expires_at(SteadyClock::time_point::max());
+      } else {
+        signal->expires_after(kPruneInterval);
+      }
       co_await signal->async_wait(use_tuple);
       continue;
     }
@@ -416,15 +555,10 @@ asio::awaitable<void> EventRecorder::Impl::run() {
     }
     s.sending = false;
     in_flight_ = false;
-    if (s.event_name.empty() && !s.queued) series_.erase(key);  // nothing on the server
+    // Nothing on the server, or the last patch of an ended series: done.
+    if ((s.event_name.empty() || s.final) && !s.queued) forget(series_.find(key));
   }
-  for (const auto& key : queue_) {
-    auto it = series_.find(key);
-    if (it == series_.end()) continue;
-    it->second.queued = false;
-    drop(key, "recorder stopped");
-  }
-  queue_.clear();
+  drop_queue("shutdown, the recorder stopped");
   running_ = false;
   signal_.reset();
   notify_idle();
@@ -436,13 +570,25 @@ void EventRecorder::Impl::stop() {
   notify_idle();
 }
 
-asio::awaitable<void> EventRecorder::Impl::flush() {
+asio::awaitable<void> EventRecorder::Impl::flush(std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
   auto executor = co_await asio::this_coro::executor;
+  // Real time, not options_.now: this is how long the caller waits.
+  auto start = SteadyClock::now();
+  auto deadline = SteadyClock::time_point::max();
+  if (timeout < std::chrono::duration_cast<std::chrono::milliseconds>(deadline - start)) {
+    deadline = start + std::max(timeout, std::chrono::milliseconds(0));
+  }
   while (!stopped_ && (!queue_.empty() || in_flight_)) {
-    auto waiter = std::make_shared<asio::steady_timer>(executor, SteadyClock::time_point::max());
+    if (SteadyClock::now() >= deadline) {
+      drop_queue("shutdown, flush did not finish within " + std::to_string(timeout.count()) +
+                 "ms");
+      co_return;
+    }
+    auto waiter = std::make_shared<asio::steady_timer>(executor, deadline);
     idle_waiters_.push_back(waiter);
     co_await waiter->async_wait(use_tuple);
+    std::erase(idle_waiters_, waiter);  // when the deadline, not notify_idle, ended the wait
   }
 }
 
@@ -454,14 +600,14 @@ EventRecorder::EventRecorder(std::shared_ptr<Client> client, std::string reporti
 EventRecorder::~EventRecorder() { impl_->stop(); }
 
 void EventRecorder::record(const ObjectRef& regarding, EventType type, std::string reason,
-                           std::string action, std::string note) {
+                           std::string action, std::string note, EventPriority priority) {
   EventData event;
   event.regarding = regarding;
   event.type = type;
   event.reason = std::move(reason);
   event.action = std::move(action);
   event.note = std::move(note);
-  impl_->record(std::move(event));
+  impl_->record(std::move(event), priority);
 }
 
 asio::awaitable<void> EventRecorder::run() {
@@ -471,9 +617,15 @@ asio::awaitable<void> EventRecorder::run() {
 
 void EventRecorder::stop() { impl_->stop(); }
 
+asio::awaitable<void> EventRecorder::flush(std::chrono::milliseconds timeout) {
+  auto impl = impl_;
+  co_await impl->flush(timeout);
+}
+
 asio::awaitable<void> EventRecorder::flush() {
   auto impl = impl_;
-  co_await impl->flush();
+  auto timeout = impl->flush_timeout();
+  co_await impl->flush(timeout);
 }
 
 EventRecorderStats EventRecorder::stats() const { return impl_->stats(); }

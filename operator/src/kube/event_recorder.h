@@ -11,11 +11,38 @@
 // Two budgets keep a flapping object from flooding the API server: a per-object
 // token bucket (client-go's spam filter: burst 25, then one request per five
 // minutes) and an overall rate limit on requests (25/s, burst 100). Over the
-// per-object budget, a repeat of an existing series is still counted and its
-// count reaches the API server with the next patch that is sent; anything else
-// over a budget, or beyond the bounded queue, is dropped and reported through
-// on_error. Failed requests are reported the same way and never retried in a
-// loop.
+// per-object budget, or when the bounded queue (max_queue distinct events) is
+// full, a repeat of an existing series is still counted and its count
+// reaches the API server with the next patch that is sent.
+//
+// What happens to anything else depends on the occurrence's priority.
+// Warning events are always Important; a Normal event is when the caller
+// says so.
+//   - Normal: over a budget or beyond the full queue it is dropped.
+//   - Important: it is never dropped for want of room. Over the per-object
+//     budget a new event is queued all the same. When the queue is full, the
+//     oldest queued Normal-priority event makes room (dropped if the API
+//     server has not seen it, else its count waits for the next patch); if
+//     every queued event is Important, the queue grows past max_queue. That
+//     growth is bounded: an aggregation key is queued at most once (repeats
+//     fold into it), so the excess is at most the number of distinct
+//     Important events waiting, in practice a few per object.
+// A repeat that is Important makes its whole series Important.
+//
+// Recorder state expires instead of growing with every object ever seen: a
+// series is forgotten once the series window has passed since its last
+// occurrence (beyond max_series the least recently seen is forgotten
+// earlier), a per-object budget once its bucket is full again (a full
+// bucket is what a new one would be). An Important series whose count the
+// API server has not seen yet gets one last patch instead of being
+// forgotten. Expiry is checked at most once a minute, on record() and in the
+// sender (which wakes for it only while anything is remembered); queued and
+// in-flight events are never forgotten.
+//
+// Dropped events and failed requests are reported through on_error; failed
+// requests are never retried in a loop. flush() is bounded by flush_timeout
+// (5 s), so that a shutdown fits Kubernetes' grace period: what is still
+// queued when it expires is dropped and reported once with its count.
 //
 // Single-threaded: use from the executor's thread that runs run().
 #pragma once
@@ -47,6 +74,11 @@ struct ObjectRef {
 
 enum class EventType { Normal, Warning };
 std::string_view to_string(EventType type);
+
+// Whether an occurrence may be dropped when a budget or the queue is
+// exhausted (Normal) or must reach the API server (Important). Warning
+// events are always Important.
+enum class EventPriority { Normal, Important };
 
 // API validation limits of events.k8s.io/v1.
 inline constexpr std::size_t kEventNoteMaxBytes = 1024;
@@ -123,10 +155,15 @@ struct EventRecorderOptions {
   // Per regarding object: burst, then one request per refill period.
   double per_object_burst = 25;
   std::chrono::milliseconds per_object_refill{std::chrono::minutes(5)};
-  // Distinct events waiting to be sent; more are dropped.
+  // Distinct events waiting to be sent; more Normal-priority ones are
+  // dropped (Important ones displace them, or are queued beyond this).
   std::size_t max_queue = 1000;
-  // Series remembered for aggregation; the oldest are forgotten beyond this.
+  // Series remembered for aggregation; the least recently seen are forgotten
+  // beyond this (queued and in-flight ones only once they are sent).
   std::size_t max_series = 4096;
+  // How long flush() waits for the queue to drain; what is still queued
+  // then is dropped. Well inside the 30 s termination grace period.
+  std::chrono::milliseconds flush_timeout{std::chrono::seconds(5)};
   // Told about failed requests and dropped events (component
   // "event-recorder", the Events path of the namespace, code "Dropped" for a
   // dropped event); log_errors() when empty.
@@ -142,6 +179,10 @@ struct EventRecorderStats {
   std::uint64_t patched = 0;   // series patches sent
   std::uint64_t dropped = 0;   // occurrences that will never reach the API server
   std::uint64_t failed = 0;    // requests that failed
+  // Current state, not counters.
+  std::size_t queued = 0;           // distinct events waiting to be sent
+  std::size_t tracked_series = 0;   // series remembered for aggregation
+  std::size_t tracked_objects = 0;  // per-object budgets remembered
 };
 
 class EventRecorder {
@@ -157,15 +198,21 @@ class EventRecorder {
 
   // Queues an occurrence; returns at once. Ignored after stop(). The API
   // requires a reason and an action (CamelCase, e.g. "TokenRotated",
-  // "Reconcile"); the note is for people and cut to 1024 bytes.
+  // "Reconcile"); the note is for people and cut to 1024 bytes. Warning
+  // events are Important whatever `priority` says.
   void record(const ObjectRef& regarding, EventType type, std::string reason, std::string action,
-              std::string note);
+              std::string note, EventPriority priority = EventPriority::Normal);
 
   // Sends queued events until stop(); returns once the request in flight (if
-  // any) has finished. Events still queued then are dropped.
+  // any) has finished. Events still queued then are dropped (one report).
   boost::asio::awaitable<void> run();
   void stop();
-  // Waits until nothing is queued or in flight, or until stop().
+  // Waits until nothing is queued or in flight, until stop(), or until
+  // `timeout` has passed (real time). At the timeout, the events still
+  // queued are dropped and reported once with their count (reason
+  // "shutdown"); a request in flight is left to finish.
+  boost::asio::awaitable<void> flush(std::chrono::milliseconds timeout);
+  // flush(options.flush_timeout).
   boost::asio::awaitable<void> flush();
 
   EventRecorderStats stats() const;

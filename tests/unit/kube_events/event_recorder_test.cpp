@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
@@ -42,6 +44,13 @@ EventData occurrence(std::string reason = "SyncFailed", std::string note = "it b
   e.reason = std::move(reason);
   e.action = "Reconcile";
   e.note = std::move(note);
+  return e;
+}
+
+// A Normal-type occurrence: Normal priority unless recorded as Important.
+EventData notice(std::string reason = "Synced", std::string note = "all good") {
+  EventData e = occurrence(std::move(reason), std::move(note));
+  e.type = EventType::Normal;
   return e;
 }
 
@@ -201,6 +210,20 @@ void record(EventRecorder& r, const EventData& e) {
   r.record(e.regarding, e.type, e.reason, e.action, e.note);
 }
 
+void record(EventRecorder& r, const EventData& e, EventPriority priority) {
+  r.record(e.regarding, e.type, e.reason, e.action, e.note, priority);
+}
+
+std::multiset<std::string> reasons(const std::vector<json>& events) {
+  std::multiset<std::string> out;
+  for (const auto& e : events) out.insert(e["reason"].get<std::string>());
+  return out;
+}
+
+int series_count(const json& event) {
+  return event.contains("series") ? event["series"]["count"].get<int>() : 1;
+}
+
 // Starts the recorder's sender, runs body, stops it.
 template <typename F>
 void with_recorder(EventRecorder& recorder, F&& body) {
@@ -288,23 +311,23 @@ TEST(EventRecorder, ASeriesEndsAfterTheWindowAndANewEventStarts) {
   EXPECT_EQ(f.events().size(), 2u);
 }
 
-TEST(EventRecorder, PerObjectBudgetDropsNewEventsButKeepsTheSeriesCount) {
+TEST(EventRecorder, PerObjectBudgetDropsNewNormalEventsButKeepsTheSeriesCount) {
   Fixture f;
   auto o = f.options();
   o.per_object_burst = 2;
   o.per_object_refill = 5min;
   EventRecorder recorder(f.api, "ctl", "pod-1", o);
   with_recorder(recorder, [&]() -> asio::awaitable<void> {
-    record(recorder, occurrence("A"));  // create: 1st token
+    record(recorder, notice("A"));  // create: 1st token
     co_await recorder.flush();
-    record(recorder, occurrence("A"));  // patch count 2: 2nd token
+    record(recorder, notice("A"));  // patch count 2: 2nd token
     co_await recorder.flush();
-    record(recorder, occurrence("A"));  // over budget: counted only (3)
-    record(recorder, occurrence("B"));  // over budget: a new event is dropped
+    record(recorder, notice("A"));  // over budget: counted only (3)
+    record(recorder, notice("B"));  // over budget: a new event is dropped
     co_await recorder.flush();
     EXPECT_EQ(f.api->calls.size(), 2u);
     f.now += 5min;
-    record(recorder, occurrence("A"));  // one token again: patch count 4
+    record(recorder, notice("A"));  // one token again: patch count 4
     co_await recorder.flush();
   });
   auto events = f.events();
@@ -316,14 +339,14 @@ TEST(EventRecorder, PerObjectBudgetDropsNewEventsButKeepsTheSeriesCount) {
   EXPECT_NE(f.errors[0].find("per-object"), std::string::npos) << f.errors[0];
 }
 
-TEST(EventRecorder, AFloodOfDistinctEventsIsBoundedByTheQueue) {
+TEST(EventRecorder, AFloodOfDistinctNormalEventsIsBoundedByTheQueue) {
   Fixture f;
   auto o = f.options();
   o.max_queue = 3;
   o.per_object_burst = 1000;
   EventRecorder recorder(f.api, "ctl", "pod-1", o);
   with_recorder(recorder, [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 10; ++i) record(recorder, occurrence("R" + std::to_string(i)));
+    for (int i = 0; i < 10; ++i) record(recorder, notice("R" + std::to_string(i)));
     co_await recorder.flush();
   });
   EXPECT_EQ(f.events().size(), 3u);
@@ -423,6 +446,274 @@ TEST(EventRecorder, StopEndsRunAndLaterRecordsAreDropped) {
   EXPECT_TRUE(returned);
   EXPECT_EQ(f.api->calls.size(), 1u);
   EXPECT_EQ(recorder.stats().dropped, 1u);
+}
+
+// --------------------------------------------------- important events --
+
+TEST(EventRecorder, AnImportantEventDisplacesTheOldestNormalOneFromAFullQueue) {
+  Fixture f;
+  auto o = f.options();
+  o.max_queue = 3;
+  o.per_object_burst = 1000;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) record(recorder, notice("R" + std::to_string(i)));
+    record(recorder, notice("Late"));  // Normal: the full queue drops it
+    EXPECT_EQ(recorder.stats().dropped, 1u);
+    record(recorder, occurrence("Broken"));  // a Warning: takes R0's place
+    EXPECT_EQ(recorder.stats().queued, 3u);
+    co_await recorder.flush();
+  });
+  EXPECT_EQ(reasons(f.events()), (std::multiset<std::string>{"R1", "R2", "Broken"}));
+  EXPECT_EQ(recorder.stats().dropped, 2u);
+  ASSERT_EQ(f.errors.size(), 2u);
+  EXPECT_NE(f.errors[1].find("R0"), std::string::npos) << f.errors[1];
+  EXPECT_NE(f.errors[1].find("important"), std::string::npos) << f.errors[1];
+}
+
+TEST(EventRecorder, ANormalEventRecordedAsImportantIsKeptToo) {
+  Fixture f;
+  auto o = f.options();
+  o.max_queue = 2;
+  o.per_object_burst = 1000;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    record(recorder, notice("R0"));
+    record(recorder, notice("R1"));
+    record(recorder, notice("Rotated"), EventPriority::Important);
+    co_await recorder.flush();
+  });
+  EXPECT_EQ(reasons(f.events()), (std::multiset<std::string>{"R1", "Rotated"}));
+  EXPECT_EQ(recorder.stats().dropped, 1u);
+}
+
+TEST(EventRecorder, AQueueOfImportantEventsGrowsAndRepeatsStillFold) {
+  Fixture f;
+  auto o = f.options();
+  o.max_queue = 2;
+  o.per_object_burst = 1000;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 4; ++i) record(recorder, occurrence("W" + std::to_string(i)));
+    record(recorder, occurrence("W0"));  // folds into the queued W0
+    EXPECT_EQ(recorder.stats().queued, 4u);
+    record(recorder, notice("N"));  // Normal, and nothing to displace: dropped
+    co_await recorder.flush();
+  });
+  auto events = f.events();
+  EXPECT_EQ(reasons(events), (std::multiset<std::string>{"W0", "W1", "W2", "W3"}));
+  for (const auto& e : events) EXPECT_EQ(series_count(e), e["reason"] == "W0" ? 2 : 1);
+  EXPECT_EQ(f.api->calls.size(), 4u);
+  EXPECT_EQ(recorder.stats().dropped, 1u);
+}
+
+TEST(EventRecorder, OverThePerObjectBudgetAnImportantNewEventIsStillSent) {
+  Fixture f;
+  auto o = f.options();
+  o.per_object_burst = 1;
+  o.per_object_refill = 5min;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    record(recorder, notice("A"));  // the only token
+    co_await recorder.flush();
+    record(recorder, occurrence("B"));  // a Warning over budget: sent anyway
+    record(recorder, notice("C"));      // Normal over budget: dropped
+    co_await recorder.flush();
+  });
+  EXPECT_EQ(reasons(f.events()), (std::multiset<std::string>{"A", "B"}));
+  EXPECT_EQ(recorder.stats().dropped, 1u);
+  ASSERT_EQ(f.errors.size(), 1u);
+  EXPECT_NE(f.errors[0].find("C about"), std::string::npos) << f.errors[0];
+}
+
+TEST(EventRecorder, AnImportantRepeatOverTheBudgetIsCountedInTheNextPatch) {
+  Fixture f;
+  auto o = f.options();
+  o.per_object_burst = 2;
+  o.per_object_refill = 5min;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    record(recorder, occurrence("A"));  // create
+    co_await recorder.flush();
+    record(recorder, occurrence("A"));  // patch, count 2
+    co_await recorder.flush();
+    f.wall += 1s;
+    record(recorder, occurrence("A"));  // over budget: counted (3), no request
+    record(recorder, occurrence("B"));  // over budget, new and a Warning: created
+    co_await recorder.flush();
+    EXPECT_EQ(f.api->count("patch", "events"), 1u);
+    f.now += 5min;
+    f.wall += 1s;
+    record(recorder, occurrence("A"));  // a token again: the patch carries 4
+    co_await recorder.flush();
+  });
+  auto events = f.events();
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& e : events) {
+    if (e["reason"] == "A") {
+      EXPECT_EQ(e["series"]["count"], 4);
+      EXPECT_EQ(e["series"]["lastObservedTime"], "2026-11-28T10:00:02.000000Z");
+    } else {
+      EXPECT_EQ(series_count(e), 1);
+    }
+  }
+  EXPECT_EQ(f.api->count("patch", "events"), 2u);
+  EXPECT_EQ(recorder.stats().dropped, 0u);
+  EXPECT_TRUE(f.errors.empty());
+}
+
+TEST(EventRecorder, AnEndedImportantSeriesSendsItsUnsentCountInALastPatch) {
+  Fixture f;
+  auto o = f.options();
+  o.series_window = 10min;
+  o.per_object_burst = 2;
+  o.per_object_refill = 5min;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  EventData normal = notice("Flapping");
+  normal.regarding = config_map("other", "uid-cm-2");
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      record(recorder, occurrence("A"));  // created, patched (2), then counted (3)
+      record(recorder, normal);           // the same for a Normal series
+      co_await recorder.flush();
+    }
+    EXPECT_EQ(f.api->calls.size(), 4u);
+    f.now += 11min;  // both series are over, nothing more comes
+    record(recorder, notice("Tick"));  // expiry runs
+    co_await recorder.flush();
+    record(recorder, occurrence("A"));  // after the window: a new Event
+    co_await recorder.flush();
+  });
+  std::map<std::string, std::multiset<int>> counts;
+  for (const auto& e : f.events()) counts[e["reason"]].insert(series_count(e));
+  // The Important series got its last count; the Normal one keeps today's
+  // rule and its count over the budget is forgotten with it.
+  EXPECT_EQ(counts["A"], (std::multiset<int>{1, 3}));
+  EXPECT_EQ(counts["Flapping"], (std::multiset<int>{2}));
+  EXPECT_EQ(f.api->count("patch", "events"), 3u);
+  EXPECT_TRUE(f.errors.empty());
+}
+
+// ------------------------------------------------------------- expiry --
+
+TEST(EventRecorder, SeriesAndBudgetsAreForgottenAfterTheWindow) {
+  Fixture f;
+  auto o = f.options();
+  o.series_window = 10min;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  auto about = [](int i) {
+    EventData e = notice();
+    e.regarding = config_map("cm-" + std::to_string(i), "uid-" + std::to_string(i));
+    return e;
+  };
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 50; ++i) record(recorder, about(i));
+    co_await recorder.flush();
+    EXPECT_EQ(recorder.stats().tracked_series, 50u);
+    EXPECT_EQ(recorder.stats().tracked_objects, 50u);
+    f.now += 2min;  // a prune runs, but nothing has expired yet
+    record(recorder, about(100));
+    co_await recorder.flush();
+    EXPECT_EQ(recorder.stats().tracked_series, 51u);
+    EXPECT_EQ(recorder.stats().tracked_objects, 51u);
+    f.now += 9min;  // the first 50 are past the window; every bucket is full
+    record(recorder, about(101));
+    co_await recorder.flush();
+    EXPECT_EQ(recorder.stats().tracked_series, 2u);   // 100 and 101
+    EXPECT_EQ(recorder.stats().tracked_objects, 1u);  // 101: 100's is full again
+    f.now += 30s;  // within the prune interval: nothing is looked at
+    record(recorder, about(102));
+    EXPECT_EQ(recorder.stats().tracked_series, 3u);
+    co_await recorder.flush();
+  });
+  EXPECT_EQ(f.api->count("create", "events"), 53u);
+}
+
+TEST(EventRecorder, BeyondMaxSeriesTheLeastRecentlySeenIsForgotten) {
+  Fixture f;
+  auto o = f.options();
+  o.max_series = 3;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (const char* r : {"A", "B", "C"}) record(recorder, notice(r));
+    co_await recorder.flush();
+    record(recorder, notice("A"));  // A is seen again: B is now the oldest
+    co_await recorder.flush();
+    record(recorder, notice("D"));  // B is forgotten
+    co_await recorder.flush();
+    EXPECT_EQ(recorder.stats().tracked_series, 3u);
+    record(recorder, notice("A"));  // A is still a series: a patch
+    record(recorder, notice("B"));  // B starts over: a new Event
+    co_await recorder.flush();
+  });
+  std::map<std::string, std::multiset<int>> counts;
+  for (const auto& e : f.events()) counts[e["reason"]].insert(series_count(e));
+  EXPECT_EQ(counts["A"], (std::multiset<int>{3}));
+  EXPECT_EQ(counts["B"], (std::multiset<int>{1, 1}));
+  EXPECT_EQ(f.api->count("create", "events"), 5u);
+  EXPECT_EQ(f.api->count("patch", "events"), 2u);
+}
+
+// -------------------------------------------------------------- flush --
+
+TEST(EventRecorder, FlushReturnsByItsTimeoutAndReportsTheDropsOnce) {
+  Fixture f;
+  f.api->latency = 500ms;
+  EventRecorder recorder(f.api, "ctl", "pod-1", f.options());
+  std::chrono::steady_clock::duration waited{};
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 5; ++i) record(recorder, occurrence("R" + std::to_string(i)));
+    const auto timeout = 100ms;
+    auto start = std::chrono::steady_clock::now();
+    co_await recorder.flush(timeout);
+    waited = std::chrono::steady_clock::now() - start;
+    // R0 is in flight; the four behind it are given up.
+    EXPECT_EQ(recorder.stats().queued, 0u);
+    EXPECT_EQ(recorder.stats().dropped, 4u);
+  });
+  EXPECT_GE(waited, 100ms);
+  EXPECT_LT(waited, 400ms);
+  ASSERT_EQ(f.errors.size(), 1u);
+  EXPECT_NE(f.errors[0].find("4 queued events dropped: shutdown"), std::string::npos)
+      << f.errors[0];
+  EXPECT_EQ(reasons(f.events()), (std::multiset<std::string>{"R0"}));  // finished after stop()
+  EXPECT_EQ(recorder.stats().created, 1u);
+}
+
+TEST(EventRecorder, FlushWithoutATimeoutUsesTheOption) {
+  Fixture f;
+  f.api->latency = 500ms;
+  auto o = f.options();
+  o.flush_timeout = 50ms;
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  std::chrono::steady_clock::duration waited{};
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) record(recorder, notice("R" + std::to_string(i)));
+    auto start = std::chrono::steady_clock::now();
+    co_await recorder.flush();
+    waited = std::chrono::steady_clock::now() - start;
+  });
+  EXPECT_LT(waited, 400ms);
+  EXPECT_EQ(recorder.stats().dropped, 2u);
+  ASSERT_EQ(f.errors.size(), 1u);
+  EXPECT_NE(f.errors[0].find("2 queued events"), std::string::npos) << f.errors[0];
+}
+
+TEST(EventRecorder, StopDropsWhatIsQueuedWithOneReport) {
+  Fixture f;
+  f.api->latency = 200ms;
+  EventRecorder recorder(f.api, "ctl", "pod-1", f.options());
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 5; ++i) record(recorder, occurrence("R" + std::to_string(i)));
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer pause(executor, 20ms);
+    co_await pause.async_wait(asio::use_awaitable);  // R0 is now in flight
+  });
+  EXPECT_EQ(recorder.stats().created, 1u);
+  EXPECT_EQ(recorder.stats().dropped, 4u);
+  ASSERT_EQ(f.errors.size(), 1u);
+  EXPECT_NE(f.errors[0].find("4 queued events dropped: shutdown"), std::string::npos)
+      << f.errors[0];
 }
 
 }  // namespace
