@@ -983,6 +983,18 @@ json ibm_total(const json& fake) {
   return n;
 }
 
+// The fake's request counts of a phase into `into`: fake_requests, and IAM,
+// Monitoring, Monitoring token and all IBM requests (null when unknown).
+void add_fake_counts(const Phase& p, json& into) {
+  json fake = fake_requests(p);
+  const bool known = !fake.is_null();
+  into["iam_requests"] = known ? json(iam_count(fake)) : json(nullptr);
+  into["monitoring_requests"] = known ? json(monitoring_count(fake)) : json(nullptr);
+  into["monitoring_token_requests"] = known ? json(token_count(fake)) : json(nullptr);
+  into["ibm_requests"] = ibm_total(fake);
+  into["fake_requests"] = std::move(fake);
+}
+
 json Bench::report() const {
   json r;
   const int n = layout_.n;
@@ -1047,11 +1059,7 @@ json Bench::report() const {
     b["reconciles_by_result"] = reconciles(burst_);
     b["apiserver_requests"] = apiserver_requests(burst_);
     b["operator_ibm_requests_by_api"] = operator_ibm_requests(burst_);
-    json fake = fake_requests(burst_);
-    b["fake_requests"] = fake;
-    b["iam_requests"] = fake.is_null() ? json(nullptr) : json(iam_count(fake));
-    b["monitoring_requests"] = fake.is_null() ? json(nullptr) : json(monitoring_count(fake));
-    b["monitoring_token_requests"] = fake.is_null() ? json(nullptr) : json(token_count(fake));
+    add_fake_counts(burst_, b);
     b["watch_events"] = {{"sysdigtokens", burst_.token_events}, {"secrets", burst_.secret_events}};
     b["process"] = process_json(burst_);
     b["operator_peak_rss_kib"] = burst_.end.op.hwm_kib;
@@ -1069,11 +1077,7 @@ json Bench::report() const {
     q["reconciles_by_result"] = reconciles(quiet_);
     q["apiserver_requests"] = apiserver_requests(quiet_);
     q["operator_ibm_requests_by_api"] = operator_ibm_requests(quiet_);
-    json fake = fake_requests(quiet_);
-    q["fake_requests"] = fake;
-    q["iam_requests"] = fake.is_null() ? json(nullptr) : json(iam_count(fake));
-    q["monitoring_requests"] = fake.is_null() ? json(nullptr) : json(monitoring_count(fake));
-    q["ibm_requests"] = ibm_total(fake);
+    add_fake_counts(quiet_, q);
     q["sysdigtoken_writes_observed"] = watch_writes(quiet_.token_events);
     q["secret_writes_observed"] = watch_writes(quiet_.secret_events);
     q["watch_events"] = {{"sysdigtokens", quiet_.token_events}, {"secrets", quiet_.secret_events}};
@@ -1156,11 +1160,7 @@ json Bench::report() const {
     s["api_requests_by_method"] = api_requests(storm_);
     s["reconciles_by_result"] = reconciles(storm_);
     s["apiserver_requests"] = apiserver_requests(storm_);
-    json fake = fake_requests(storm_);
-    s["fake_requests"] = fake;
-    s["iam_requests"] = fake.is_null() ? json(nullptr) : json(iam_count(fake));
-    s["monitoring_requests"] = fake.is_null() ? json(nullptr) : json(monitoring_count(fake));
-    s["monitoring_token_requests"] = fake.is_null() ? json(nullptr) : json(token_count(fake));
+    add_fake_counts(storm_, s);
     s["process"] = process_json(storm_);
     r["storm"] = s;
   }
