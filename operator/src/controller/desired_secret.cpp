@@ -14,11 +14,11 @@ bool is_sync_annotation(std::string_view key) {
   return std::ranges::find(kSyncAnnotations, key) != std::end(kSyncAnnotations);
 }
 
-// Fields the operator's earlier applies set that the spec no longer asks for.
-std::optional<std::string> unwanted_applied(const ManagedSecret& secret,
-                                            const DesiredSecret& desired,
-                                            const std::string& token_key) {
-  const AppliedFields& applied = secret.applied;
+}  // namespace
+
+std::optional<std::string> unwanted_fields(const AppliedFields& applied,
+                                           const DesiredSecret& desired,
+                                           const std::string& token_key) {
   for (const auto& k : applied.labels) {
     if (!desired.labels.contains(k)) return "label " + k + " no longer wanted";
   }
@@ -34,6 +34,8 @@ std::optional<std::string> unwanted_applied(const ManagedSecret& secret,
     return "owner reference no longer wanted";
   return std::nullopt;
 }
+
+namespace {
 
 // The template digest: the inputs' digest and each token-dependent key's
 // value digest, as the Secret holds them.
@@ -121,7 +123,7 @@ std::optional<std::string> drift(const ManagedSecret& secret, const DesiredSecre
                                  const SysdigToken& token, const std::string& token_sha256) {
   const std::string& token_key = token.spec.target.token_key;
   if (!secret.owned_by(token.meta.uid)) return "not marked as this resource's";
-  if (auto unwanted = unwanted_applied(secret, desired, token_key)) return unwanted;
+  if (auto unwanted = unwanted_fields(secret.applied, desired, token_key)) return unwanted;
   for (const auto& [k, v] : desired.labels) {
     if (secret.label(k) != v) return "label " + k;
   }

@@ -28,4 +28,10 @@ void with_token(DesiredSecret& desired, const SysdigToken& token, const std::str
 std::optional<std::string> drift(const ManagedSecret& secret, const DesiredSecret& desired,
                                  const SysdigToken& token, const std::string& token_sha256);
 
+// Which of `owned` (fields the operator owns on a Secret) `desired` no
+// longer has ("label x", ...), or nothing. The token's key is always wanted.
+std::optional<std::string> unwanted_fields(const AppliedFields& owned,
+                                           const DesiredSecret& desired,
+                                           const std::string& token_key);
+
 }  // namespace sto::controller

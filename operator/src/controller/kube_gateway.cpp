@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/secure_string.h"
+#include "controller/desired_secret.h"
 #include "controller/names.h"
 #include "ibm/single_flight.h"
 
@@ -103,6 +104,25 @@ std::optional<std::string> token_of(std::string& token_request_json) {
   }
   if (out && out->empty()) out.reset();
   return out;
+}
+
+bool created_fields_unwanted(std::string_view object_json, const DesiredSecret& desired) {
+  auto object = json::parse(object_json, nullptr, false);
+  if (object.is_discarded() || !object.is_object()) return false;
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return false;
+  auto entries = meta->find("managedFields");
+  if (entries == meta->end() || !entries->is_array()) return false;
+  for (const auto& e : *entries) {
+    if (!e.is_object() || e.value("manager", "") != kFieldManager ||
+        e.value("operation", "") != "Update" || e.value("subresource", "") != "")
+      continue;
+    auto fields = e.find("fieldsV1");
+    if (fields == e.end() || !fields->is_object()) continue;
+    if (unwanted_fields(applied_fields_from(fields->dump()), desired, std::string()))
+      return true;
+  }
+  return false;
 }
 
 namespace {
@@ -265,8 +285,11 @@ class KubeGateway final : public ClusterGateway {
 
  private:
   // Moves fields written by a POST into the Apply entry (see
-  // field_ownership_patch); the object as it is after that.
+  // field_ownership_patch) when the create owns one the Secret should no
+  // longer have (so that the next apply removes it); the object as it is
+  // after that. Fields both entries own need no move.
   Async<std::string> own_fields(const DesiredSecret& secret, std::string object) {
+    if (!created_fields_unwanted(object, secret)) co_return object;
     auto patch = field_ownership_patch(object);
     if (!patch) co_return object;
     kube::PatchOptions none;

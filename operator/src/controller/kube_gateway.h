@@ -29,6 +29,9 @@ std::string status_patch(const SysdigTokenStatus& status);
 // Update operations (a POST create) into its Apply entry, so that a later
 // apply without a field removes it; nothing when there is none to move.
 std::optional<std::string> field_ownership_patch(std::string_view object_json);
+// Whether the operator's Update entry (its POST) owns a field `desired` no
+// longer has: only then does the move above have to happen.
+bool created_fields_unwanted(std::string_view object_json, const DesiredSecret& desired);
 
 // The TokenRequest the operator sends for a trusted profile's ServiceAccount:
 // audience "iam", 10 minutes.

@@ -890,5 +890,28 @@ TEST(FieldOwnershipPatch, NothingToDoWhenTheOperatorOwnsOnlyThroughApply) {
   EXPECT_FALSE(field_ownership_patch("{\"metadata\":{}}"));
 }
 
+// A Secret created in one request keeps its fields in the create's Update
+// entry; they move to the Apply entry only when one must go.
+TEST(FieldOwnershipPatch, NeededOnlyWhenTheCreateOwnsAnUnwantedField) {
+  Json created = {{"f:data", {{"f:TOKEN", Json::object()}, {"f:grafana.yaml", Json::object()}}},
+                  {"f:metadata", {{"f:labels", {{"f:team", Json::object()}}}}}};
+  auto json = secret_with_managed_fields(
+                  Json::array({managed_entry(std::string(kFieldManager), "Update", created),
+                               managed_entry("someone", "Update",
+                                             {{"f:data", {{"f:theirs", Json::object()}}}})}))
+                  .dump();
+  DesiredSecret desired;
+  desired.data = {{"TOKEN", "t"}, {"grafana.yaml", "g"}};
+  desired.labels = {{"team", "a"}};
+  desired.owner_uid = "t-1";
+  EXPECT_FALSE(created_fields_unwanted(json, desired));
+  desired.data.erase("grafana.yaml");  // a template key dropped from the spec
+  EXPECT_TRUE(created_fields_unwanted(json, desired));
+  desired.data["grafana.yaml"] = "g";
+  desired.labels.clear();  // a label dropped
+  EXPECT_TRUE(created_fields_unwanted(json, desired));
+  EXPECT_FALSE(created_fields_unwanted("not json", desired));
+}
+
 }  // namespace
 }  // namespace sto::controller
