@@ -34,11 +34,11 @@ struct Options {
   bool leader_elect = false;
   std::string leader_election_namespace;  // empty: the operator's own namespace
   std::string leader_election_id = "sysdig-token-operator";
-  int max_concurrent_reconciles = 16;
+  int max_concurrent_reconciles = 32;
   std::vector<std::string> allowed_hosts;
   std::vector<net::ConnectTo> connect_to;  // --connect-to
-  double kube_api_qps = 200;
-  int kube_api_burst = 400;
+  double kube_api_qps = 500;
+  int kube_api_burst = 1000;
   // After SIGTERM: in-flight work gets this long to finish and the Lease to
   // be released; then the process exits anyway (below the pod's 30 s).
   std::chrono::milliseconds graceful_shutdown_timeout{25000};

@@ -50,7 +50,9 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   EXPECT_EQ(o.leader_election_id, "sysdig-token-operator");
   EXPECT_EQ(o.log_format, log::Format::Json);
   EXPECT_EQ(o.log_level, log::Level::Info);
-  EXPECT_EQ(o.max_concurrent_reconciles, 16);
+  EXPECT_EQ(o.max_concurrent_reconciles, 32);
+  EXPECT_EQ(o.kube_api_qps, 500);
+  EXPECT_EQ(o.kube_api_burst, 1000);
   EXPECT_EQ(o.graceful_shutdown_timeout, std::chrono::seconds(25));
   EXPECT_EQ(expect_options(parse({"--graceful-shutdown-timeout", "1m30s"})).graceful_shutdown_timeout,
             std::chrono::seconds(90));
