@@ -148,6 +148,7 @@ class Bench {
 
   // --- phases ---
   asio::awaitable<void> burst();
+  asio::awaitable<double> measure(Phase& phase, double window);
   asio::awaitable<void> quiet();
   asio::awaitable<void> idle();
   asio::awaitable<void> storm();
@@ -656,16 +657,22 @@ asio::awaitable<void> Bench::burst() {
             << format_seconds(seconds(burst_.end.at - burst_.begin.at)) << "\n";
 }
 
+// Records a phase in which the driver changes nothing for `window` seconds;
+// the window's measured length.
+asio::awaitable<double> Bench::measure(Phase& phase, double window) {
+  phase.begin = co_await snapshot();
+  current_ = &phase;
+  co_await sleep(window);
+  phase.end = co_await snapshot();
+  current_ = nullptr;
+  co_return seconds(phase.end.at - phase.begin.at);
+}
+
 asio::awaitable<void> Bench::quiet() {
   const double window = o_.quiet_seconds;
   std::cerr << "bench: quiet for " << format_seconds(window)
             << " (nothing changes: no write and no IBM request expected)\n";
-  quiet_.begin = co_await snapshot();
-  current_ = &quiet_;
-  co_await sleep(window);
-  quiet_.end = co_await snapshot();
-  current_ = nullptr;
-  quiet_window_s_ = seconds(quiet_.end.at - quiet_.begin.at);
+  quiet_window_s_ = co_await measure(quiet_, window);
   quiet_ran_ = true;
   // A resource refreshes one interval (plus up to 10 % jitter) after its
   // sync, i.e. about when it became Ready: with a short interval the first
@@ -699,12 +706,7 @@ asio::awaitable<void> Bench::idle() {
                 .count();
   std::cerr << "bench: idle for " << format_seconds(window) << " (one refresh interval of "
             << o_.refresh_interval << " plus its 10 % jitter)\n";
-  idle_.begin = co_await snapshot();
-  current_ = &idle_;
-  co_await sleep(window);
-  idle_.end = co_await snapshot();
-  current_ = nullptr;
-  idle_window_s_ = seconds(idle_.end.at - idle_.begin.at);
+  idle_window_s_ = co_await measure(idle_, window);
   steady_rss_kib_ = idle_.end.op.rss_kib;
   idle_ran_ = true;
 }
