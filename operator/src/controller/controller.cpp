@@ -11,6 +11,7 @@
 
 #include "common/logging.h"
 #include "common/wakeup.h"
+#include "controller/cluster_tokens.h"
 #include "controller/kube_gateway.h"
 #include "controller/names.h"
 #include "kube/error_report.h"
@@ -103,11 +104,18 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<std::string> namespaces = options_.namespaces;
     if (namespaces.empty()) namespaces.push_back("");
     for (const auto& ns : namespaces) add_informers(ns);
+    // ClusterSysdigTokens need every namespace: only a cluster-wide operator
+    // handles them.
+    if (options_.namespaces.empty()) {
+      add_cluster_informers();
+    } else {
+      log::info("ClusterSysdigTokens are not handled: the operator watches only some namespaces",
+                {{"namespaces", join(options_.namespaces)}});
+    }
     make_reconciler();
     register_callbacks();
     asio::co_spawn(ex, recorder_->run(), asio::detached);
-    for (auto& inf : token_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
-    for (auto& inf : secret_informers_) asio::co_spawn(ex, inf->run(), asio::detached);
+    for (auto* inf : informers()) asio::co_spawn(ex, inf->run(), asio::detached);
 
     // Ready once every cache has synced.
     while (!stopped_ && !all_synced()) co_await wakeup_->wait();
@@ -155,34 +163,218 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
             enqueue_owner, [this] { wakeup_->notify(); }}));
   }
 
-  // The SysdigToken a Secret belongs to: its owner label, else (labels
-  // stripped, so the Secret just left this watch) its controller owner.
+  // The SysdigToken (or ClusterSysdigToken member) a Secret belongs to: its
+  // owner label, else (labels stripped, so the Secret just left this watch)
+  // its controller owner.
   static std::string owner_key(const ManagedSecret& s) {
+    if (auto cluster = s.label(kClusterOwnerLabel); !cluster.empty())
+      return member_key(s.meta.ns, cluster);
     std::string owner = s.label(kOwnerLabel);
     if (owner.empty()) {
       for (const auto& ref : s.meta.owners) {
-        if (ref.controller && ref.kind == kKind && ref.api_version.starts_with(kGroup))
-          owner = ref.name;
+        if (!ref.controller || !ref.api_version.starts_with(kGroup)) continue;
+        if (ref.kind == kClusterKind) return member_key(s.meta.ns, ref.name);
+        if (ref.kind == kKind) owner = ref.name;
       }
     }
     return owner.empty() ? std::string() : kube::object_key(s.meta.ns, owner);
   }
 
+  // ClusterSysdigTokens and Namespaces (cluster-wide): a change of either
+  // queues the members it may add or remove, and the summary.
+  void add_cluster_informers() {
+    kube::WatcherConfig tokens{cluster_sysdig_tokens(), ""};
+    tokens.on_error = on_kube_error_;
+    auto token_changed = [this](const kube::ObjectPtr& o) { queue_cluster_token(o->meta.name); };
+    cluster_informer_ = std::make_unique<kube::Informer>(
+        client_, tokens, project_cluster_sysdig_token,
+        kube::InformerHandlers{token_changed,
+                               [token_changed](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
+                                 token_changed(o);
+                               },
+                               token_changed, [this] { wakeup_->notify(); }});
+    kube::WatcherConfig namespaces{kube::resources::namespaces(), ""};
+    namespaces.on_error = on_kube_error_;
+    auto ns_changed = [this](const kube::ObjectPtr& o) { queue_namespace(o->meta.name); };
+    namespace_informer_ = std::make_unique<kube::Informer>(
+        client_, namespaces, project_namespace,
+        kube::InformerHandlers{
+            ns_changed,
+            [this](const kube::ObjectPtr& old_object, const kube::ObjectPtr& o) {
+              // Only labels and deletion matter to a selection.
+              const auto& a = static_cast<const NamespaceObject&>(*old_object);
+              const auto& b = static_cast<const NamespaceObject&>(*o);
+              if (a.labels != b.labels || a.meta.deleting != b.meta.deleting)
+                queue_namespace(o->meta.name);
+            },
+            ns_changed, [this] { wakeup_->notify(); }});
+  }
+
+  // Every member a ClusterSysdigToken may have (each namespace, and those
+  // it lists), and its summary.
+  void queue_cluster_token(const std::string& name) {
+    if (!queue_) return;
+    for (const auto& ns : namespace_informer_->store().keys()) queue_->add(member_key(ns, name));
+    if (auto t = cluster_token(name)) {
+      for (const auto& ns : t->namespaces) queue_->add(member_key(ns, name));
+    }
+    queue_->add(summary_key(name));
+  }
+
+  void queue_namespace(const std::string& ns) {
+    if (!queue_) return;
+    for (const auto& name : cluster_informer_->store().keys()) {
+      queue_->add(member_key(ns, name));
+      queue_->add_after(summary_key(name), kSummaryDelay);
+    }
+  }
+
+  std::shared_ptr<const ClusterSysdigToken> cluster_token(const std::string& name) const {
+    if (!cluster_informer_) return nullptr;
+    return std::static_pointer_cast<const ClusterSysdigToken>(cluster_informer_->store().get(name));
+  }
+
+  std::shared_ptr<const NamespaceObject> namespace_object(const std::string& ns) const {
+    if (!namespace_informer_) return nullptr;
+    return std::static_pointer_cast<const NamespaceObject>(namespace_informer_->store().get(ns));
+  }
+
+  // Whether the ClusterSysdigToken selects namespace `ns` now.
+  bool selected(const ClusterSysdigToken& t, const std::string& ns) const {
+    auto n = namespace_object(ns);
+    return n && !n->meta.deleting && t.selects(ns, n->labels);
+  }
+
+  // The member "csdt:NS/NAME" as a SysdigToken of NS, while it is selected.
+  std::shared_ptr<const SysdigToken> member(const ClusterKey& k, const std::string& key) const {
+    auto t = cluster_token(k.name);
+    if (!t || !selected(*t, k.ns)) return nullptr;
+    auto it = member_status_.find(key);
+    return make_member(*t, k.ns, it == member_status_.end() ? nullptr : &it->second);
+  }
+
+  using Reconciled = Result<ReconcileResult, kube::ApiError>;
+
+  // A member: reconciled as a SysdigToken while selected; once not, its
+  // Secret is deleted (Delete) or released (Retain). The summary follows.
+  asio::awaitable<Reconciled> reconcile_member(const ClusterKey& k, const std::string& key) {
+    queue_->add_after(summary_key(k.name), kSummaryDelay);
+    auto t = cluster_token(k.name);
+    if (t && !t->meta.deleting && !t->spec_error.empty()) {
+      // Nothing is done for a spec the operator cannot read (the summary
+      // says why): its Secrets stay as they are.
+      co_return ReconcileResult{};
+    }
+    if (t && !t->meta.deleting && selected(*t, k.ns)) {
+      // A spec the members cannot act on is reported once, by the summary.
+      auto m = make_member(*t, k.ns, nullptr);
+      if (!resolve_spec(*m)) co_return ReconcileResult{};
+      co_return co_await reconciler_->reconcile(key);
+    }
+    auto status = member_status_.find(key);
+    std::string old_name = status == member_status_.end() ? std::string() : status->second.secret_name;
+    if (status != member_status_.end()) member_status_.erase(status);
+    // The reconciler forgets what it kept of the member.
+    auto gone = co_await reconciler_->reconcile(key);
+    if (!t || t->meta.deleting) co_return gone;  // owner references do the rest
+    for (const std::string& name : {t->spec.target.name.empty() ? t->meta.name : t->spec.target.name,
+                                    old_name}) {
+      if (name.empty()) continue;
+      auto secret = lookup_secret(k.ns, name);
+      if (!secret || !secret->owned_by(t->meta.uid)) continue;
+      auto r = t->spec.target.retain
+                   ? co_await gateway_->release_secret(k.ns, name, secret->meta.resource_version)
+                   : co_await gateway_->delete_secret(k.ns, name, secret->meta.uid);
+      if (!r && r.error().kind != kube::ApiErrorKind::NotFound) co_return fail(std::move(r.error()));
+      log::info("namespace left a ClusterSysdigToken's selection",
+                {{"clusterSysdigToken", k.name},
+                 {"namespace", k.ns},
+                 {"secret", name},
+                 {"action", t->spec.target.retain ? "released" : "deleted"}});
+    }
+    co_return gone;
+  }
+
+  // The summary: the ClusterSysdigToken's status from its members'.
+  asio::awaitable<Reconciled> reconcile_summary(const std::string& name) {
+    ReconcileResult done;
+    auto t = cluster_token(name);
+    if (!t || t->meta.deleting) {
+      done.outcome = Outcome::Deleted;
+      co_return done;
+    }
+    std::string spec_error = t->spec_error;
+    if (spec_error.empty()) {
+      auto resolved = resolve_spec(*make_member(*t, "", nullptr));
+      if (!resolved) spec_error = resolved.error();
+    }
+    std::vector<MemberView> members;
+    for (const auto& o : namespace_informer_->store().list()) {
+      const auto& n = static_cast<const NamespaceObject&>(*o);
+      if (n.meta.deleting || !t->selects(n.meta.name, n.labels)) continue;
+      auto it = member_status_.find(member_key(n.meta.name, name));
+      members.push_back({n.meta.name, true, it == member_status_.end() ? nullptr : &it->second});
+    }
+    for (const auto& ns : t->namespaces) {
+      if (!namespace_object(ns)) members.push_back({ns, false, nullptr});
+    }
+    auto status = summarize(*t, members, spec_error, std::chrono::system_clock::now());
+    if (status == t->status) co_return done;
+    if (!spec_error.empty() &&
+        (!t->status.ready || t->status.ready->message != status.ready->message)) {
+      events_->emit(*make_member(*t, "", nullptr), true, to_string(Reason::InvalidSpec), spec_error);
+    }
+    kube::PatchOptions none;
+    auto written = co_await client_->patch(cluster_sysdig_tokens(), "", name, kube::PatchType::Merge,
+                                           cluster_status_patch(status), none, "status");
+    if (!written) {
+      if (written.error().kind == kube::ApiErrorKind::NotFound) co_return done;
+      co_return fail(std::move(written.error()));
+    }
+    cluster_informer_->observe(written.value());
+    co_return done;
+  }
+
+  // One key of the queue: a SysdigToken, or a ClusterSysdigToken's member
+  // or summary.
+  asio::awaitable<Reconciled> reconcile_key(const std::string& key) {
+    if (auto k = parse_cluster_key(key)) {
+      if (!cluster_informer_) co_return ReconcileResult{};
+      if (k->member()) co_return co_await reconcile_member(*k, key);
+      co_return co_await reconcile_summary(k->name);
+    }
+    co_return co_await reconciler_->reconcile(key);
+  }
+
+  std::shared_ptr<const ManagedSecret> lookup_secret(const std::string& ns,
+                                                     const std::string& name) const {
+    std::string key = kube::object_key(ns, name);
+    for (auto& inf : secret_informers_) {
+      if (auto o = inf->store().get(key)) return std::static_pointer_cast<const ManagedSecret>(o);
+    }
+    return nullptr;
+  }
+
+  std::vector<kube::Informer*> informers() const {
+    std::vector<kube::Informer*> out;
+    for (auto& inf : token_informers_) out.push_back(inf.get());
+    for (auto& inf : secret_informers_) out.push_back(inf.get());
+    if (cluster_informer_) out.push_back(cluster_informer_.get());
+    if (namespace_informer_) out.push_back(namespace_informer_.get());
+    return out;
+  }
+
   // The reconciler, reading the caches and feeding its writes back into them.
   void make_reconciler() {
     auto tokens = [this](const std::string& key) -> std::shared_ptr<const SysdigToken> {
+      if (auto k = parse_cluster_key(key)) return k->member() ? member(*k, key) : nullptr;
       for (auto& inf : token_informers_) {
         if (auto o = inf->store().get(key)) return std::static_pointer_cast<const SysdigToken>(o);
       }
       return nullptr;
     };
-    auto secrets = [this](const std::string& ns,
-                          const std::string& name) -> std::shared_ptr<const ManagedSecret> {
-      std::string key = kube::object_key(ns, name);
-      for (auto& inf : secret_informers_) {
-        if (auto o = inf->store().get(key)) return std::static_pointer_cast<const ManagedSecret>(o);
-      }
-      return nullptr;
+    auto secrets = [this](const std::string& ns, const std::string& name) {
+      return lookup_secret(ns, name);
     };
     auto reconciler_options = options_.reconciler;
     reconciler_options.observe_token = [this](std::string_view json) {
@@ -194,9 +386,14 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     reconciler_options.requeue = [this](const std::string& key) {
       if (queue_ && !stopped_) queue_->add(key);
     };
-    reconciler_ = std::make_unique<Reconciler>(tokens, secrets, make_kube_gateway(client_),
-                                               options_.monitoring, options_.allowlist,
-                                               make_event_sink(recorder_), reconciler_options);
+    reconciler_options.member_status = [this](const std::string& key,
+                                              const SysdigTokenStatus& status) {
+      member_status_[key] = status;
+    };
+    gateway_ = make_kube_gateway(client_);
+    events_ = make_event_sink(recorder_);
+    reconciler_ = std::make_unique<Reconciler>(tokens, secrets, gateway_, options_.monitoring,
+                                               options_.allowlist, events_, reconciler_options);
   }
 
   // Workers start when this replica holds the Lease; losing it stops all.
@@ -228,8 +425,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     if (elector_) co_await elector_->release();
     co_await recorder_->flush();
     recorder_->stop();
-    for (auto& inf : token_informers_) inf->stop();
-    for (auto& inf : secret_informers_) inf->stop();
+    for (auto* inf : informers()) inf->stop();
     client_->shutdown();
   }
 
@@ -311,7 +507,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     // here as a value (no co_await inside a try block).
     auto attempt = [this, &k](bool internal_error) -> asio::awaitable<std::optional<Reconciled>> {
       if (internal_error) co_return co_await reconciler_->report_internal_error(k, "internal error");
-      co_return co_await reconciler_->reconcile(k);
+      co_return co_await reconcile_key(k);
     };
     auto ex = co_await asio::this_coro::executor;
     auto [error, result] =
@@ -371,10 +567,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   bool all_synced() const {
-    for (auto& inf : token_informers_) {
-      if (!inf->has_synced()) return false;
-    }
-    for (auto& inf : secret_informers_) {
+    for (auto* inf : informers()) {
       if (!inf->has_synced()) return false;
     }
     return true;
@@ -388,6 +581,9 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     // Every cached resource is reconciled once when work starts.
     for (auto& inf : token_informers_) {
       for (const auto& key : inf->store().keys()) queue_->add(key);
+    }
+    if (cluster_informer_) {
+      for (const auto& name : cluster_informer_->store().keys()) queue_cluster_token(name);
     }
     auto self = shared_from_this();
     for (int i = 0; i < options_.workers; ++i) {
@@ -453,6 +649,14 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   std::shared_ptr<kube::EventRecorder> recorder_;
   std::vector<std::unique_ptr<kube::Informer>> token_informers_;
   std::vector<std::unique_ptr<kube::Informer>> secret_informers_;
+  std::unique_ptr<kube::Informer> cluster_informer_;
+  std::unique_ptr<kube::Informer> namespace_informer_;
+  // The statuses of ClusterSysdigToken members, by member key.
+  std::unordered_map<std::string, SysdigTokenStatus> member_status_;
+  // Member changes within this long update the summary once.
+  static constexpr std::chrono::milliseconds kSummaryDelay{500};
+  std::shared_ptr<ClusterGateway> gateway_;
+  std::shared_ptr<EventSink> events_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<kube::LeaderElector> elector_;
   std::unique_ptr<Metrics> metrics_;

@@ -59,11 +59,12 @@ DesiredSecret render_desired_secret(const SysdigToken& token, const ResolvedSpec
   d.name = spec.target_name;
   d.labels = target.labels;
   d.labels[std::string(kManagedByLabel)] = std::string(kManagedByValue);
-  d.labels[std::string(kOwnerLabel)] = token.meta.name;
+  d.labels[std::string(token.cluster_scoped ? kClusterOwnerLabel : kOwnerLabel)] = token.meta.name;
   d.annotations = target.annotations;
   if (target.retain) {
     d.annotations[std::string(kOwnerUidAnnotation)] = token.meta.uid;
   } else {
+    d.owner_kind = std::string(token.cluster_scoped ? kClusterKind : kKind);
     d.owner_name = token.meta.name;
     d.owner_uid = token.meta.uid;
   }

@@ -242,7 +242,9 @@ class KubeGateway final : public ClusterGateway {
          {{"resourceVersion", resource_version},
           {"ownerReferences", nullptr},
           {"labels",
-           {{std::string(kManagedByLabel), nullptr}, {std::string(kOwnerLabel), nullptr}}},
+           {{std::string(kManagedByLabel), nullptr},
+            {std::string(kOwnerLabel), nullptr},
+            {std::string(kClusterOwnerLabel), nullptr}}},
           {"annotations",
            {{std::string(kOwnerUidAnnotation), nullptr},
             {std::string(kFingerprintAnnotation), nullptr},
@@ -313,14 +315,22 @@ class RecorderSink final : public EventSink {
       : recorder_(std::move(recorder)) {}
   void emit(const SysdigToken& token, bool warning, std::string_view reason,
             const std::string& message) override {
-    kube::ObjectRef ref{std::string(kApiVersion), std::string(kKind), token.meta.ns,
-                        token.meta.name,          token.meta.uid,     token.meta.resource_version};
+    // A ClusterSysdigToken's events are its own, naming the namespace.
+    const bool cluster = token.cluster_scoped;
+    kube::ObjectRef ref{std::string(kApiVersion),
+                        std::string(cluster ? kClusterKind : kKind),
+                        cluster ? std::string() : token.meta.ns,
+                        token.meta.name,
+                        token.meta.uid,
+                        token.meta.resource_version};
     // Failures (Warnings) and rotations are what a person looks for: never
     // dropped under load. First syncs and repairs may be.
     const bool important = reason == to_string(Reason::TokenRotated) ||
                            reason == condition::kRolloutRestarted;
     recorder_->record(ref, warning ? kube::EventType::Warning : kube::EventType::Normal,
-                      std::string(reason), "Reconcile", message,
+                      std::string(reason), "Reconcile",
+                      cluster && !token.meta.ns.empty() ? "namespace " + token.meta.ns + ": " + message
+                                                      : message,
                       important ? kube::EventPriority::Important : kube::EventPriority::Normal);
   }
 

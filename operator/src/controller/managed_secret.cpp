@@ -29,12 +29,20 @@ bool ManagedSecret::owned_by(std::string_view uid) const {
   return !uid.empty() && annotation(kOwnerUidAnnotation) == uid;
 }
 
-bool ManagedSecret::retained_for(std::string_view token_name) const {
+bool ManagedSecret::retained_for(std::string_view token_name, bool cluster) const {
   for (const auto& o : meta.owners) {
     if (o.controller) return false;
   }
-  return label(kManagedByLabel) == kManagedByValue && label(kOwnerLabel) == token_name &&
+  return label(kManagedByLabel) == kManagedByValue &&
+         label(cluster ? kClusterOwnerLabel : kOwnerLabel) == token_name &&
+         label(cluster ? kOwnerLabel : kClusterOwnerLabel).empty() &&
          !annotation(kOwnerUidAnnotation).empty();
+}
+
+std::string ManagedSecret::manager() const {
+  if (auto name = label(kClusterOwnerLabel); !name.empty())
+    return std::string(kClusterKind) + " " + name;
+  return std::string(kKind) + " " + label(kOwnerLabel);
 }
 
 AppliedFields applied_fields_from(std::string_view fields_v1_json) {
@@ -110,7 +118,8 @@ std::string read_applied_fields(simdjson::ondemand::value& value, AppliedFields&
 }
 
 bool own_key(std::string_view key) {
-  return key == kManagedByLabel || key == kOwnerLabel || key == kOwnerUidAnnotation ||
+  return key == kManagedByLabel || key == kOwnerLabel || key == kClusterOwnerLabel ||
+         key == kOwnerUidAnnotation ||
          std::ranges::find(kSyncAnnotations, key) != std::end(kSyncAnnotations);
 }
 
@@ -220,7 +229,7 @@ std::string DesiredSecret::to_json(std::string_view resource_version) const {
   m["annotations"] = annotations;
   if (!owner_uid.empty()) {
     m["ownerReferences"] = nlohmann::json::array({{{"apiVersion", kApiVersion},
-                                                   {"kind", kKind},
+                                                   {"kind", owner_kind},
                                                    {"name", owner_name},
                                                    {"uid", owner_uid},
                                                    {"controller", true},

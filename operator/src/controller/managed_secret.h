@@ -49,10 +49,12 @@ struct ManagedSecret : kube::CachedObject {
   // Managed by the SysdigToken with this UID: its controller owner reference,
   // or the owner-uid annotation under Retain.
   bool owned_by(std::string_view uid) const;
-  // Left behind by a deleted SysdigToken of this name with deletionPolicy
-  // Retain (names are unique in a namespace, so it was an earlier one): a new
-  // SysdigToken of the same name takes it over.
-  bool retained_for(std::string_view token_name) const;
+  // Left behind by a deleted SysdigToken (ClusterSysdigToken when `cluster`)
+  // of this name with deletionPolicy Retain (names are unique, so it was an
+  // earlier one): a new one of the same name takes it over.
+  bool retained_for(std::string_view token_name, bool cluster = false) const;
+  // Who manages it, for messages: "SysdigToken x" or "ClusterSysdigToken y".
+  std::string manager() const;
 };
 
 // Reads the fields owned by `manager`'s Apply entry from a managedFields
@@ -72,6 +74,7 @@ struct DesiredSecret {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   // Controller owner reference (deletionPolicy Delete); empty under Retain.
+  std::string owner_kind = "SysdigToken";
   std::string owner_name;
   std::string owner_uid;
   // Template data keys that use ${token} (key -> template), rendered when the

@@ -10,6 +10,8 @@ namespace sto::controller {
 inline constexpr std::string_view kGroup = "monitoring.ibm.com";
 inline constexpr std::string_view kApiVersion = "monitoring.ibm.com/v1alpha1";
 inline constexpr std::string_view kKind = "SysdigToken";
+// The cluster-scoped resource that fans one token out to many namespaces.
+inline constexpr std::string_view kClusterKind = "ClusterSysdigToken";
 inline constexpr std::string_view kFieldManager = "sysdig-token-operator";
 inline constexpr std::string_view kControllerName = "sysdigtoken";
 // The event source (reportingController) of the operator's events.
@@ -24,6 +26,10 @@ inline constexpr std::string_view kResetAnnotation = "monitoring.ibm.com/reset-t
 inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr std::string_view kManagedByValue = "sysdig-token-operator";
 inline constexpr std::string_view kOwnerLabel = "monitoring.ibm.com/sysdigtoken";
+// Instead of kOwnerLabel on the Secrets of a ClusterSysdigToken.
+inline constexpr std::string_view kClusterOwnerLabel = "monitoring.ibm.com/clustersysdigtoken";
+// Events about a cluster-scoped object are kept in this namespace.
+inline constexpr std::string_view kClusterEventNamespace = "default";
 inline constexpr std::string_view kOwnerUidAnnotation = "monitoring.ibm.com/owner-uid";
 inline constexpr std::string_view kFingerprintAnnotation = "monitoring.ibm.com/token-fingerprint";
 inline constexpr std::string_view kRevisionAnnotation = "monitoring.ibm.com/revision";

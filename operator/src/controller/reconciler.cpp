@@ -89,6 +89,10 @@ void emit(Attempt& a, Reason reason, const std::string& message) {
 // answer back into the cache.
 asio::awaitable<Result<Ok, kube::ApiError>> write_status(Attempt& a, const SysdigTokenStatus& s) {
   if (s == a.tok.status) co_return Ok{};
+  if (a.tok.cluster_scoped) {
+    if (a.parts.options.member_status) a.parts.options.member_status(a.key, s);
+    co_return Ok{};
+  }
   auto written = co_await a.parts.cluster->write_status(a.tok, s);
   if (!written) co_return fail(std::move(written.error()));
   if (a.parts.options.observe_token) a.parts.options.observe_token(written.value());
@@ -155,14 +159,14 @@ Result<ResolvedSpec, Failure> check_spec(const Reconciler::Parts& parts, const S
 
 // 2. Whose the target Secret is (from the cache; decided again at write time).
 bool ours(const SysdigToken& tok, const ManagedSecret& s) {
-  return s.owned_by(tok.meta.uid) || s.retained_for(tok.meta.name);
+  return s.owned_by(tok.meta.uid) || s.retained_for(tok.meta.name, tok.cluster_scoped);
 }
 
 std::optional<Failure> check_ownership(const Attempt& a) {
   if (!a.secret || ours(a.tok, *a.secret)) return std::nullopt;
   return Failure{Reason::SecretConflict,
-                 "Secret " + a.spec.target_name + " is managed by SysdigToken " +
-                     a.secret->label(kOwnerLabel) + "; choose another spec.target.name",
+                 "Secret " + a.spec.target_name + " is managed by " + a.secret->manager() +
+                     "; choose another spec.target.name",
                  std::nullopt};
 }
 
@@ -199,8 +203,10 @@ asio::awaitable<Result<std::string, ibm::IbmError>> service_account_token(
 // (its ServiceAccount token is asked for only when IAM must be called).
 Step<ibm::Credential> read_credential(Attempt& a) {
   const SysdigTokenSpec& spec = a.tok.spec;
-  const std::string& ns = a.tok.meta.ns;
-  if (a.spec.trusted_profile) {
+  // A ClusterSysdigToken names the namespace of its key; a SysdigToken reads
+  // its own.
+  const std::string& ns = a.tok.cluster_scoped ? spec.api_key_secret_namespace : a.tok.meta.ns;
+  if (a.spec.trusted_profile && !a.tok.cluster_scoped) {
     ibm::TrustedProfile profile{spec.trusted_profile_id, spec.trusted_profile_name, ns,
                                 spec.service_account_name};
     ibm::CrTokenSource source = [cluster = a.parts.cluster, ns,
@@ -215,7 +221,8 @@ Step<ibm::Credential> read_credential(Attempt& a) {
   if (!key->secret_found || !key->value || key->value->empty()) {
     std::string msg =
         !key->secret_found
-            ? "Secret " + spec.api_key_secret_name + " (spec.apiKeySecretRef.name) not found"
+            ? "Secret " + spec.api_key_secret_name + " (spec.apiKeySecretRef.name) not found" +
+                  (a.tok.cluster_scoped ? " in namespace " + ns : std::string())
             : "Secret " + spec.api_key_secret_name + " has no non-empty key \"" +
                   spec.api_key_secret_key + "\" (spec.apiKeySecretRef.key)";
     co_return fail(Stop(Failure{Reason::APIKeySecretNotFound, std::move(msg), std::nullopt}));
@@ -400,8 +407,9 @@ Step<Ok> write_secret(Attempt& a, const DesiredSecret& desired, const std::strin
     if (!existing.value() || !ours(a.tok, *(*existing)->secret)) {
       co_return fail(Stop(Failure{Reason::SecretConflict,
                                   "Secret " + a.spec.target_name +
-                                      " exists and is not managed by this SysdigToken; choose "
-                                      "another spec.target.name",
+                                      " exists and is not managed by this " +
+                                      std::string(a.tok.cluster_scoped ? kClusterKind : kKind) +
+                                      "; choose another spec.target.name",
                                   std::nullopt}));
     }
     rv = (*existing)->secret->meta.resource_version;
@@ -478,9 +486,15 @@ asio::awaitable<Reconciled> report_synced(Attempt& a, const SyncRecord& rec, boo
   if (a.plan.fetch) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.0, options.refresh_jitter);
+    // A ClusterSysdigToken's members refresh together (one jitter per
+    // resource), so that one fetch serves them all.
+    const double j = a.tok.cluster_scoped
+                         ? options.refresh_jitter *
+                               static_cast<double>(std::hash<std::string>{}(a.tok.meta.uid) % 1000) /
+                               1000.0
+                         : jitter(rng);
     const auto interval = duration_cast<milliseconds>(a.spec.refresh_interval);
-    next_refresh =
-        a.now + milliseconds(static_cast<long long>(interval.count() * (1.0 + jitter(rng))));
+    next_refresh = a.now + milliseconds(static_cast<long long>(interval.count() * (1.0 + j)));
     last_sync = a.now;
     if (s == a.tok.status && !secret_written) {
       a.parts.unwritten[a.key] = UnwrittenCheck{a.now, next_refresh};

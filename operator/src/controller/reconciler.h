@@ -107,6 +107,10 @@ struct ReconcilerOptions {
   // once; `requeue` reconciles a key again when its restarts are done.
   std::chrono::milliseconds restart_debounce{std::chrono::seconds(10)};
   std::function<void(const std::string& key)> requeue;
+  // Where the status of a ClusterSysdigToken's member goes (kept in memory
+  // by the controller, which sums the members up in the ClusterSysdigToken's
+  // status).
+  std::function<void(const std::string& key, const SysdigTokenStatus& status)> member_status;
 };
 
 struct ReconcileResult {

@@ -14,6 +14,9 @@
 namespace sto::controller {
 namespace {
 
+// Items a list of the spec may have (namespaces, selector terms, values).
+constexpr std::size_t kMaxListItems = 1000;
+
 using simdjson::ondemand::json_type;
 using simdjson::ondemand::object;
 using simdjson::ondemand::value;
@@ -135,7 +138,11 @@ std::string read_restart_targets(value v, std::vector<RestartTarget>& out) {
   return {};
 }
 
-std::string read_spec(value v, SysdigTokenSpec& s) {
+std::string read_selector(value v, LabelSelector& sel);
+std::string read_string_list(value v, std::string_view field, std::vector<std::string>& out);
+
+// `cluster` is given for a ClusterSysdigToken: its selection is read too.
+std::string read_spec(value v, SysdigTokenSpec& s, ClusterSysdigToken* cluster = nullptr) {
   object o;
   if (v.get_object().get(o)) return "spec must be an object";
   for (auto f : o) {
@@ -184,10 +191,23 @@ std::string read_spec(value v, SysdigTokenSpec& s) {
           err = read_string(rf.value(), "spec.apiKeySecretRef.name", s.api_key_secret_name);
         if (rk == "key")
           err = read_string(rf.value(), "spec.apiKeySecretRef.key", s.api_key_secret_key);
+        if (rk == "namespace" && cluster)
+          err = read_string(rf.value(), "spec.apiKeySecretRef.namespace",
+                            s.api_key_secret_namespace);
         if (!err.empty()) return err;
       }
     } else if (k == "trustedProfile") {
+      if (cluster) {
+        return "spec.trustedProfile is not supported by a ClusterSysdigToken: use "
+               "spec.apiKeySecretRef with its namespace";
+      }
       err = read_trusted_profile(f.value(), s);
+    } else if (k == "namespaceSelector" && cluster) {
+      if (f.value().type() == json_type::null) continue;
+      cluster->namespace_selector.emplace();
+      err = read_selector(f.value(), *cluster->namespace_selector);
+    } else if (k == "namespaces" && cluster) {
+      err = read_string_list(f.value(), "spec.namespaces", cluster->namespaces);
     } else if (k == "target") {
       err = read_target(f.value(), s.target);
     }
@@ -196,6 +216,37 @@ std::string read_spec(value v, SysdigTokenSpec& s) {
   if (!s.target.token_key_given && s.service == Service::WorkloadProtection)
     s.target.token_key = std::string(kSecureTokenKey);
   return {};
+}
+
+// The Ready and WorkloadsRestarted conditions of a status.
+void read_conditions(value fv, SysdigTokenStatus& st) {
+  simdjson::ondemand::array conditions;
+  if (fv.get_array().get(conditions)) return;
+  for (auto c : conditions) {
+    object co;
+    if (c.get_object().get(co)) continue;
+    Condition cond;
+    for (auto cf : co) {
+      std::string_view ck;
+      if (cf.unescaped_key().get(ck)) continue;
+      value cv = cf.value();
+      if (ck == "type")
+        (void)read_string(cv, "", cond.type);
+      else if (ck == "status")
+        (void)read_string(cv, "", cond.status);
+      else if (ck == "reason")
+        (void)read_string(cv, "", cond.reason);
+      else if (ck == "message")
+        (void)read_string(cv, "", cond.message);
+      else if (ck == "lastTransitionTime")
+        (void)read_string(cv, "", cond.last_transition_time);
+      else if (ck == "observedGeneration") {
+        if (cv.get_int64().get(cond.observed_generation)) cond.observed_generation = 0;
+      }
+    }
+    if (cond.type == condition::kReady) st.ready = cond;
+    if (cond.type == condition::kWorkloadsRestarted) st.restarted = cond;
+  }
 }
 
 std::string read_status(value v, SysdigTokenStatus& st) {
@@ -241,34 +292,93 @@ std::string read_status(value v, SysdigTokenStatus& st) {
       num(st.restarted_revision);
     else if (k == "lastRestartTime")
       str(st.last_restart_time);
-    else if (k == "conditions") {
-      simdjson::ondemand::array conditions;
-      if (fv.get_array().get(conditions)) continue;
-      for (auto c : conditions) {
-        object co;
-        if (c.get_object().get(co)) continue;
-        Condition cond;
-        for (auto cf : co) {
-          std::string_view ck;
-          if (cf.unescaped_key().get(ck)) continue;
-          value cv = cf.value();
-          if (ck == "type")
-            (void)read_string(cv, "", cond.type);
-          else if (ck == "status")
-            (void)read_string(cv, "", cond.status);
-          else if (ck == "reason")
-            (void)read_string(cv, "", cond.reason);
-          else if (ck == "message")
-            (void)read_string(cv, "", cond.message);
-          else if (ck == "lastTransitionTime")
-            (void)read_string(cv, "", cond.last_transition_time);
-          else if (ck == "observedGeneration") {
-            if (cv.get_int64().get(cond.observed_generation)) cond.observed_generation = 0;
+    else if (k == "conditions")
+      read_conditions(fv, st);
+  }
+  return {};
+}
+
+std::string read_string_list(value v, std::string_view field, std::vector<std::string>& out) {
+  simdjson::ondemand::array a;
+  if (v.type() == json_type::null) return {};
+  if (v.get_array().get(a)) return std::string(field) + " must be a list of strings";
+  for (auto item : a) {
+    std::string_view s;
+    if (item.get_string().get(s)) return std::string(field) + " must be a list of strings";
+    if (out.size() >= kMaxListItems)
+      return std::string(field) + " has more than " + std::to_string(kMaxListItems) + " items";
+    out.emplace_back(s);
+  }
+  return {};
+}
+
+std::string read_selector(value v, LabelSelector& sel) {
+  object o;
+  if (v.get_object().get(o)) return "spec.namespaceSelector must be an object";
+  for (auto f : o) {
+    std::string_view k;
+    if (f.unescaped_key().get(k)) return "spec.namespaceSelector: malformed key";
+    std::string err;
+    if (k == "matchLabels") {
+      err = read_map(f.value(), "spec.namespaceSelector.matchLabels", sel.match_labels);
+    } else if (k == "matchExpressions") {
+      simdjson::ondemand::array a;
+      if (f.value().type() == json_type::null) continue;
+      if (f.value().get_array().get(a))
+        return "spec.namespaceSelector.matchExpressions must be a list";
+      for (auto item : a) {
+        object e;
+        if (item.get_object().get(e))
+          return "spec.namespaceSelector.matchExpressions[] must be objects";
+        if (sel.match_expressions.size() >= kMaxListItems)
+          return "spec.namespaceSelector.matchExpressions has too many items";
+        LabelSelector::Requirement r;
+        for (auto ef : e) {
+          std::string_view ek;
+          if (ef.unescaped_key().get(ek)) return "spec.namespaceSelector: malformed key";
+          if (ek == "key") {
+            err = read_string(ef.value(), "spec.namespaceSelector.matchExpressions[].key", r.key);
+          } else if (ek == "operator") {
+            err = read_string(ef.value(), "spec.namespaceSelector.matchExpressions[].operator",
+                              r.op);
+          } else if (ek == "values") {
+            err = read_string_list(ef.value(), "spec.namespaceSelector.matchExpressions[].values",
+                                   r.values);
           }
+          if (!err.empty()) return err;
         }
-        if (cond.type == condition::kReady) st.ready = cond;
-        if (cond.type == condition::kWorkloadsRestarted) st.restarted = cond;
+        sel.match_expressions.push_back(std::move(r));
       }
+    }
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+// What the schema checks, checked again: a selection the operator can act on.
+std::string check_selection(const ClusterSysdigToken& c) {
+  if (c.namespace_selector.has_value() == !c.namespaces.empty())
+    return "set exactly one of spec.namespaceSelector or spec.namespaces";
+  for (const auto& ns : c.namespaces) {
+    if (!kube::is_dns1123_label(ns))
+      return "spec.namespaces: \"" + ns.substr(0, 64) + "\" is not a namespace name";
+  }
+  if (!c.namespace_selector) return {};
+  const auto label_key = [](const std::string& k) { return !k.empty() && k.size() <= 317; };
+  for (const auto& [k, v] : c.namespace_selector->match_labels) {
+    if (!label_key(k) || v.size() > 63)
+      return "spec.namespaceSelector.matchLabels: \"" + k.substr(0, 64) + "\" is not a label";
+  }
+  for (const auto& r : c.namespace_selector->match_expressions) {
+    const std::string where = "spec.namespaceSelector.matchExpressions[key " + r.key.substr(0, 64) + "]";
+    if (!label_key(r.key)) return "spec.namespaceSelector.matchExpressions[].key is required";
+    if (r.op == "In" || r.op == "NotIn") {
+      if (r.values.empty()) return where + ": operator " + r.op + " needs values";
+    } else if (r.op == "Exists" || r.op == "DoesNotExist") {
+      if (!r.values.empty()) return where + ": operator " + r.op + " takes no values";
+    } else {
+      return where + ": operator must be In, NotIn, Exists or DoesNotExist, not \"" +
+             r.op.substr(0, 32) + "\"";
     }
   }
   return {};
@@ -360,6 +470,170 @@ Result<kube::ObjectPtr, std::string> decode_sysdig_token(std::string_view json) 
 }
 
 }  // namespace
+
+namespace {
+
+std::string read_cluster_status(value v, ClusterSysdigTokenStatus& st) {
+  object o;
+  if (v.type() == json_type::null) return {};
+  if (v.get_object().get(o)) return "status must be an object";
+  for (auto f : o) {
+    std::string_view k;
+    if (f.unescaped_key().get(k)) return "status: malformed key";
+    value fv = f.value();
+    auto str = [&](std::string& out) { (void)read_string(fv, "status", out); };
+    auto num = [&](std::int64_t& out) {
+      if (fv.get_int64().get(out)) out = 0;
+    };
+    if (k == "observedGeneration") {
+      num(st.observed_generation);
+    } else if (k == "secretName") {
+      str(st.secret_name);
+    } else if (k == "teamID") {
+      num(st.team_id);
+    } else if (k == "tokenFingerprint") {
+      str(st.token_fingerprint);
+    } else if (k == "revision") {
+      num(st.revision);
+    } else if (k == "lastSyncTime") {
+      str(st.last_sync_time);
+    } else if (k == "lastRotationTime") {
+      str(st.last_rotation_time);
+    } else if (k == "lastHandledReset") {
+      str(st.last_handled_reset);
+    } else if (k == "provisionedNamespaces") {
+      if (!read_string_list(fv, "status", st.provisioned_namespaces).empty())
+        st.provisioned_namespaces.clear();
+    } else if (k == "failedNamespaces") {
+      simdjson::ondemand::array a;
+      if (fv.get_array().get(a)) continue;
+      for (auto item : a) {
+        object fo;
+        if (item.get_object().get(fo)) continue;
+        ClusterSysdigTokenStatus::Failed failed;
+        for (auto ff : fo) {
+          std::string_view fk;
+          if (ff.unescaped_key().get(fk)) continue;
+          if (fk == "namespace") (void)read_string(ff.value(), "", failed.ns);
+          if (fk == "reason") (void)read_string(ff.value(), "", failed.reason);
+          if (fk == "message") (void)read_string(ff.value(), "", failed.message);
+        }
+        st.failed_namespaces.push_back(std::move(failed));
+      }
+    } else if (k == "conditions") {
+      SysdigTokenStatus conditions;
+      read_conditions(fv, conditions);
+      st.ready = conditions.ready;
+    }
+  }
+  return {};
+}
+
+Result<kube::ObjectPtr, std::string> decode_cluster_sysdig_token(std::string_view json) {
+  kube::JsonDocument parsed(json);
+  if (!parsed.error().empty()) return fail(parsed.error());
+  auto token = std::make_shared<ClusterSysdigToken>();
+  object root;
+  if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
+  bool have_meta = false;
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail(std::string("malformed key"));
+    if (key == "metadata") {
+      object meta;
+      if (field.value().get_object().get(meta))
+        return fail(std::string("metadata is not an object"));
+      auto ignore = [](std::string_view, std::string_view) {};
+      auto on_annotation = [&](std::string_view k, std::string_view v) {
+        if (k == kResetAnnotation) token->reset_value = std::string(v);
+      };
+      if (auto err = kube::decode_object_meta(meta, token->meta, ignore, on_annotation);
+          !err.empty()) {
+        return fail(std::move(err));
+      }
+      have_meta = true;
+    } else if (key == "spec") {
+      token->spec_error = read_spec(field.value(), token->spec, token.get());
+    } else if (key == "status") {
+      if (auto err = read_cluster_status(field.value(), token->status); !err.empty())
+        token->status = {};
+    }
+  }
+  if (!have_meta) return fail(std::string("object without metadata"));
+  // A cluster-scoped object has no namespace (nor may its key have one).
+  token->meta.ns.clear();
+  if (token->spec_error.empty()) token->spec_error = check_selection(*token);
+  return kube::ObjectPtr(std::move(token));
+}
+
+Result<kube::ObjectPtr, std::string> decode_namespace(std::string_view json) {
+  kube::JsonDocument parsed(json);
+  if (!parsed.error().empty()) return fail(parsed.error());
+  auto ns = std::make_shared<NamespaceObject>();
+  object root;
+  if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return fail(std::string("malformed key"));
+    if (key != "metadata") continue;
+    object meta;
+    if (field.value().get_object().get(meta)) return fail(std::string("metadata is not an object"));
+    auto on_label = [&](std::string_view k, std::string_view v) {
+      ns->labels.emplace(std::string(k), std::string(v));
+    };
+    auto ignore = [](std::string_view, std::string_view) {};
+    if (auto err = kube::decode_object_meta(meta, ns->meta, on_label, ignore); !err.empty())
+      return fail(std::move(err));
+    ns->meta.ns.clear();
+    return kube::ObjectPtr(std::move(ns));
+  }
+  return fail(std::string("object without metadata"));
+}
+
+}  // namespace
+
+bool LabelSelector::matches(const std::map<std::string, std::string>& labels) const {
+  for (const auto& [k, v] : match_labels) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  for (const auto& r : match_expressions) {
+    auto it = labels.find(r.key);
+    const bool has = it != labels.end();
+    const bool listed =
+        has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
+    if (r.op == "In" && !listed) return false;
+    if (r.op == "NotIn" && listed) return false;
+    if (r.op == "Exists" && !has) return false;
+    if (r.op == "DoesNotExist" && has) return false;
+    if (r.op != "In" && r.op != "NotIn" && r.op != "Exists" && r.op != "DoesNotExist")
+      return false;
+  }
+  return true;
+}
+
+bool ClusterSysdigToken::selects(const std::string& ns,
+                                 const std::map<std::string, std::string>& labels) const {
+  if (!spec_error.empty()) return false;
+  if (namespace_selector) return namespace_selector->matches(labels);
+  return std::find(namespaces.begin(), namespaces.end(), ns) != namespaces.end();
+}
+
+Result<kube::ObjectPtr, std::string> project_cluster_sysdig_token(std::string_view json) {
+  try {
+    return decode_cluster_sysdig_token(json);
+  } catch (const simdjson::simdjson_error& e) {
+    return fail(std::string("malformed JSON: ") + e.what());
+  }
+}
+
+Result<kube::ObjectPtr, std::string> project_namespace(std::string_view json) {
+  try {
+    return decode_namespace(json);
+  } catch (const simdjson::simdjson_error& e) {
+    return fail(std::string("malformed JSON: ") + e.what());
+  }
+}
 
 Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json) {
   try {
@@ -459,6 +733,13 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
     r.iam_endpoint = std::string(ibm::iam_endpoint(type));
   }
   if (auto err = check_credentials(s); !err.empty()) return fail(std::move(err));
+  if (token.cluster_scoped && !kube::is_dns1123_label(s.api_key_secret_namespace)) {
+    return fail(s.api_key_secret_namespace.empty()
+                    ? std::string("spec.apiKeySecretRef.namespace is required: the namespace of "
+                                  "the API key Secret")
+                    : "spec.apiKeySecretRef.namespace \"" + s.api_key_secret_namespace.substr(0, 64) +
+                          "\" is not a namespace name");
+  }
   r.trusted_profile = s.has_trusted_profile;
   auto interval = parse_go_duration(s.refresh_interval);
   if (!interval)
@@ -491,7 +772,7 @@ Result<ResolvedSpec, std::string> resolve_spec(const SysdigToken& token) {
                                info ? r.team_id_key : none, info ? kInstanceIdKey : none});
   if (!err.empty()) return fail(std::move(err));
   for (const auto& [k, v] : s.target.labels) {
-    if (k == kManagedByLabel || k == kOwnerLabel)
+    if (k == kManagedByLabel || k == kOwnerLabel || k == kClusterOwnerLabel)
       return fail("spec.target.labels must not set " + k);
   }
   for (const auto& [k, v] : s.target.annotations) {

@@ -49,6 +49,9 @@ struct SysdigTokenSpec {
   std::string iam_endpoint;
   std::string api_key_secret_name;
   std::string api_key_secret_key = "apikey";
+  // ClusterSysdigToken only: the namespace of the API key Secret (a
+  // namespaced SysdigToken reads its own namespace, whatever this says).
+  std::string api_key_secret_namespace;
   bool has_api_key_secret_ref = false;
   // spec.trustedProfile: an IAM trusted profile that trusts a ServiceAccount
   // of this namespace, used instead of an API key.
@@ -99,11 +102,67 @@ struct SysdigToken : kube::CachedObject {
   SysdigTokenStatus status;
   std::string reset_value;  // the reset annotation, empty when absent
   std::string spec_error;   // set when the spec could not be decoded
+  // A ClusterSysdigToken's member in one namespace (meta.ns): named, owned
+  // and evented as the ClusterSysdigToken; its status lives in memory.
+  bool cluster_scoped = false;
 };
 
 // The informer projection: keeps metadata, the reset annotation, spec and
 // status; a spec that does not decode is kept with spec_error set.
 Result<kube::ObjectPtr, std::string> project_sysdig_token(std::string_view json);
+
+// metav1.LabelSelector: matchLabels and matchExpressions (In, NotIn, Exists,
+// DoesNotExist), all of which must hold; empty selects everything.
+struct LabelSelector {
+  struct Requirement {
+    std::string key;
+    std::string op;  // In, NotIn, Exists, DoesNotExist
+    std::vector<std::string> values;
+  };
+  std::map<std::string, std::string> match_labels;
+  std::vector<Requirement> match_expressions;
+  bool matches(const std::map<std::string, std::string>& labels) const;
+};
+
+struct ClusterSysdigTokenStatus {
+  std::int64_t observed_generation = 0;
+  std::optional<Condition> ready;
+  std::string secret_name;
+  std::int64_t team_id = 0;
+  std::string token_fingerprint;
+  std::int64_t revision = 0;
+  std::string last_sync_time;
+  std::string last_rotation_time;
+  std::string last_handled_reset;
+  std::vector<std::string> provisioned_namespaces;  // sorted
+  struct Failed {
+    std::string ns, reason, message;
+    bool operator==(const Failed&) const = default;
+  };
+  std::vector<Failed> failed_namespaces;  // sorted by namespace
+  bool operator==(const ClusterSysdigTokenStatus&) const = default;
+};
+
+// A ClusterSysdigToken: the SysdigToken spec (credentials from an API key
+// Secret of a named namespace) for every namespace its selection picks.
+struct ClusterSysdigToken : kube::CachedObject {
+  SysdigTokenSpec spec;
+  std::string reset_value;
+  std::string spec_error;
+  std::optional<LabelSelector> namespace_selector;
+  std::vector<std::string> namespaces;  // used when there is no selector
+  ClusterSysdigTokenStatus status;
+  // Whether the namespace with these labels is selected.
+  bool selects(const std::string& ns, const std::map<std::string, std::string>& labels) const;
+};
+
+Result<kube::ObjectPtr, std::string> project_cluster_sysdig_token(std::string_view json);
+
+// A Namespace: its labels.
+struct NamespaceObject : kube::CachedObject {
+  std::map<std::string, std::string> labels;
+};
+Result<kube::ObjectPtr, std::string> project_namespace(std::string_view json);
 
 // A spec the controller can act on: endpoints resolved, durations parsed.
 struct ResolvedSpec {
