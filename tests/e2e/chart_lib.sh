@@ -4,7 +4,8 @@
 #
 #   . "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
 #
-#   CHART, CHART_CI (the ci/*.yaml files), CRD (crds/ file), WORK (temp dir)
+#   CHART, CHART_CI (the ci/*.yaml files), CRD (SysdigToken's crds/ file),
+#   CRDS (every crds/*.yaml file), WORK (temp dir)
 #   fail MSG, pass MSG, info MSG  (tests/support/test_lib.sh)
 #   variants                    "default" and each ci/*.yaml, one a line
 #   values_args VARIANT         the helm flags of a variant (-f FILE, or nothing)
@@ -20,6 +21,7 @@ set -euo pipefail
 ROOT=${STO_SOURCE_DIR:?run through ctest}
 CHART=$ROOT/helm/sysdig-token-operator
 CRD=$ROOT/crds/monitoring.ibm.com_sysdigtokens.yaml
+mapfile -t CRDS < <(find "$ROOT/crds" -maxdepth 1 -name '*.yaml' | sort)
 RAND=$(printf '%04x%04x' $RANDOM $RANDOM)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sto-e2e-$(basename "$0" .sh).XXXXXX")
 CREATED_NAMESPACES=()

@@ -5,6 +5,10 @@
 // `kubectl explain`, and have defaults that satisfy their own enum and
 // pattern; printer columns point at fields that exist; and every sample uses
 // only fields of the schema, with values of the right type, enum and pattern.
+// The ClusterSysdigToken CRD is SysdigToken's spec without trustedProfile
+// (field for field the same schema and rules, descriptions aside), plus
+// namespaceSelector or namespaces and apiKeySecretRef.namespace; its status
+// and printer columns are SysdigToken's plus the namespaces' lists.
 //
 // The authority is the real kube-apiserver (e2e.crd, which also checks the CEL
 // rules); this test catches the same mistakes in a second, without one.
@@ -455,6 +459,73 @@ TEST(CrdLint, PrinterColumnsReadExistingFields) {
   EXPECT_TRUE(problems.empty()) << join(problems);
 }
 
+// A schema as text with sorted keys and without descriptions: two schemas
+// that validate alike compare equal however they are documented.
+std::string canonical(const YAML::Node& node) {
+  if (node.IsMap()) {
+    std::vector<std::pair<std::string, std::string>> items;
+    for (const auto& item : node) {
+      const auto key = item.first.as<std::string>();
+      if (key != "description") items.emplace_back(key, canonical(item.second));
+    }
+    std::sort(items.begin(), items.end());
+    std::string out = "{";
+    for (const auto& [key, value] : items) out += key + ":" + value + ",";
+    return out + "}";
+  }
+  if (node.IsSequence()) {
+    std::string out = "[";
+    for (const auto& item : node) out += canonical(item) + ",";
+    return out + "]";
+  }
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  return "~";
+}
+
+std::vector<std::string> strings_of(const YAML::Node& list) {
+  std::vector<std::string> out;
+  if (list && list.IsSequence()) {
+    for (const auto& item : list) out.push_back(item.as<std::string>(""));
+  }
+  return out;
+}
+
+std::vector<std::string> keys_of(const YAML::Node& map) {
+  std::vector<std::string> out;
+  if (map && map.IsMap()) {
+    for (const auto& item : map) out.push_back(item.first.as<std::string>());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The CRD of a kind, or nothing.
+std::optional<Crd> crd_of_kind(const std::vector<Crd>& crds, const std::string& kind) {
+  for (const auto& crd : crds) {
+    if (crd.doc["spec"]["names"]["kind"].as<std::string>("") == kind) return crd;
+  }
+  return std::nullopt;
+}
+
+YAML::Node first_version(const Crd& crd) { return crd.doc["spec"]["versions"][0]; }
+YAML::Node root_schema(const Crd& crd) { return first_version(crd)["schema"]["openAPIV3Schema"]; }
+
+// The SysdigToken and ClusterSysdigToken CRDs, loaded once per test.
+struct TokenCrds {
+  Crd namespaced, cluster;
+};
+std::optional<TokenCrds> token_crds() {
+  std::vector<std::string> problems;
+  const auto crds = load_crds(problems);
+  auto namespaced = crd_of_kind(crds, "SysdigToken");
+  auto cluster = crd_of_kind(crds, "ClusterSysdigToken");
+  EXPECT_TRUE(problems.empty()) << join(problems);
+  EXPECT_TRUE(namespaced) << "no SysdigToken CRD in crds/";
+  EXPECT_TRUE(cluster) << "no ClusterSysdigToken CRD in crds/";
+  if (!namespaced || !cluster) return std::nullopt;
+  return TokenCrds{*namespaced, *cluster};
+}
+
 // The SysdigToken's columns, in order, all shown without -o wide (the
 // README and kubectl-sysdigtoken status show the same ones).
 TEST(CrdLint, SysdigTokenPrinterColumnsAreTheDocumentedOnes) {
@@ -477,6 +548,223 @@ TEST(CrdLint, SysdigTokenPrinterColumnsAreTheDocumentedOnes) {
   }
   EXPECT_TRUE(found) << "no SysdigToken CRD";
   EXPECT_TRUE(problems.empty()) << join(problems);
+}
+
+TEST(CrdLint, ClusterSysdigTokenNamesScopeAndVersion) {
+  const auto crds = token_crds();
+  ASSERT_TRUE(crds);
+  const YAML::Node spec = crds->cluster.doc["spec"];
+  EXPECT_EQ(crds->cluster.doc["metadata"]["name"].as<std::string>(""),
+            "clustersysdigtokens.monitoring.ibm.com");
+  EXPECT_EQ(spec["group"].as<std::string>(""), "monitoring.ibm.com");
+  EXPECT_EQ(spec["scope"].as<std::string>(""), "Cluster");
+  EXPECT_EQ(spec["names"]["plural"].as<std::string>(""), "clustersysdigtokens");
+  EXPECT_EQ(spec["names"]["singular"].as<std::string>(""), "clustersysdigtoken");
+  EXPECT_EQ(spec["names"]["listKind"].as<std::string>(""), "ClusterSysdigTokenList");
+  EXPECT_EQ(strings_of(spec["names"]["shortNames"]), std::vector<std::string>{"csdt"});
+  EXPECT_EQ(strings_of(spec["names"]["categories"]),
+            strings_of(crds->namespaced.doc["spec"]["names"]["categories"]));
+  ASSERT_EQ(spec["versions"].size(), 1u);
+  const YAML::Node version = first_version(crds->cluster);
+  EXPECT_EQ(version["name"].as<std::string>(""), "v1alpha1");
+  EXPECT_TRUE(version["served"].as<bool>(false));
+  EXPECT_TRUE(version["storage"].as<bool>(false));
+  EXPECT_TRUE(version["subresources"]["status"].IsMap()) << "no status subresource";
+  EXPECT_EQ(crds->cluster.doc["metadata"]["labels"].size(),
+            crds->namespaced.doc["metadata"]["labels"].size());
+}
+
+// SysdigToken's columns without Next Refresh (a ClusterSysdigToken's status
+// has no nextRefreshTime of its own), with the same JSONPaths and types.
+TEST(CrdLint, ClusterSysdigTokenPrinterColumnsAreSysdigTokensWithoutNextRefresh) {
+  const auto crds = token_crds();
+  ASSERT_TRUE(crds);
+  std::vector<std::string> want, got;
+  for (const auto& column : first_version(crds->namespaced)["additionalPrinterColumns"]) {
+    if (column["name"].as<std::string>("") == "Next Refresh") continue;
+    want.push_back(column["name"].as<std::string>("") + " " + column["type"].as<std::string>("") +
+                   " " + column["jsonPath"].as<std::string>(""));
+  }
+  for (const auto& column : first_version(crds->cluster)["additionalPrinterColumns"]) {
+    got.push_back(column["name"].as<std::string>("") + " " + column["type"].as<std::string>("") +
+                  " " + column["jsonPath"].as<std::string>(""));
+    EXPECT_EQ(column["priority"].as<int>(0), 0) << got.back() << ": only -o wide shows it";
+  }
+  EXPECT_EQ(got, want) << "columns are" << join(got) << "\nwant" << join(want);
+  const std::vector<std::string> names = {"Ready",    "Reason",        "Team", "Secret",
+                                          "Revision", "Last Rotation", "Age"};
+  ASSERT_EQ(got.size(), names.size()) << join(got);
+  for (std::size_t i = 0; i < names.size(); ++i) EXPECT_TRUE(got[i].starts_with(names[i] + " "));
+}
+
+// Field for field: a ClusterSysdigToken takes what a SysdigToken takes (the
+// operator decodes both with one decoder), except trustedProfile; the API key
+// Secret names its namespace; and it selects namespaces.
+TEST(CrdLint, ClusterSysdigTokenSpecIsSysdigTokensWithoutTrustedProfile) {
+  const auto crds = token_crds();
+  ASSERT_TRUE(crds);
+  const YAML::Node ns_spec = root_schema(crds->namespaced)["properties"]["spec"];
+  const YAML::Node cl_spec = root_schema(crds->cluster)["properties"]["spec"];
+  ASSERT_TRUE(ns_spec["properties"].IsMap());
+  ASSERT_TRUE(cl_spec["properties"].IsMap());
+
+  std::set<std::string> want;
+  for (const auto& key : keys_of(ns_spec["properties"])) want.insert(key);
+  want.erase("trustedProfile");
+  want.insert("namespaceSelector");
+  want.insert("namespaces");
+  const auto got_keys = keys_of(cl_spec["properties"]);
+  EXPECT_EQ(std::set<std::string>(got_keys.begin(), got_keys.end()), want);
+
+  for (const auto& key : keys_of(ns_spec["properties"])) {
+    if (key == "trustedProfile" || key == "apiKeySecretRef") continue;
+    if (!cl_spec["properties"][key]) continue;  // reported above
+    EXPECT_EQ(canonical(cl_spec["properties"][key]), canonical(ns_spec["properties"][key]))
+        << "spec." << key << " differs from SysdigToken's (descriptions aside)";
+  }
+
+  // apiKeySecretRef: name and key as SysdigToken's, plus a required namespace
+  // (a DNS-1123 label: at most 63 characters).
+  const YAML::Node ns_ref = ns_spec["properties"]["apiKeySecretRef"];
+  const YAML::Node cl_ref = cl_spec["properties"]["apiKeySecretRef"];
+  ASSERT_TRUE(cl_ref.IsMap()) << "no spec.apiKeySecretRef";
+  EXPECT_EQ(keys_of(cl_ref["properties"]), (std::vector<std::string>{"key", "name", "namespace"}));
+  for (const char* field : {"name", "key"}) {
+    EXPECT_EQ(canonical(cl_ref["properties"][field]), canonical(ns_ref["properties"][field]))
+        << "spec.apiKeySecretRef." << field << " differs from SysdigToken's";
+  }
+  auto required = strings_of(cl_ref["required"]);
+  std::sort(required.begin(), required.end());
+  EXPECT_EQ(required, (std::vector<std::string>{"name", "namespace"}));
+  const YAML::Node ns_field = cl_ref["properties"]["namespace"];
+  EXPECT_EQ(ns_field["type"].as<std::string>(""), "string");
+  EXPECT_EQ(ns_field["maxLength"].as<int>(0), 63);
+  const auto patterns = string_patterns(ns_field);
+  ASSERT_EQ(patterns.size(), 1u) << "apiKeySecretRef.namespace needs a DNS-1123 label rule";
+  const std::regex label(patterns.front());
+  EXPECT_TRUE(std::regex_search("sysdig-token-admin", label));
+  EXPECT_FALSE(std::regex_search("Admin", label));
+  EXPECT_FALSE(std::regex_search("a.b", label));
+  EXPECT_FALSE(std::regex_search("-a", label));
+
+  // Required: SysdigToken's, plus apiKeySecretRef (the only credentials).
+  auto ns_required = strings_of(ns_spec["required"]);
+  ns_required.push_back("apiKeySecretRef");
+  std::sort(ns_required.begin(), ns_required.end());
+  auto cl_required = strings_of(cl_spec["required"]);
+  std::sort(cl_required.begin(), cl_required.end());
+  EXPECT_EQ(cl_required, ns_required);
+
+  // Rules: SysdigToken's, but the credentials one (no trustedProfile), plus
+  // exactly one of namespaceSelector or namespaces.
+  std::vector<std::string> want_rules, got_rules;
+  for (const auto& rule : ns_spec["x-kubernetes-validations"]) {
+    if (rule["rule"].as<std::string>("").find("trustedProfile") != std::string::npos) continue;
+    want_rules.push_back(canonical(rule));
+  }
+  bool selection_rule = false;
+  for (const auto& rule : cl_spec["x-kubernetes-validations"]) {
+    const auto text = rule["rule"].as<std::string>("");
+    EXPECT_EQ(text.find("trustedProfile"), std::string::npos) << text;
+    if (text == "has(self.namespaceSelector) != has(self.namespaces)") {
+      selection_rule = true;
+      const auto message = rule["message"].as<std::string>("");
+      EXPECT_NE(message.find("exactly one of namespaceSelector or namespaces"), std::string::npos)
+          << message;
+      continue;
+    }
+    got_rules.push_back(canonical(rule));
+  }
+  EXPECT_TRUE(selection_rule) << "no rule: exactly one of namespaceSelector or namespaces";
+  EXPECT_EQ(got_rules, want_rules) << "spec rules differ from SysdigToken's";
+}
+
+// namespaceSelector is a metav1.LabelSelector; namespaces a set of names.
+TEST(CrdLint, ClusterSysdigTokenSelectsNamespacesByLabelSelectorOrList) {
+  const auto crds = token_crds();
+  ASSERT_TRUE(crds);
+  const YAML::Node props = root_schema(crds->cluster)["properties"]["spec"]["properties"];
+  const YAML::Node selector = props["namespaceSelector"];
+  ASSERT_TRUE(selector.IsMap()) << "no spec.namespaceSelector";
+  EXPECT_EQ(selector["type"].as<std::string>(""), "object");
+  EXPECT_FALSE(selector["required"]) << "{} must select every namespace";
+  EXPECT_EQ(keys_of(selector["properties"]),
+            (std::vector<std::string>{"matchExpressions", "matchLabels"}));
+  const YAML::Node labels = selector["properties"]["matchLabels"];
+  EXPECT_EQ(labels["type"].as<std::string>(""), "object");
+  EXPECT_EQ(labels["additionalProperties"]["type"].as<std::string>(""), "string");
+  const YAML::Node expressions = selector["properties"]["matchExpressions"];
+  EXPECT_EQ(expressions["type"].as<std::string>(""), "array");
+  const YAML::Node requirement = expressions["items"];
+  EXPECT_EQ(keys_of(requirement["properties"]),
+            (std::vector<std::string>{"key", "operator", "values"}));
+  auto required = strings_of(requirement["required"]);
+  std::sort(required.begin(), required.end());
+  EXPECT_EQ(required, (std::vector<std::string>{"key", "operator"}));
+  EXPECT_EQ(strings_of(requirement["properties"]["operator"]["enum"]),
+            (std::vector<std::string>{"In", "NotIn", "Exists", "DoesNotExist"}));
+  EXPECT_EQ(requirement["properties"]["values"]["type"].as<std::string>(""), "array");
+  EXPECT_EQ(requirement["properties"]["values"]["items"]["type"].as<std::string>(""), "string");
+  bool values_needed = false, values_forbidden = false;
+  for (const auto& rule : requirement["x-kubernetes-validations"]) {
+    const auto text = rule["rule"].as<std::string>("");
+    const auto message = rule["message"].as<std::string>("");
+    if (text.find("'In', 'NotIn'") != std::string::npos &&
+        text.find("size(self.values) > 0") != std::string::npos) {
+      values_needed = true;
+      EXPECT_NE(message.find("In and NotIn need at least one value"), std::string::npos) << message;
+    }
+    if (text.find("'Exists', 'DoesNotExist'") != std::string::npos &&
+        text.find("size(self.values) == 0") != std::string::npos) {
+      values_forbidden = true;
+      EXPECT_NE(message.find("Exists and DoesNotExist take no values"), std::string::npos)
+          << message;
+    }
+  }
+  EXPECT_TRUE(values_needed) << "no rule: In and NotIn need values";
+  EXPECT_TRUE(values_forbidden) << "no rule: Exists and DoesNotExist take none";
+
+  const YAML::Node namespaces = props["namespaces"];
+  ASSERT_TRUE(namespaces.IsMap()) << "no spec.namespaces";
+  EXPECT_EQ(namespaces["type"].as<std::string>(""), "array");
+  EXPECT_EQ(namespaces["maxItems"].as<int>(0), 1000);
+  EXPECT_EQ(namespaces["x-kubernetes-list-type"].as<std::string>(""), "set");
+  EXPECT_EQ(namespaces["items"]["type"].as<std::string>(""), "string");
+  EXPECT_EQ(namespaces["items"]["maxLength"].as<int>(0), 63);
+  const auto patterns = string_patterns(namespaces["items"]);
+  ASSERT_EQ(patterns.size(), 1u) << "namespaces[] needs a DNS-1123 label rule";
+  EXPECT_TRUE(std::regex_search("team-a", std::regex(patterns.front())));
+  EXPECT_FALSE(std::regex_search("Team_A", std::regex(patterns.front())));
+}
+
+// The status: SysdigToken's fields keep their schema (the operator writes
+// them alike), plus the namespaces that have the Secret and those that failed.
+TEST(CrdLint, ClusterSysdigTokenStatusIsSysdigTokensPlusNamespaces) {
+  const auto crds = token_crds();
+  ASSERT_TRUE(crds);
+  const YAML::Node ns_status = root_schema(crds->namespaced)["properties"]["status"]["properties"];
+  const YAML::Node cl_status = root_schema(crds->cluster)["properties"]["status"]["properties"];
+  ASSERT_TRUE(cl_status.IsMap()) << "no status schema";
+  for (const char* field : {"observedGeneration", "conditions", "secretName", "teamID",
+                            "tokenFingerprint", "revision", "lastSyncTime", "lastRotationTime",
+                            "lastHandledReset", "provisionedNamespaces", "failedNamespaces"}) {
+    EXPECT_TRUE(cl_status[field]) << "status." << field << " is missing";
+  }
+  for (const auto& key : keys_of(cl_status)) {
+    if (!ns_status[key]) continue;
+    EXPECT_EQ(canonical(cl_status[key]), canonical(ns_status[key]))
+        << "status." << key << " differs from SysdigToken's (descriptions aside)";
+  }
+  const YAML::Node provisioned = cl_status["provisionedNamespaces"];
+  EXPECT_EQ(provisioned["type"].as<std::string>(""), "array");
+  EXPECT_EQ(provisioned["items"]["type"].as<std::string>(""), "string");
+  const YAML::Node failed = cl_status["failedNamespaces"];
+  EXPECT_EQ(failed["type"].as<std::string>(""), "array");
+  EXPECT_EQ(keys_of(failed["items"]["properties"]),
+            (std::vector<std::string>{"message", "namespace", "reason"}));
+  for (const auto& key : keys_of(failed["items"]["properties"])) {
+    EXPECT_EQ(failed["items"]["properties"][key]["type"].as<std::string>(""), "string") << key;
+  }
 }
 
 TEST(CrdLint, SamplesUseOnlyFieldsAndValuesOfTheSchema) {
@@ -563,6 +851,16 @@ properties:
   problems.clear();
   check_value(YAML::Load("{mode: yes}"), schema, "", problems);
   EXPECT_NE(join(problems).find("is not read as a string"), std::string::npos) << join(problems);
+}
+
+// The parity checks compare schemas, not their documentation.
+TEST(CrdLint, CanonicalSchemasIgnoreDescriptionsAndKeyOrderOnly) {
+  const auto a = YAML::Load("{type: string, description: one, maxLength: 3, enum: [x, y]}");
+  const auto b = YAML::Load("{maxLength: 3, enum: [x, y], type: string, description: two}");
+  EXPECT_EQ(canonical(a), canonical(b));
+  EXPECT_NE(canonical(a), canonical(YAML::Load("{type: string, maxLength: 4, enum: [x, y]}")));
+  EXPECT_NE(canonical(a), canonical(YAML::Load("{type: string, maxLength: 3, enum: [y, x]}")));
+  EXPECT_NE(canonical(a), canonical(YAML::Load("{type: string, maxLength: 3}")));
 }
 
 }  // namespace

@@ -3,10 +3,14 @@
 # kube-apiserver: it installs idempotently, is explained, the sample applies and
 # gets its defaults, `kubectl get sdt` shows the printer columns, the status
 # subresource works, generation follows spec changes only, and invalid objects
-# are refused with a message that names the field.
+# are refused with a message that names the field. Then the same for the
+# ClusterSysdigToken CRD (crds/monitoring.ibm.com_clustersysdigtokens.yaml):
+# cluster-scoped, its sample, columns, status lists, valid selections, and the
+# refusals of its own rules (namespaceSelector or namespaces, label selector
+# operators, apiKeySecretRef.namespace) and of SysdigToken's.
 #
-# The CRD is left installed (other tests of the same control plane use it); the
-# test's namespace is deleted on exit.
+# The CRDs are left installed (other tests of the same control plane use them);
+# the test's namespace and its ClusterSysdigTokens are deleted on exit.
 set -euo pipefail
 : "${STO_CONTROLPLANE_DIR:?run through ctest (controlplane fixture)}"
 . "$STO_CONTROLPLANE_DIR/env"
@@ -283,3 +287,219 @@ spec:$base_spec
 YAML
 [[ "$(kubectl get sdt pruned -n "$ns" -o jsonpath='{.spec}')" != *colour* ]] || fail "unknown field spec.colour was stored"
 pass "an unknown field is pruned without --validate=strict"
+
+# 8. The ClusterSysdigToken CRD (crds/monitoring.ibm.com_clustersysdigtokens.yaml):
+# cluster-scoped, SysdigToken's spec without trustedProfile plus the
+# namespaces it selects. Its objects have no namespace: each is labelled with
+# this test's namespace and deleted on exit.
+CCRD=$ROOT/crds/monitoring.ibm.com_clustersysdigtokens.yaml
+trap 'kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  kubectl delete clustersysdigtokens -l "crd-test=$ns" --wait=false >/dev/null 2>&1 || true' EXIT
+kubectl apply --server-side --field-manager=crd-test -f "$CCRD" >/dev/null
+kubectl wait --for condition=established --timeout=60s crd/clustersysdigtokens.monitoring.ibm.com >/dev/null
+kubectl get crd clustersysdigtokens.monitoring.ibm.com -o jsonpath='{.status.conditions[?(@.type=="NonStructuralSchema")].message}' |
+  grep . && fail "the ClusterSysdigToken CRD's schema is not structural"
+ccrd_state() { kubectl get crd clustersysdigtokens.monitoring.ibm.com -o jsonpath='{.metadata.generation} {.spec}'; }
+before=$(ccrd_state)
+out=$(kubectl apply --server-side --field-manager=crd-test -f "$CCRD")
+grep -q serverside-applied <<<"$out" || fail "second apply of the ClusterSysdigToken CRD: $out"
+[[ "$before" == "$(ccrd_state)" ]] || fail "a second apply changed the ClusterSysdigToken CRD"
+names=$(kubectl get crd clustersysdigtokens.monitoring.ibm.com -o jsonpath='{.spec.names.kind} {.spec.names.listKind} {.spec.names.plural} {.spec.names.singular} {.spec.names.shortNames} {.spec.names.categories} {.spec.scope} {.spec.versions[0].name} {.spec.versions[0].served} {.spec.versions[0].storage} {.spec.versions[0].subresources}')
+[[ "$names" == 'ClusterSysdigToken ClusterSysdigTokenList clustersysdigtokens clustersysdigtoken ["csdt"] ["ibm","monitoring"] Cluster v1alpha1 true true {"status":{}}' ]] ||
+  fail "ClusterSysdigToken: unexpected names/scope/version/subresources: $names"
+pass "ClusterSysdigToken CRD is Established, applies idempotently; names: $names"
+
+retry 60 kubectl explain clustersysdigtoken.spec || fail "kubectl explain clustersysdigtoken.spec failed: $(kubectl explain clustersysdigtoken.spec 2>&1)"
+explain=$(kubectl explain clustersysdigtoken.spec)
+for field in service instanceID teamID teamName region endpointType endpoint iamEndpoint apiKeySecretRef \
+  refreshInterval target rolloutRestartTargets namespaceSelector namespaces; do
+  grep -q "^  $field" <<<"$explain" || fail "kubectl explain clustersysdigtoken.spec lacks $field: $explain"
+done
+grep -q '^  trustedProfile' <<<"$explain" && fail "kubectl explain clustersysdigtoken.spec has trustedProfile"
+grep -q '^  namespace' <<<"$(kubectl explain clustersysdigtoken.spec.apiKeySecretRef)" ||
+  fail "kubectl explain clustersysdigtoken.spec.apiKeySecretRef lacks namespace"
+grep -q 'monitoring.ibm.com/reset-token' <<<"$(kubectl explain clustersysdigtoken)" ||
+  fail "kubectl explain clustersysdigtoken does not document the reset annotation"
+for field in provisionedNamespaces failedNamespaces; do
+  grep -q "^  $field" <<<"$(kubectl explain clustersysdigtoken.status)" || fail "kubectl explain clustersysdigtoken.status lacks $field"
+done
+pass "kubectl explain documents the ClusterSysdigToken spec (no trustedProfile; apiKeySecretRef.namespace, namespaceSelector, namespaces), its status and the reset annotation"
+
+# The sample applies (under a name of this test's) and gets SysdigToken's defaults.
+retry 30 kubectl get csdt || fail "kubectl get csdt does not work: $(kubectl get csdt 2>&1)"
+cname=$ns-sample
+sample=$(sed -e "s/^  name: platform-team\$/  name: $cname\n  labels: {crd-test: $ns}/" "$SAMPLES/clustersysdigtoken.yaml")
+grep -q "^  name: $cname\$" <<<"$sample" || fail "no metadata.name platform-team in $SAMPLES/clustersysdigtoken.yaml"
+kubectl apply --validate=strict -f - <<<"$sample" >/dev/null
+cjp() { kubectl get csdt "$1" -o jsonpath="{$2}"; }
+expect_cfield() { # object jsonpath want
+  local got
+  got=$(cjp "$1" "$2")
+  [[ "$got" == "$3" ]] || fail "ClusterSysdigToken $1: $2 is '$got', want '$3'"
+}
+expect_cfield "$cname" .metadata.namespace ""
+expect_cfield "$cname" .spec.endpointType public
+expect_cfield "$cname" .spec.refreshInterval 1h
+expect_cfield "$cname" .spec.apiKeySecretRef.key apikey
+expect_cfield "$cname" .spec.apiKeySecretRef.namespace sysdig-token-admin
+expect_cfield "$cname" .spec.service Monitoring
+expect_cfield "$cname" .spec.target.includeConnectionInfo true
+expect_cfield "$cname" .spec.target.deletionPolicy Delete
+expect_cfield "$cname" '.spec.namespaceSelector.matchLabels.monitoring\.ibm\.com/sysdig-team' platform
+pass "sample clustersysdigtoken.yaml applies (cluster-scoped) with SysdigToken's defaults"
+
+table=$(kubectl get csdt -l "crd-test=$ns")
+header=${table%%$'\n'*}
+want='NAME READY REASON TEAM SECRET REVISION LAST ROTATION AGE'
+got=$(sed -e 's/   */|/g' <<<"$header" | tr '|' '\n' | grep . | tr '\n' ' ' | sed 's/ $//')
+[[ "$got" == "$want" ]] || fail "kubectl get csdt header is '$got', want '$want'"
+table=$(kubectl get clustersysdigtokens -l "crd-test=$ns")
+[[ "${table%%$'\n'*}" == "$header" ]] || fail "kubectl get clustersysdigtokens header differs from kubectl get csdt's"
+grep -q "clustersysdigtoken.monitoring.ibm.com/$cname" <<<"$(kubectl get ibm -A -o name)" || fail "kubectl get ibm does not list the ClusterSysdigToken"
+pass "kubectl get clustersysdigtokens (and csdt) shows: $(tr -s ' ' <<<"$header"); kubectl get ibm lists them"
+
+# Status subresource: the namespaces' lists are kept (not pruned); generation
+# does not move; a reset annotation does not bump it, a spec change does.
+gen=$(cjp "$cname" .metadata.generation)
+kubectl patch csdt "$cname" --subresource=status --type=merge -p "$(
+  cat <<JSON
+{"status":{"observedGeneration":$gen,"secretName":"sysdig-monitor-token","teamID":26055,
+ "tokenFingerprint":"sha256:3f2a9c0d1e4b5a67","revision":2,"lastSyncTime":"$now","lastRotationTime":"$now",
+ "lastHandledReset":"r1","provisionedNamespaces":["team-a","team-b"],
+ "failedNamespaces":[{"namespace":"team-c","reason":"SecretConflict","message":"Secret sysdig-monitor-token exists and is not managed by this ClusterSysdigToken"}],
+ "conditions":[{"type":"Ready","status":"True","reason":"TokenSynced","message":"token synced",
+  "observedGeneration":$gen,"lastTransitionTime":"$now"}]}}
+JSON
+)" >/dev/null
+expect_cfield "$cname" .status.provisionedNamespaces '["team-a","team-b"]'
+expect_cfield "$cname" '.status.failedNamespaces[0].namespace' team-c
+expect_cfield "$cname" '.status.failedNamespaces[0].reason' SecretConflict
+expect_cfield "$cname" .status.lastHandledReset r1
+expect_cfield "$cname" .metadata.generation "$gen"
+row=$(kubectl get csdt "$cname" --no-headers | tr -s ' ')
+[[ "$row" == "$cname True TokenSynced 26055 sysdig-monitor-token 2 "* ]] || fail "kubectl get csdt row is '$row'"
+if out=$(kubectl patch csdt "$cname" --subresource=status --type=merge \
+  -p '{"status":{"failedNamespaces":[{"reason":"SecretConflict"}]}}' 2>&1); then
+  fail "a failedNamespaces entry without namespace was accepted"
+fi
+grep -q 'status.failedNamespaces\[0\].namespace' <<<"$out" || fail "the refusal does not name status.failedNamespaces[0].namespace: $out"
+kubectl annotate csdt "$cname" monitoring.ibm.com/reset-token=2026-11-28T10:00:00Z >/dev/null
+expect_cfield "$cname" .metadata.generation "$gen"
+kubectl patch csdt "$cname" --type=merge -p '{"spec":{"refreshInterval":"2h"}}' >/dev/null
+expect_cfield "$cname" .metadata.generation "$((gen + 1))"
+pass "ClusterSysdigToken status subresource keeps provisionedNamespaces and failedNamespaces (row: $row); a reset annotation leaves generation, a spec change bumps it"
+
+# Valid selections are accepted: every namespace ({}), label expressions, a list.
+cbase='
+  instanceID: 7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11
+  teamID: 26055
+  region: us-south
+  apiKeySecretRef: {name: ibm-api-key, namespace: sysdig-token-admin}'
+n=0
+accept_c() { # DESCRIPTION SPEC_YAML
+  n=$((n + 1))
+  local out obj="apiVersion: monitoring.ibm.com/v1alpha1
+kind: ClusterSysdigToken
+metadata: {name: $ns-valid-$n, labels: {crd-test: $ns}}
+spec:$2"
+  out=$(kubectl apply --validate=strict -f - 2>&1 <<<"$obj") || fail "ClusterSysdigToken with $1: refused: $out"
+  pass "ClusterSysdigToken accepts $1"
+}
+accept_c "namespaceSelector {} (every namespace)" "$cbase
+  namespaceSelector: {}"
+accept_c "matchExpressions In, NotIn, Exists and DoesNotExist" "$cbase
+  namespaceSelector:
+    matchLabels: {monitoring.ibm.com/sysdig-team: platform}
+    matchExpressions:
+    - {key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kube-public]}
+    - {key: tier, operator: In, values: [prod]}
+    - {key: sysdig, operator: Exists}
+    - {key: legacy, operator: DoesNotExist, values: []}"
+accept_c "a list of namespaces, teamName, endpoint, Retain, restart targets, a template" "
+  instanceID: 7a1f3c2e-5b0d-4c8e-9f21-3d6b8a4e0c11
+  teamName: Platform
+  endpoint: https://us-south.monitoring.cloud.ibm.com/api
+  apiKeySecretRef: {name: ibm-api-key, key: key, namespace: sysdig-token-admin}
+  namespaces: [team-a, team-b]
+  rolloutRestartTargets: [{kind: Deployment, name: api}]
+  target: {name: sysdig, deletionPolicy: Retain, template: {data: {url: '\${url}'}}}"
+expect_cfield "$ns-valid-3" .spec.namespaces '["team-a","team-b"]'
+
+# Invalid ClusterSysdigTokens are refused with a message that names the field.
+kubectl apply --dry-run=server --validate=strict -f - >/dev/null <<YAML || fail "the base of the invalid ClusterSysdigTokens is not valid"
+apiVersion: monitoring.ibm.com/v1alpha1
+kind: ClusterSysdigToken
+metadata: {name: $ns-valid}
+spec:$cbase
+  namespaces: [team-a]
+YAML
+reject_c() { # DESCRIPTION WANT SPEC_YAML [kubectl apply flags...]
+  local what=$1 want=$2 spec=$3 out obj
+  shift 3
+  n=$((n + 1))
+  obj="apiVersion: monitoring.ibm.com/v1alpha1
+kind: ClusterSysdigToken
+metadata: {name: $ns-invalid-$n, labels: {crd-test: $ns}}
+spec:$spec"
+  if out=$(kubectl apply "$@" -f - 2>&1 <<<"$obj"); then
+    fail "ClusterSysdigToken with $what: accepted: $out"
+  fi
+  grep -qF -- "$want" <<<"$out" || fail "ClusterSysdigToken with $what: the error does not say '$want': $out"
+  grep -q "should match '" <<<"$out" && fail "ClusterSysdigToken with $what: the error is a raw pattern: $out"
+  kubectl get csdt "$ns-invalid-$n" >/dev/null 2>&1 && fail "ClusterSysdigToken with $what: object exists after the rejection"
+  pass "ClusterSysdigToken rejects $what: $(grep -F -- "$want" <<<"$out" | head -n1 | sed -e 's/^.* is invalid: //' -e 's/^\* //' -e 's/^Error from server.*: //' | cut -c1-150)"
+}
+cwithout() { grep -v -- "$1" <<<"$cbase"; }
+one='set exactly one of namespaceSelector or namespaces'
+reject_c "neither namespaceSelector nor namespaces" "$one" "$cbase"
+reject_c "both namespaceSelector and namespaces" "$one" "$cbase
+  namespaces: [team-a]
+  namespaceSelector: {matchLabels: {team: a}}"
+reject_c "operator In without values" 'operator In and NotIn need at least one value' "$cbase
+  namespaceSelector: {matchExpressions: [{key: tier, operator: In}]}"
+reject_c "operator NotIn with empty values" 'operator In and NotIn need at least one value' "$cbase
+  namespaceSelector: {matchExpressions: [{key: tier, operator: NotIn, values: []}]}"
+reject_c "operator Exists with values" 'operator Exists and DoesNotExist take no values' "$cbase
+  namespaceSelector: {matchExpressions: [{key: tier, operator: Exists, values: [prod]}]}"
+reject_c "operator Has" 'spec.namespaceSelector.matchExpressions[0].operator: Unsupported value: "Has"' "$cbase
+  namespaceSelector: {matchExpressions: [{key: tier, operator: Has}]}"
+reject_c "a matchExpression without key" 'spec.namespaceSelector.matchExpressions[0].key: Required value' "$cbase
+  namespaceSelector: {matchExpressions: [{operator: Exists}]}"
+reject_c "a matchLabels key with a space" 'namespaceSelector.matchLabels keys must be label keys' "$cbase
+  namespaceSelector: {matchLabels: {'bad key': x}}"
+reject_c "a matchLabels value with a space" 'namespaceSelector.matchLabels values must be label values' "$cbase
+  namespaceSelector: {matchLabels: {team: 'a b'}}"
+reject_c "an empty namespaces list" 'spec.namespaces' "$cbase
+  namespaces: []"
+reject_c "a namespace twice" 'Duplicate value' "$cbase
+  namespaces: [team-a, team-a]"
+reject_c "a namespace named Team_A" 'namespaces[] must be namespace names' "$cbase
+  namespaces: [Team_A]"
+reject_c "apiKeySecretRef without namespace" 'spec.apiKeySecretRef.namespace: Required value' "$(cwithout apiKeySecretRef)
+  apiKeySecretRef: {name: ibm-api-key}
+  namespaces: [team-a]"
+reject_c "apiKeySecretRef.namespace Admin_NS" 'apiKeySecretRef.namespace must be a namespace name' "$(cwithout apiKeySecretRef)
+  apiKeySecretRef: {name: ibm-api-key, namespace: Admin_NS}
+  namespaces: [team-a]"
+reject_c "apiKeySecretRef.namespace of 64 characters" 'spec.apiKeySecretRef.namespace' "$(cwithout apiKeySecretRef)
+  apiKeySecretRef: {name: ibm-api-key, namespace: $(printf 'a%.0s' {1..64})}
+  namespaces: [team-a]"
+reject_c "no apiKeySecretRef" 'spec.apiKeySecretRef: Required value' "$(cwithout apiKeySecretRef)
+  namespaces: [team-a]"
+reject_c "trustedProfile (--validate=strict)" 'unknown field "spec.trustedProfile"' "$cbase
+  namespaces: [team-a]
+  trustedProfile: {id: Profile-1, serviceAccountName: reader}" --validate=strict
+# SysdigToken's rules hold here too.
+reject_c "neither teamID nor teamName" 'one of teamID or teamName is required' "$(cwithout teamID)
+  namespaces: [team-a]"
+reject_c "neither region nor endpoint" 'one of region or endpoint is required' "$(cwithout region)
+  namespaces: [team-a]"
+reject_c "bad GUID" 'instanceID must be the GUID of the Monitoring instance' "$(cwithout instanceID)
+  instanceID: not-a-guid
+  namespaces: [team-a]"
+reject_c "refreshInterval 30s" 'refreshInterval must be at least 1m' "$cbase
+  namespaces: [team-a]
+  refreshInterval: 30s"
+reject_c "a reserved target label" 'spec.target.labels' "$cbase
+  namespaces: [team-a]
+  target: {labels: {monitoring.ibm.com/clustersysdigtoken: other}}"

@@ -127,6 +127,11 @@ expect_cannot "$SA" get leases.coordination.k8s.io/sysdig-token-operator -n "$RN
 expect_cannot "$SA" create leases.coordination.k8s.io -n "$TEAM_A"
 expect_cannot "$SA" list nodes
 expect_cannot "$SA" list namespaces
+# ClusterSysdigTokens are not handled with watchNamespaces: no rule for them.
+for verb in get list watch; do expect_cannot "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com; done
+expect_cannot "$SA" patch clustersysdigtokens.monitoring.ibm.com --subresource=status
+expect_cannot "$SA" update clustersysdigtokens.monitoring.ibm.com --subresource=finalizers
+expect_cannot "$SA" get namespaces
 pass "RBAC: $SA works in $TEAM_A and $TEAM_B, its Lease $LEASE in $RNS, and nothing in $OTHER, $RNS, default, kube-system or cluster-wide"
 
 release_lease_on_stop op "$RNS" "$LEASE"

@@ -24,6 +24,7 @@ FULL=$REL-sysdig-token-operator
 SA=system:serviceaccount:$RNS:$FULL
 CLUSTER_OBJECTS+=("clusterrole/$FULL" "clusterrolebinding/$FULL")
 CRD_NAME=sysdigtokens.monitoring.ibm.com
+CLUSTER_CRD_NAME=clustersysdigtokens.monitoring.ibm.com
 
 # 1. Install.
 t0=$(now_ms)
@@ -49,13 +50,16 @@ done
 for obj in "clusterrole/$FULL" "clusterrolebinding/$FULL"; do
   kubectl get "$obj" >/dev/null 2>&1 || fail "helm install did not create $obj"
 done
-[[ "$(kubectl get crd $CRD_NAME -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}')" == keep ]] ||
-  fail "the installed CRD lacks helm.sh/resource-policy: keep"
-[[ "$(kubectl get crd $CRD_NAME -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}')" == "$REL" ]] ||
-  fail "the CRD does not belong to release $REL"
+for crd in $CRD_NAME $CLUSTER_CRD_NAME; do
+  kubectl wait --for condition=established --timeout=60s "crd/$crd" >/dev/null
+  [[ "$(kubectl get crd "$crd" -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}')" == keep ]] ||
+    fail "the installed CRD $crd lacks helm.sh/resource-policy: keep"
+  [[ "$(kubectl get crd "$crd" -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}')" == "$REL" ]] ||
+    fail "the CRD $crd does not belong to release $REL"
+done
 [[ "$(kubectl get deployment "$FULL" -n "$RNS" -o jsonpath='{.spec.replicas}')" == 2 ]] ||
   fail "the Deployment does not have 2 replicas"
-pass "objects: ServiceAccount, Deployment (2 replicas), PDB, metrics Service, leader-election Role(Binding), ClusterRole(Binding), CRD (keep, release $REL)"
+pass "objects: ServiceAccount, Deployment (2 replicas), PDB, metrics Service, leader-election Role(Binding), ClusterRole(Binding), CRDs $CRD_NAME and $CLUSTER_CRD_NAME (keep, release $REL)"
 
 # 2. The Deployment's args name the Lease and no namespace (all namespaces).
 mapfile -t ARGS < <(deployment_args "$RNS" "$FULL")
@@ -80,11 +84,11 @@ check_peak_memory op "$(kubectl get deployment "$FULL" -n "$RNS" -o jsonpath='{.
 
 # 4. The ServiceAccount may do what the operator does, and nothing more:
 # its rules, exactly; then single actions it needs, and some it must not have.
-expect_rules "$SA" "$APP" "${OPERATOR_RULES[@]}"
+expect_rules "$SA" "$APP" "${OPERATOR_RULES[@]}" "${CLUSTER_RULES[@]}"
 mapfile -t lease < <(lease_rules sysdig-token-operator)
-expect_rules "$SA" "$RNS" "${OPERATOR_RULES[@]}" "${lease[@]}"
-expect_rules "$SA" default "${OPERATOR_RULES[@]}"
-pass "RBAC: the rules of $SA are exactly the operator's in $APP and default, plus its Lease's in $RNS"
+expect_rules "$SA" "$RNS" "${OPERATOR_RULES[@]}" "${CLUSTER_RULES[@]}" "${lease[@]}"
+expect_rules "$SA" default "${OPERATOR_RULES[@]}" "${CLUSTER_RULES[@]}"
+pass "RBAC: the rules of $SA are exactly the operator's (ClusterSysdigTokens included) in $APP and default, plus its Lease's in $RNS"
 expect_can "$SA" list sysdigtokens.monitoring.ibm.com --all-namespaces
 expect_can "$SA" watch sysdigtokens.monitoring.ibm.com --all-namespaces
 expect_can "$SA" patch sysdigtokens.monitoring.ibm.com --subresource=status -n "$APP"
@@ -100,6 +104,16 @@ expect_can "$SA" patch events.events.k8s.io -n "$APP"
 expect_can "$SA" create leases.coordination.k8s.io -n "$RNS"
 expect_can "$SA" get leases.coordination.k8s.io/sysdig-token-operator -n "$RNS"
 expect_can "$SA" update leases.coordination.k8s.io/sysdig-token-operator -n "$RNS"
+# ClusterSysdigTokens (all namespaces only): the objects, their status and
+# finalizers, the namespaces they select, and their Events in default.
+for verb in get list watch; do
+  expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com
+  expect_can "$SA" "$verb" namespaces
+done
+for verb in get update patch; do expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com --subresource=status; done
+expect_can "$SA" update clustersysdigtokens.monitoring.ibm.com --subresource=finalizers
+expect_can "$SA" create events.events.k8s.io -n default
+expect_can "$SA" patch events.events.k8s.io -n default
 refused=0
 for check in \
   "create sysdigtokens.monitoring.ibm.com -n $APP" \
@@ -120,7 +134,14 @@ for check in \
   "create pods -n $RNS" \
   "list nodes" \
   "get configmaps -n $APP" \
-  "list namespaces" \
+  "create clustersysdigtokens.monitoring.ibm.com" \
+  "update clustersysdigtokens.monitoring.ibm.com" \
+  "patch clustersysdigtokens.monitoring.ibm.com" \
+  "delete clustersysdigtokens.monitoring.ibm.com" \
+  "create namespaces" \
+  "update namespaces" \
+  "patch namespaces" \
+  "delete namespaces" \
   "get serviceaccounts -n $RNS" \
   "update deployments.apps -n $RNS" \
   "create roles.rbac.authorization.k8s.io -n $APP" \
@@ -133,7 +154,7 @@ for check in \
   expect_cannot "$SA" $check
   refused=$((refused + 1))
 done
-pass "RBAC: $SA may exactly list/watch/get SysdigTokens, patch their status, update their finalizers, get/list/watch/create/patch/delete Secrets, create ServiceAccount tokens, create/patch events.k8s.io Events, create TokenReviews and SubjectAccessReviews, create Leases and get/update its own in $RNS; $refused other actions refused"
+pass "RBAC: $SA may exactly list/watch/get SysdigTokens, patch their status, update their finalizers, get/list/watch/create/patch/delete Secrets, create ServiceAccount tokens, create/patch events.k8s.io Events, create TokenReviews and SubjectAccessReviews, create Leases and get/update its own in $RNS, list/watch/get ClusterSysdigTokens and namespaces, get/update/patch ClusterSysdigToken status and update their finalizers; $refused other actions refused"
 
 # 5. helm upgrade: the new args reach the Deployment; CRD, SysdigToken and
 # Secret are untouched.
@@ -153,6 +174,7 @@ out=$(helm uninstall "$REL" -n "$RNS" 2>&1) || fail "helm uninstall failed: $out
 grep -qF "[CustomResourceDefinition] $CRD_NAME" <<<"$out" ||
   fail "helm uninstall does not report the CRD as kept by its resource policy: $out"
 kubectl get crd $CRD_NAME >/dev/null 2>&1 || fail "helm uninstall deleted the CRD"
+kubectl get crd $CLUSTER_CRD_NAME >/dev/null 2>&1 || fail "helm uninstall deleted the ClusterSysdigToken CRD"
 kubectl get sdt ops-team -n "$APP" >/dev/null 2>&1 || fail "helm uninstall deleted the SysdigToken"
 [[ "$(secret_token sysdig-monitor-token)" == "$TOKEN" ]] || fail "the token Secret is gone or changed after helm uninstall"
 for obj in "clusterrole/$FULL" "clusterrolebinding/$FULL"; do
@@ -161,5 +183,5 @@ done
 for obj in "deployment/$FULL" "serviceaccount/$FULL" "role/$FULL-leader-election"; do
   ! kubectl get "$obj" -n "$RNS" >/dev/null 2>&1 || fail "helm uninstall left $obj in $RNS"
 done
-pass "helm uninstall: operator objects gone; CRD, SysdigToken $APP/ops-team and Secret sysdig-monitor-token kept"
+pass "helm uninstall: operator objects gone; CRDs, SysdigToken $APP/ops-team and Secret sysdig-monitor-token kept"
 check_no_leaks

@@ -5,10 +5,13 @@
 # fields, admission), a pod of each rendered Deployment passes the
 # "restricted" Pod Security Standard, the operator's flag parser accepts each
 # rendered args list, and each variant renders what it promises (objects,
-# args, security settings, probes, resources). With watchNamespaces (ci/
-# namespaced.yaml, and one namespace with --set) the operator's Roles are in
-# exactly those namespaces and nothing is cluster-wide but metrics.secure's
-# token/access review ClusterRole and metrics-reader; the default memory
+# args, security settings, probes, resources). The defaults render both CRDs
+# and a ClusterRole with the SysdigToken and the ClusterSysdigToken rules
+# (clustersysdigtokens, their status and finalizers, namespaces). With
+# watchNamespaces (ci/namespaced.yaml, and one namespace with --set) the
+# operator's Roles are in exactly those namespaces, with the SysdigToken rules
+# only, and nothing is cluster-wide but metrics.secure's token/access review
+# ClusterRole and metrics-reader; the default memory
 # request and limit hold the peaks recorded in tests/bench/results/.
 #   helm_template_test.sh OPERATOR_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/chart_lib.sh"
@@ -240,6 +243,11 @@ check_memory_defaults() {
 rbac() {
   kubectl create --dry-run=client -f "$1" -o go-template='{{if or (eq .kind "ClusterRole") (eq .kind "Role")}}{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}} {{range .rules}}{{range .resources}}{{.}},{{end}}{{end}}{{"\n"}}{{end}}{{if or (eq .kind "ClusterRoleBinding") (eq .kind "RoleBinding")}}{{.kind}} {{with .metadata.namespace}}{{.}}{{end}}/{{.metadata.name}} -> {{.roleRef.kind}}/{{.roleRef.name}}{{range .subjects}} {{.namespace}}/{{.name}}{{end}}{{"\n"}}{{end}}'
 }
+# rbac_verbs FILE KIND NAME: the rules of the rendered (Cluster)Role NAME as
+# "resource=verb,verb " words, in order.
+rbac_verbs() {
+  kubectl create --dry-run=client -f "$1" -o go-template="{{if and (eq .kind \"$2\") (eq .metadata.name \"$3\")}}{{range .rules}}{{\$v := .verbs}}{{range .resources}}{{.}}={{range \$i, \$x := \$v}}{{if \$i}},{{end}}{{\$x}}{{end}} {{end}}{{end}}{{end}}"
+}
 # check_metrics_rbac LABEL RBAC_LINES: the metrics-auth ClusterRole (token and
 # access reviews, nothing else) bound to the operator, and metrics-reader.
 check_metrics_rbac() {
@@ -308,7 +316,8 @@ while read -r variant; do
   full=sto-sysdig-token-operator
   case $VARIANT in
     default)
-      for o in "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com" "ServiceAccount $NS/$full" \
+      for o in "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com" \
+        "CustomResourceDefinition /clustersysdigtokens.monitoring.ibm.com" "ServiceAccount $NS/$full" \
         "ClusterRole /$full" "ClusterRoleBinding /$full" "Role $NS/$full-leader-election" \
         "RoleBinding $NS/$full-leader-election" "Deployment $NS/$full" "PodDisruptionBudget $NS/$full" \
         "Service $NS/$full-metrics" "ClusterRole /$full-metrics-auth" "ClusterRoleBinding /$full-metrics-auth" \
@@ -316,7 +325,7 @@ while read -r variant; do
       expect_no_obj "$f" "ServiceMonitor $NS/$full"
       expect_no_obj "$f" "PrometheusRule $NS/$full"
       expect_no_obj "$f" "ConfigMap $NS/$full-dashboard"
-      [[ $(list "$f" | wc -l) == 12 ]] || fail "default: renders $(list "$f" | tr '\n' ',')"
+      [[ $(list "$f" | wc -l) == 13 ]] || fail "default: renders $(list "$f" | tr '\n' ',')"
       check_metrics_rbac default "$(rbac "$f")"
       [[ "$(dep replicas)" == 2 ]] || fail "default: replicas $(dep replicas)"
       for a in --leader-elect "--leader-election-namespace=$NS" --leader-election-id=sysdig-token-operator \
@@ -330,8 +339,11 @@ while read -r variant; do
       [[ "$(dep req_cpu) $(dep req_mem) $(dep lim_mem) $(dep lim_cpu)" == "10m 32Mi 128Mi " ]] ||
         fail "default: resources $(dep resources)"
       check_memory_defaults "$(dep req_mem)" "$(dep lim_mem)"
-      [[ "$(rbac "$f" | grep "^ClusterRole /$full ")" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,deployments,statefulsets,daemonsets,events," ]] ||
+      # All namespaces: the SysdigToken rules, then the ClusterSysdigToken ones.
+      [[ "$(rbac "$f" | grep "^ClusterRole /$full ")" == "ClusterRole /$full sysdigtokens,sysdigtokens/status,sysdigtokens/finalizers,secrets,serviceaccounts/token,deployments,statefulsets,daemonsets,events,clustersysdigtokens,clustersysdigtokens/status,clustersysdigtokens/finalizers,namespaces," ]] ||
         fail "default: the ClusterRole's rules: $(rbac "$f" | grep '^ClusterRole ')"
+      [[ "$(rbac_verbs "$f" "ClusterRole" "$full")" == *"clustersysdigtokens=get,list,watch clustersysdigtokens/status=get,update,patch clustersysdigtokens/finalizers=update namespaces=get,list,watch "* ]] ||
+        fail "default: the ClusterRole's ClusterSysdigToken verbs: $(rbac_verbs "$f" "ClusterRole" "$full")"
       [[ "$(dep metrics_port)" == 8080 ]] || fail "default: no metrics port 8080"
       [[ "$(dep image)" == sysdig-token-operator:* ]] || fail "default: image $(dep image)"
       [[ "$(helm template sto "$CHART" -n "$NS" --show-only templates/pdb.yaml | grep -c 'minAvailable: 1')" == 1 ]] ||
@@ -371,6 +383,7 @@ while read -r variant; do
       ;;
     no-crds)
       expect_no_obj "$f" "CustomResourceDefinition /sysdigtokens.monitoring.ibm.com"
+      expect_no_obj "$f" "CustomResourceDefinition /clustersysdigtokens.monitoring.ibm.com"
       ;;
     custom)
       full=sto

@@ -99,7 +99,7 @@ METRICS_AUTH_RULES=(
   "tokenreviews.authentication.k8s.io [] [] [create]"
   "subjectaccessreviews.authorization.k8s.io [] [] [create]"
 )
-# The operator's rules where it reconciles, and those of its Lease.
+# The operator's rules where it reconciles SysdigTokens, and those of its Lease.
 OPERATOR_RULES=(
   "sysdigtokens.monitoring.ibm.com [] [] [get list watch]"
   "sysdigtokens.monitoring.ibm.com/status [] [] [patch]"
@@ -111,6 +111,15 @@ OPERATOR_RULES=(
   "daemonsets.apps [] [] [get patch]"
   "events.events.k8s.io [] [] [create patch]"
   "${METRICS_AUTH_RULES[@]}"
+)
+# The operator's rules for ClusterSysdigTokens: only when it watches all
+# namespaces (a ClusterRole, so seen in every namespace), never with
+# watchNamespaces.
+CLUSTER_RULES=(
+  "clustersysdigtokens.monitoring.ibm.com [] [] [get list watch]"
+  "clustersysdigtokens.monitoring.ibm.com/status [] [] [get update patch]"
+  "clustersysdigtokens.monitoring.ibm.com/finalizers [] [] [update]"
+  "namespaces [] [] [get list watch]"
 )
 lease_rules() { # LEASE_NAME
   echo "leases.coordination.k8s.io [] [] [create]"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e.kustomize_install: `kubectl apply -k deploy/` installs the CRD (from
+# e2e.kustomize_install: `kubectl apply -k deploy/` installs the CRDs (from
 # crds/), the sysdig-token-operator namespace, ServiceAccount, RBAC,
 # Deployment, PodDisruptionBudget and metrics Service; the operator binary,
 # run under that ServiceAccount with the Deployment's args against the fake
@@ -9,7 +9,7 @@
 #
 # A cluster-wide operator would also reconcile other tests' SysdigTokens, so
 # this test runs alone (RUN_SERIAL). On exit it deletes what deploy/ created
-# except the CRD, which other tests use.
+# except the CRDs, which other tests use.
 #   kustomize_install_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/install_lib.sh" "$@"
 
@@ -32,9 +32,14 @@ for kind in CustomResourceDefinition Namespace ServiceAccount ClusterRole Cluste
   Deployment PodDisruptionBudget Service; do
   grep -q "^kind: $kind\$" <<<"$rendered" || fail "kubectl kustomize deploy/ renders no $kind"
 done
+for crd in sysdigtokens clustersysdigtokens; do
+  grep -q "^  name: $crd.monitoring.ibm.com\$" <<<"$rendered" || fail "kubectl kustomize deploy/ renders no CRD $crd.monitoring.ibm.com"
+done
+grep -q '^kind: ClusterSysdigToken$' <<<"$rendered" && fail "deploy/ includes a sample ClusterSysdigToken"
 grep -q '^kind: SysdigToken$' <<<"$rendered" && fail "deploy/ includes a sample SysdigToken"
 out=$(kubectl apply -k "$ROOT/deploy" 2>&1) || fail "kubectl apply -k deploy/ failed: $out"
-kubectl wait --for condition=established --timeout=60s crd/sysdigtokens.monitoring.ibm.com >/dev/null
+kubectl wait --for condition=established --timeout=60s crd/sysdigtokens.monitoring.ibm.com \
+  crd/clustersysdigtokens.monitoring.ibm.com >/dev/null
 wait_for "kubectl get sdt to work" 60 kubectl get sdt -n "$APP"
 # (kubectl says "configured" for a PodDisruptionBudget on every apply: it
 # always sends the selector, which the server finds unchanged. The
@@ -90,10 +95,10 @@ prove_lease op "$OPNS" "$NAME"
 check_peak_memory op "$(dj "$c.resources.limits.memory")"
 
 # 4. RBAC: exactly the operator's rules; then single actions.
-expect_rules "$SA" "$APP" "${OPERATOR_RULES[@]}"
+expect_rules "$SA" "$APP" "${OPERATOR_RULES[@]}" "${CLUSTER_RULES[@]}"
 mapfile -t lease < <(lease_rules "$NAME")
-expect_rules "$SA" "$OPNS" "${OPERATOR_RULES[@]}" "${lease[@]}"
-pass "RBAC: the rules of $SA are exactly the operator's in $APP, plus its Lease's in $OPNS"
+expect_rules "$SA" "$OPNS" "${OPERATOR_RULES[@]}" "${CLUSTER_RULES[@]}" "${lease[@]}"
+pass "RBAC: the rules of $SA are exactly the operator's (ClusterSysdigTokens included) in $APP, plus its Lease's in $OPNS"
 expect_can "$SA" list sysdigtokens.monitoring.ibm.com --all-namespaces
 expect_can "$SA" watch sysdigtokens.monitoring.ibm.com --all-namespaces
 expect_can "$SA" patch sysdigtokens.monitoring.ibm.com --subresource=status -n "$APP"
@@ -107,6 +112,15 @@ expect_can "$SA" update "leases.coordination.k8s.io/$NAME" -n "$OPNS"
 # --metrics-secure: whose is a scraper's token, and may it get /metrics.
 expect_can "$SA" create tokenreviews.authentication.k8s.io
 expect_can "$SA" create subjectaccessreviews.authorization.k8s.io
+# ClusterSysdigTokens: the objects, their status and finalizers, the
+# namespaces they select, and their Events in default.
+for verb in get list watch; do
+  expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com
+  expect_can "$SA" "$verb" namespaces
+done
+for verb in get update patch; do expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com --subresource=status; done
+expect_can "$SA" update clustersysdigtokens.monitoring.ibm.com --subresource=finalizers
+expect_can "$SA" create events.events.k8s.io -n default
 refused=0
 for check in \
   "create sysdigtokens.monitoring.ibm.com -n $APP" \
@@ -120,7 +134,10 @@ for check in \
   "get pods -n $APP" \
   "list nodes" \
   "get configmaps -n $OPNS" \
-  "list namespaces" \
+  "create clustersysdigtokens.monitoring.ibm.com" \
+  "delete clustersysdigtokens.monitoring.ibm.com" \
+  "update namespaces" \
+  "delete namespaces" \
   "update deployments.apps -n $OPNS" \
   "impersonate users" \
   "update customresourcedefinitions.apiextensions.k8s.io"; do

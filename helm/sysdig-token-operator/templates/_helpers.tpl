@@ -68,7 +68,8 @@ app.kubernetes.io/component: controller
 {{/*
 The operator's rules on SysdigTokens, Secrets and Events (docs/install.md
 explains each verb): the ClusterRole's in all-namespaces mode, every Role's
-with watchNamespaces. Keep in line with deploy/rbac.yaml and OPERATOR_RULES in
+with watchNamespaces ("sto.clusterRules" adds the ClusterRole's rules for
+ClusterSysdigTokens). Keep in line with deploy/rbac.yaml and OPERATOR_RULES in
 tests/e2e/install_lib.sh.
 */}}
 {{- define "sto.rules" -}}
@@ -101,10 +102,39 @@ tests/e2e/install_lib.sh.
 - apiGroups: [apps]
   resources: [deployments, statefulsets, daemonsets]
   verbs: [get, patch]
-# events.k8s.io/v1 Events about SysdigTokens; patch counts repeats.
+# events.k8s.io/v1 Events about SysdigTokens (and, in the ClusterRole, about
+# ClusterSysdigTokens: those are in namespace default); patch counts repeats.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- end }}
+
+{{/*
+The operator's rules for ClusterSysdigTokens, in the ClusterRole only (all
+namespaces mode): the resource is cluster-scoped and selects namespaces, so
+with watchNamespaces the operator does not handle it and gets none of these.
+Its Secrets and Events (in namespace default, about the cluster-scoped
+object) are covered by "sto.rules" of the ClusterRole. Keep in line with
+deploy/rbac.yaml and CLUSTER_RULES in tests/e2e/install_lib.sh.
+*/}}
+{{- define "sto.clusterRules" -}}
+# The informer lists and watches ClusterSysdigTokens.
+- apiGroups: [monitoring.ibm.com]
+  resources: [clustersysdigtokens]
+  verbs: [get, list, watch]
+# Conditions, provisioned and failed namespaces, ...: writes of /status.
+- apiGroups: [monitoring.ibm.com]
+  resources: [clustersysdigtokens/status]
+  verbs: [get, update, patch]
+# Owner references with blockOwnerDeletion from every selected namespace's
+# Secret (OwnerReferencesPermissionEnforcement).
+- apiGroups: [monitoring.ibm.com]
+  resources: [clustersysdigtokens/finalizers]
+  verbs: [update]
+# namespaceSelector: which namespaces match, and when that changes.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
 {{- end }}
 
 {{/* Checks of combinations the schema cannot express; fails with a message. */}}
