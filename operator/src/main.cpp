@@ -4,6 +4,7 @@
 #include <functional>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include <sys/prctl.h>
 
@@ -45,7 +46,12 @@ int run(const sto::cli::Options& options) {
   // is the one line printed.
   std::shared_ptr<boost::asio::ssl::context> metrics_tls;
   std::string metrics_tls_source, metrics_tls_fingerprint;
+  std::optional<server::CertDirWatch> metrics_cert_watch;
   if (options.metrics_bind_address && options.metrics_secure) {
+    if (!options.metrics_cert_dir.empty()) {
+      metrics_cert_watch.emplace(options.metrics_cert_dir,
+                                 server::cert_dir_version(options.metrics_cert_dir));
+    }
     auto tls = options.metrics_cert_dir.empty()
                    ? server::self_signed_server_tls()
                    : server::server_tls_from_dir(options.metrics_cert_dir);
@@ -229,6 +235,27 @@ int run(const sto::cli::Options& options) {
   }
   for (const auto& s : servers) log::info("serving", {{"address", s->local_address()}});
 
+  // A renewed certificate in --metrics-cert-dir (cert-manager, a rotated
+  // Secret) is served to new connections within 10 seconds.
+  asio::steady_timer cert_reload(ioc);
+  std::function<void()> reload_cert_later = [&] {
+    cert_reload.expires_after(std::chrono::seconds(10));
+    cert_reload.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      auto polled = metrics_cert_watch->poll();
+      if (!polled) {
+        log::warn("metrics certificate not reloaded: the previous one is still served",
+                  {{"error", polled.error()}});
+      } else if (polled->has_value()) {
+        servers.front()->use_tls((*polled)->context);
+        log::info("metrics certificate reloaded", {{"certificate", (*polled)->source},
+                                                   {"fingerprint", (*polled)->fingerprint}});
+      }
+      reload_cert_later();
+    });
+  };
+  if (metrics_cert_watch && metrics_tls) reload_cert_later();
+
   // Memory freed after large answers (a tenant's big Secrets among them) is
   // given back to the system every few seconds.
   asio::steady_timer memory_release(ioc);
@@ -268,6 +295,7 @@ int run(const sto::cli::Options& options) {
         signals.cancel();
         shutdown_deadline.cancel();
         memory_release.cancel();
+        cert_reload.cancel();
         gateway.value()->shutdown();
         for (auto& s : servers) s->stop();
       },

@@ -90,6 +90,8 @@ ClusterSysdigTokenStatus summarize(const ClusterSysdigToken& token,
     return s;
   }
   std::size_t pending = 0;
+  // The reset is handled once every namespace holding the token handled it.
+  bool reset_handled = !token.reset_value.empty();
   for (const auto& m : members) {
     if (!m.exists) {
       s.failed_namespaces.push_back(
@@ -113,8 +115,11 @@ ClusterSysdigTokenStatus summarize(const ClusterSysdigToken& token,
     }
     keep_latest(s.last_sync_time, st.last_sync_time);
     keep_latest(s.last_rotation_time, st.last_rotation_time);
-    keep_latest(s.last_handled_reset, st.last_handled_reset);
+    reset_handled = reset_handled && st.last_handled_reset == token.reset_value;
   }
+  s.last_handled_reset = reset_handled && !s.provisioned_namespaces.empty()
+                             ? token.reset_value
+                             : token.status.last_handled_reset;
   std::sort(s.provisioned_namespaces.begin(), s.provisioned_namespaces.end());
   std::sort(s.failed_namespaces.begin(), s.failed_namespaces.end(),
             [](const auto& a, const auto& b) { return a.ns < b.ns; });

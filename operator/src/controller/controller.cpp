@@ -73,7 +73,7 @@ struct Metrics {
 // Scrape-time metrics that read the controller's state.
 constexpr std::string_view kCallbackMetrics[] = {
     "workqueue_depth", "workqueue_adds_total", "workqueue_retries_total",
-    "leader_election_master_status", "sysdigtoken_resources"};
+    "leader_election_master_status", "sysdigtoken_resources", "sysdigtoken_reset_pending_seconds"};
 
 class Controller::Impl : public std::enable_shared_from_this<Impl> {
  public:
@@ -141,9 +141,12 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     token_informers_.push_back(std::make_unique<kube::Informer>(
         client_, tokens, project_sysdig_token,
         kube::InformerHandlers{
-            [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
-            [this](const kube::ObjectPtr&, const kube::ObjectPtr& o) { queue_->add(o->key()); },
-            [this](const kube::ObjectPtr& o) { queue_->add(o->key()); },
+            [this](const kube::ObjectPtr& o) { token_changed(o); },
+            [this](const kube::ObjectPtr&, const kube::ObjectPtr& o) { token_changed(o); },
+            [this](const kube::ObjectPtr& o) {
+              reset_seen_.erase(o->key());
+              queue_->add(o->key());
+            },
             [this] { wakeup_->notify(); }}));
     kube::WatcherConfig secrets{kube::resources::secrets(), ns,
                                 std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)};
@@ -180,19 +183,33 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     return owner.empty() ? std::string() : kube::object_key(s.meta.ns, owner);
   }
 
+  void token_changed(const kube::ObjectPtr& o) {
+    const auto& t = static_cast<const SysdigToken&>(*o);
+    note_reset(o->key(), t.reset_value, t.status.last_handled_reset);
+    queue_->add(o->key());
+  }
+
   // ClusterSysdigTokens and Namespaces (cluster-wide): a change of either
   // queues the members it may add or remove, and the summary.
   void add_cluster_informers() {
     kube::WatcherConfig tokens{cluster_sysdig_tokens(), ""};
     tokens.on_error = on_kube_error_;
-    auto token_changed = [this](const kube::ObjectPtr& o) { queue_cluster_token(o->meta.name); };
+    auto token_changed = [this](const kube::ObjectPtr& o) {
+      const auto& t = static_cast<const ClusterSysdigToken&>(*o);
+      note_reset(summary_key(o->meta.name), t.reset_value, t.status.last_handled_reset);
+      queue_cluster_token(o->meta.name);
+    };
     cluster_informer_ = std::make_unique<kube::Informer>(
         client_, tokens, project_cluster_sysdig_token,
         kube::InformerHandlers{token_changed,
                                [token_changed](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
                                  token_changed(o);
                                },
-                               token_changed, [this] { wakeup_->notify(); }});
+                               [this](const kube::ObjectPtr& o) {
+                                 reset_seen_.erase(summary_key(o->meta.name));
+                                 queue_cluster_token(o->meta.name);
+                               },
+                               [this] { wakeup_->notify(); }});
     kube::WatcherConfig namespaces{kube::resources::namespaces(), ""};
     namespaces.on_error = on_kube_error_;
     auto ns_changed = [this](const kube::ObjectPtr& o) { queue_namespace(o->meta.name); };
@@ -495,6 +512,55 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
                        s.add({"False"}, no);
                        s.add({"Unknown"}, unknown);
                      });
+    r.gauge_callback("sysdigtoken_reset_pending_seconds",
+                     "Age of the oldest reset (monitoring.ibm.com/reset-token value) of a "
+                     "SysdigToken or ClusterSysdigToken not handled yet; 0 when none waits",
+                     [this] { return std::chrono::duration<double>(oldest_pending_reset()).count(); });
+  }
+
+  // A reset is pending from when the informer first saw its value until the
+  // status records it handled (Rotated or Unchanged).
+  static bool reset_pending(const std::string& value, const std::string& handled) {
+    return !value.empty() && value != handled;
+  }
+
+  void note_reset(const std::string& key, const std::string& value, const std::string& handled) {
+    if (!reset_pending(value, handled)) {
+      reset_seen_.erase(key);
+      return;
+    }
+    auto it = reset_seen_.find(key);
+    if (it == reset_seen_.end() || it->second.first != value)
+      reset_seen_[key] = {value, std::chrono::steady_clock::now()};
+  }
+
+  // The oldest reset still pending in the caches (the operator's own status
+  // writes reach them without a watch event, so each is looked up again).
+  std::chrono::steady_clock::duration oldest_pending_reset() {
+    const auto now = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration oldest{0};
+    for (auto it = reset_seen_.begin(); it != reset_seen_.end();) {
+      const auto& [value, since] = it->second;
+      std::string reset, handled;
+      if (auto k = parse_cluster_key(it->first)) {
+        if (auto t = cluster_token(k->name)) reset = t->reset_value, handled = t->status.last_handled_reset;
+      } else {
+        for (auto& inf : token_informers_) {
+          if (auto o = inf->store().get(it->first)) {
+            const auto& t = static_cast<const SysdigToken&>(*o);
+            reset = t.reset_value;
+            handled = t.status.last_handled_reset;
+          }
+        }
+      }
+      if (reset != value || !reset_pending(reset, handled)) {
+        it = reset_seen_.erase(it);
+        continue;
+      }
+      oldest = std::max(oldest, now - since);
+      ++it;
+    }
+    return oldest;
   }
 
   // Reconciles one key; an exception that escapes (a bug, or input no
@@ -651,6 +717,9 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::unique_ptr<kube::Informer>> secret_informers_;
   std::unique_ptr<kube::Informer> cluster_informer_;
   std::unique_ptr<kube::Informer> namespace_informer_;
+  // Resets not handled yet: key -> (reset value, when first seen).
+  std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
+      reset_seen_;
   // The statuses of ClusterSysdigToken members, by member key.
   std::unordered_map<std::string, SysdigTokenStatus> member_status_;
   // Member changes within this long update the summary once.

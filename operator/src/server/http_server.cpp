@@ -143,6 +143,8 @@ struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   // With TLS: the TLS layer over `stream` (whose deadlines still apply).
+  // The identity the connection started with (a reload does not touch it).
+  std::shared_ptr<asio::ssl::context> tls_context;
   std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;
   Phase phase = Phase::Waiting;
   Clock::time_point since = Clock::now();  // when the phase began
@@ -379,7 +381,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       co_await serve_requests(c, c.stream);
       co_return;
     }
-    c.tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(c.stream, *tls);
+    c.tls_context = tls;
+    c.tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(c.stream, *c.tls_context);
     c.stream.expires_after(std::min(opt.first_request_timeout, opt.timeout));
     auto [hec] = co_await c.tls->async_handshake(asio::ssl::stream_base::server, use_tuple);
     // A failed handshake (plain HTTP on the TLS port, an untrusting client)

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <sys/stat.h>
+
 #include <boost/asio/ssl/context.hpp>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -86,6 +88,32 @@ Result<ServerTls, std::string> server_tls_from_dir(const std::string& dir) {
                 cert);
   X509* leaf = SSL_CTX_get0_certificate(ctx->native_handle());
   return ServerTls{ctx, cert, leaf ? fingerprint_of(leaf) : std::string()};
+}
+
+std::string cert_dir_version(const std::string& dir) {
+  std::string out;
+  for (const char* name : {"tls.crt", "tls.key"}) {
+    struct stat st{};
+    const std::string path = (std::filesystem::path(dir) / name).string();
+    if (::stat(path.c_str(), &st) != 0) return {};
+    out += std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+           std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return out;
+}
+
+CertDirWatch::CertDirWatch(std::string dir, std::string loaded_from)
+    : dir_(std::move(dir)), seen_(std::move(loaded_from)) {}
+
+Result<std::optional<ServerTls>, std::string> CertDirWatch::poll() {
+  std::string now = cert_dir_version(dir_);
+  // Missing files (in the middle of an update) are looked at again later.
+  if (now.empty() || now == seen_) return std::optional<ServerTls>();
+  seen_ = now;
+  auto tls = server_tls_from_dir(dir_);
+  if (!tls) return fail(std::move(tls.error()));
+  return std::optional<ServerTls>(std::move(tls.value()));
 }
 
 Result<ServerTls, std::string> self_signed_server_tls() {

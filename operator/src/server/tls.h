@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -28,5 +29,27 @@ struct ServerTls {
 Result<ServerTls, std::string> server_tls_from_dir(const std::string& dir);
 // A fresh self-signed certificate for "localhost" and 127.0.0.1 (one year).
 Result<ServerTls, std::string> self_signed_server_tls();
+
+// Follows a --metrics-cert-dir as cert-manager or a Secret volume update it:
+// poll() tells, from the files' identity (device, inode, size and mtime,
+// links followed: a Secret volume swaps a symlink), whether they changed
+// since the last look, and loads them when they did.
+class CertDirWatch {
+ public:
+  // `loaded_from` is what the directory held when the served identity was
+  // loaded (cert_dir_version() before loading).
+  CertDirWatch(std::string dir, std::string loaded_from);
+  // nullopt: unchanged (or a change already reported). A value: the new
+  // identity. An error: the files changed but do not load (the old identity
+  // stays in use); reported once per change.
+  Result<std::optional<ServerTls>, std::string> poll();
+
+ private:
+  std::string dir_;
+  std::string seen_;
+};
+
+// The identity of tls.crt and tls.key in `dir`; empty when one is missing.
+std::string cert_dir_version(const std::string& dir);
 
 }  // namespace sto::server

@@ -140,6 +140,7 @@ for name, kind in [("controller_runtime_reconcile", "counter"),
                    ("rest_client_requests", "counter"), ("sysdigtoken_rotations", "counter"),
                    ("sysdigtoken_last_rotation_timestamp_seconds", "gauge"),
                    ("sysdigtoken_ibm_requests", "counter"), ("sysdigtoken_resources", "gauge"),
+                   ("sysdigtoken_reset_pending_seconds", "gauge"),
                    ("process_resident_memory_bytes", "gauge")]:
     f = families.get(name)
     expect(f is not None and f.type == kind, f"family {name} of type {kind}: {f and f.type}")
@@ -160,12 +161,31 @@ expect(value("sysdigtoken_ibm_requests_total", api="monitoring", code="200") == 
 expect(value("sysdigtoken_resources", ready="True") == 1, "one Ready resource")
 expect(value("sysdigtoken_resources", ready="False") == 0, "no failing resource")
 expect(value("process_resident_memory_bytes") > 0, "resident memory")
+expect(value("sysdigtoken_reset_pending_seconds") == 0, "no reset pending after the rotation")
 for e in errors:
     print("metrics:", e)
 print(f"parsed {len(families)} families, {sum(len(v) for v in samples.values())} samples")
 sys.exit(1 if errors else 0)
 PY
 pass "/metrics parsed by prometheus_client: controller-runtime and operator metrics with the expected values"
+
+# A reset that cannot be carried out (Monitoring answers 503) shows in
+# sysdigtoken_reset_pending_seconds (the RotationStuck alert's gauge), which
+# drops to 0 once the reset is handled.
+pending() {
+  curl -sS --max-time 5 "http://127.0.0.1:$MPORT/metrics" |
+    awk '$1 == "sysdigtoken_reset_pending_seconds" {print int($2)}'
+}
+pending_at_least() { (($(pending) >= $1)); }
+pending_zero() { [[ "$(pending)" == 0 ]]; }
+fake_fault '{"pathPrefix":"/api/token","status":503}'
+NEW=$(fake_reset "$GUID" $TEAM)
+kubectl annotate sdt ops -n "$NS" --overwrite monitoring.ibm.com/reset-token=two >/dev/null
+wait_for "the pending reset gauge to pass 3 s" 30 pending_at_least 3
+fake_clear_faults
+wait_for "the rotation after Monitoring recovered" 60 secret_token_is ops "$NEW"
+wait_for "the pending reset gauge to drop to 0" 30 pending_zero
+pass "a reset Monitoring cannot serve shows in sysdigtoken_reset_pending_seconds (>= 3 s), and drops to 0 once rotated"
 
 while IFS= read -r value; do
   [[ -z "$value" ]] && continue

@@ -110,6 +110,7 @@ mkdir -p "$WORK/certs" "$WORK/badcerts"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
   -subj "/CN=metrics-test-$RAND" -addext "subjectAltName=IP:127.0.0.1" \
   -keyout "$WORK/certs/tls.key" -out "$WORK/certs/tls.crt" 2>/dev/null
+cp "$WORK/certs/tls.crt" "$WORK/old.crt"
 OP_METRICS_ADDRESS="127.0.0.1:$MPORT" OP_HEALTH_ADDRESS="127.0.0.1:$HPORT" \
   start_operator op --metrics-secure --metrics-cert-dir "$WORK/certs"
 wait_operator_started op
@@ -117,6 +118,30 @@ got=$(curl -sS --cacert "$WORK/certs/tls.crt" -o /dev/null -w '%{http_code}' --m
   -H "Authorization: Bearer $SCRAPER" "$M") || fail "the certificate of --metrics-cert-dir is not served (curl verifying it failed)"
 [[ "$got" == 200 ]] || fail "with --metrics-cert-dir the allowed scrape got $got"
 pass "--metrics-cert-dir: the directory's certificate verifies, scrape 200"
+
+# A renewed certificate (written beside, renamed over, as a Secret volume
+# update does) is served to new connections within seconds; the old one
+# no longer verifies.
+mkdir -p "$WORK/renewed"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/CN=metrics-renewed-$RAND" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$WORK/renewed/tls.key" -out "$WORK/renewed/tls.crt" 2>/dev/null
+cp "$WORK/renewed/tls.key" "$WORK/certs/.tls.key" && mv "$WORK/certs/.tls.key" "$WORK/certs/tls.key"
+cp "$WORK/renewed/tls.crt" "$WORK/certs/.tls.crt" && mv "$WORK/certs/.tls.crt" "$WORK/certs/tls.crt"
+t0=$(now_ms)
+verifies_with() {
+  [[ "$(curl -sS --cacert "$1" -o /dev/null -w '%{http_code}' --max-time 5 \
+    -H "Authorization: Bearer $SCRAPER" "$M" 2>/dev/null)" == 200 ]]
+}
+wait_for "the renewed certificate to be served" 30 verifies_with "$WORK/renewed/tls.crt"
+ms=$(($(now_ms) - t0))
+verifies_with "$WORK/old.crt" 2>/dev/null && fail "the old certificate still verifies after the reload"
+op_logged op "metrics certificate reloaded" || fail "no log line for the reload"
+# A broken update keeps the renewed certificate in service, with a warning.
+echo "not a certificate" >"$WORK/certs/.tls.crt" && mv "$WORK/certs/.tls.crt" "$WORK/certs/tls.crt"
+wait_for "a warning about the broken certificate" 30 op_logged op "metrics certificate not reloaded"
+verifies_with "$WORK/renewed/tls.crt" || fail "a broken certificate update stopped the served one"
+pass "--metrics-cert-dir renewed: served to new connections after $ms ms; a broken update is logged and the previous certificate stays"
 stop_operator op
 
 # The operator as a ServiceAccount with the chart's RBAC: its ClusterRole

@@ -331,6 +331,12 @@ TEST(ClusterSummary, SumsUpTheMembers) {
   EXPECT_EQ(all.last_sync_time, "2026-11-28T10:00:03Z");
   EXPECT_EQ(all.secret_name, "ops-monitoring");
   EXPECT_EQ(all.observed_generation, 3);
+  // The reset ("r1") is handled only once every namespace handled it.
+  EXPECT_EQ(all.last_handled_reset, "");
+  ok1.last_handled_reset = "r1";
+  ok2.last_handled_reset = "r1";
+  auto reset = controller::summarize(*t, {{"a", true, &ok1}, {"b", true, &ok2}}, "", now);
+  EXPECT_EQ(reset.last_handled_reset, "r1");
 
   auto failed = controller::summarize(*t, {{"a", true, &ok1}, {"c", true, &bad}}, "", now);
   EXPECT_EQ(failed.ready->status, "False");

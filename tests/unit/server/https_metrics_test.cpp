@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -221,6 +222,61 @@ TEST(ServerTlsFromDir, GarbageIsNotACertificate) {
   auto r = server_tls_from_dir(dir.path.string());
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("tls.crt is not a PEM certificate"), std::string::npos) << r.error();
+}
+
+// A new key pair in `dir` (tls.crt, tls.key), each file written beside and
+// renamed over the old one, as a Secret volume update replaces them.
+void new_certificate(const TempDir& dir, const std::string& cn) {
+  const std::string tmp = (dir.path / ".new").string();
+  std::filesystem::create_directories(tmp);
+  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                          "-days 1 -subj /CN=" + cn + " -keyout " + tmp + "/tls.key -out " + tmp +
+                          "/tls.crt 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::filesystem::rename(tmp + "/tls.key", dir.path / "tls.key");
+  std::filesystem::rename(tmp + "/tls.crt", dir.path / "tls.crt");
+}
+
+TEST(CertDirWatch, LoadsARenewedCertificateOnceAndKeepsTheOldOneOnGarbage) {
+  TempDir dir;
+  new_certificate(dir, "first");
+  const std::string dirname = dir.path.string();
+  auto first = server_tls_from_dir(dirname);
+  ASSERT_TRUE(first) << first.error();
+  CertDirWatch watch(dirname, cert_dir_version(dirname));
+  auto unchanged = watch.poll();
+  ASSERT_TRUE(unchanged);
+  EXPECT_FALSE(unchanged->has_value());
+
+  new_certificate(dir, "second");
+  auto renewed = watch.poll();
+  ASSERT_TRUE(renewed) << renewed.error();
+  ASSERT_TRUE(renewed->has_value());
+  EXPECT_NE((*renewed)->fingerprint, first->fingerprint);
+  EXPECT_FALSE(watch.poll()->has_value()) << "the same change loaded twice";
+
+  // A broken update is reported once; the caller keeps serving the old one.
+  std::ofstream(dir.path / "tls.crt.tmp") << "not a certificate";
+  std::filesystem::rename(dir.path / "tls.crt.tmp", dir.path / "tls.crt");
+  auto broken = watch.poll();
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().find("tls.crt is not a PEM certificate"), std::string::npos)
+      << broken.error();
+  auto again = watch.poll();
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->has_value());
+
+  // Files missing in the middle of an update are waited for.
+  std::filesystem::remove(dir.path / "tls.key");
+  auto missing = watch.poll();
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  new_certificate(dir, "third");
+  auto fixed = watch.poll();
+  ASSERT_TRUE(fixed) << fixed.error();
+  ASSERT_TRUE(fixed->has_value());
+  EXPECT_NE((*fixed)->fingerprint, (*renewed)->fingerprint);
 }
 
 }  // namespace
