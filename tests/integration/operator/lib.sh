@@ -6,13 +6,20 @@
 #
 # and then uses:
 #   new_namespace VAR PREFIX        create namespace PREFIX-<random>, delete it on exit
+#   new_namespaces VAR PREFIX COUNT [LABEL=VALUE]
+#                                   COUNT namespaces PREFIX-<random>-<i> (one kubectl
+#                                   call), names in array VAR; deleted on exit, not
+#                                   watched with --namespace nor listed in diagnostics
+#   install_cluster_crd             the ClusterSysdigToken CRD, as install_crd
 #   start_fake CONFIG_YAML [HOST [FAKE_ARGS...]]
 #                                   start fake-ibm-cloud; sets FAKE_URL, FAKE_CA, FAKE_PORT
 #   one_team_setup PREFIX           CRD, namespace, fake with one key and team, operator "op"
 #   start_operator NAME [ARGS...]   start an operator (log in $WORK/NAME.log), scoped with
 #                                   --namespace to this test's namespaces (OP_KUBECONFIG,
 #                                   OP_METRICS_ADDRESS, OP_HEALTH_ADDRESS and
-#                                   OPERATOR_ALLOWED_HOSTS override defaults)
+#                                   OPERATOR_ALLOWED_HOSTS override defaults;
+#                                   OP_ALL_NAMESPACES=1: no --namespace, cluster-wide,
+#                                   for ClusterSysdigTokens; such a test runs RUN_SERIAL)
 #   wait_operator_started NAME      wait for its "starting workers" log line (this run)
 #   op_rss_kib NAME                 its resident memory in KiB
 #   stop_operator NAME [SIGNAL]     signal it (default TERM) and reap it
@@ -20,7 +27,9 @@
 #   fake_counts / fake_count EP [OUTCOME]   the fake's request counts
 #   secret_fingerprint NAME, secret_token NAME, fingerprint_of VALUE, ...
 #   check_no_leaks                  no API key, token or IAM token in logs, events, status
-# Everything the test started is stopped on exit, its namespaces are deleted.
+# Everything the test started is stopped on exit, its namespaces are deleted,
+# and so are its cluster-scoped objects (CLUSTER_OBJECTS, "kind/name"; for a
+# clustersysdigtoken also its Events in namespace default).
 set -euo pipefail
 # A command that fails outside a check still says where.
 trap 'echo "FAIL: ${BASH_SOURCE[0]##*/} line $LINENO: \"$BASH_COMMAND\" exited with $?" >&2' ERR
@@ -31,6 +40,7 @@ ROOT=${STO_SOURCE_DIR:?run through ctest}
 OPERATOR_BIN=${1:?usage: $0 OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY}
 FAKE_BIN=${2:?usage: $0 OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY}
 CRD=$ROOT/crds/monitoring.ibm.com_sysdigtokens.yaml
+CLUSTER_CRD=$ROOT/crds/monitoring.ibm.com_clustersysdigtokens.yaml
 TEST_NAME=$(basename "$0" .sh)
 TEST_NAME=${TEST_NAME%_test}
 RAND=$(printf '%04x%04x' $RANDOM $RANDOM)
@@ -39,6 +49,7 @@ mkdir -p "$WORK/fake"
 SECRETS_FILE=$WORK/secret-values # every secret value the test saw, one a line
 
 NAMESPACES=()        # deleted on exit
+BULK_NAMESPACES=()   # deleted on exit too, but not watched or diagnosed one by one
 CLUSTER_OBJECTS=()   # "kind/name" of cluster-scoped objects to delete on exit
 declare -A OP_PID=() # operator name -> pid
 declare -A OP_LINE=() # operator name -> log line where its current run starts
@@ -54,7 +65,7 @@ done
 command -v kubectl >/dev/null || fail "kubectl is not on PATH after sourcing $STO_CONTROLPLANE_DIR/env"
 
 _diagnostics() {
-  local name ns
+  local name ns obj
   echo "--- diagnostics ($WORK) ---" >&2
   for name in "${!OP_PID[@]}"; do
     [[ -f "$WORK/$name.log" ]] || continue
@@ -72,6 +83,17 @@ _diagnostics() {
       -o custom-columns=OBJECT:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message >&2 2>&1 |
       tail -n 30 >&2 || true
   done
+  local csdts=()
+  for obj in "${CLUSTER_OBJECTS[@]}"; do [[ $obj == clustersysdigtoken/* ]] && csdts+=("${obj#*/}"); done
+  if ((${#csdts[@]})); then
+    echo "--- ClusterSysdigTokens ---" >&2
+    kubectl get clustersysdigtokens "${csdts[@]}" -o wide >&2 2>&1 || true
+    for name in "${csdts[@]}"; do
+      kubectl get clustersysdigtoken "$name" -o jsonpath='{.metadata.name}: {.status.conditions[0].reason}: {.status.conditions[0].message}; failed: {.status.failedNamespaces}{"\n"}' >&2 2>&1 || true
+      kubectl get events -n default --field-selector "involvedObject.kind=ClusterSysdigToken,involvedObject.name=$name" \
+        -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message 2>&1 | tail -n 20 >&2 || true
+    done
+  fi
 }
 
 _cleanup() {
@@ -91,8 +113,14 @@ _cleanup() {
     for pid in "${pids[@]}" "${EXTRA_PIDS[@]}" $FAKE_PID; do kill -KILL "$pid"; done
     for pid in "${pids[@]}" "${EXTRA_PIDS[@]}" $FAKE_PID; do wait "$pid"; done
   } 2>/dev/null
-  for obj in "${CLUSTER_OBJECTS[@]}"; do kubectl delete "$obj" --ignore-not-found --wait=false >/dev/null 2>&1; done
+  for obj in "${CLUSTER_OBJECTS[@]}"; do
+    kubectl delete "$obj" --ignore-not-found --wait=false >/dev/null 2>&1
+    [[ $obj == clustersysdigtoken/* ]] &&
+      kubectl delete events -n default --field-selector "involvedObject.kind=ClusterSysdigToken,involvedObject.name=${obj#*/}" \
+        --wait=false >/dev/null 2>&1
+  done
   for ns in "${NAMESPACES[@]}"; do kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1; done
+  ((${#BULK_NAMESPACES[@]})) && kubectl delete namespace "${BULK_NAMESPACES[@]}" --ignore-not-found --wait=false >/dev/null 2>&1
   if [[ "${STO_KEEP_WORK:-0}" == 1 ]]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -130,12 +158,35 @@ new_namespace() {
   NAMESPACES+=("$_ns_var")
 }
 
+# new_namespaces VAR PREFIX COUNT [LABEL=VALUE]: creates namespaces
+# PREFIX-<random>-1 .. PREFIX-<random>-COUNT (with the label, if given) in one
+# kubectl call; their names go to array VAR. Deleted on exit.
+new_namespaces() {
+  local -n _nss_var=$1
+  local prefix=$2 count=$3 label=${4:-} i labels=""
+  [[ -n "$label" ]] && labels=", labels: {\"${label%%=*}\": \"${label#*=}\"}"
+  _nss_var=()
+  for i in $(seq 1 "$count"); do _nss_var+=("$prefix-$RAND-$i"); done
+  BULK_NAMESPACES+=("${_nss_var[@]}")
+  for i in "${_nss_var[@]}"; do
+    echo "---"
+    echo "{apiVersion: v1, kind: Namespace, metadata: {name: $i$labels}}"
+  done | kubectl create -f - >/dev/null
+}
+
 # install_crd: server-side apply of the CRD (idempotent; other tests may have
 # applied it too), then waits until it is served.
 install_crd() {
   kubectl apply --server-side --field-manager=operator-integration-test -f "$CRD" >/dev/null
   kubectl wait --for condition=established --timeout=60s crd/sysdigtokens.monitoring.ibm.com >/dev/null
   wait_for "kubectl get sdt to work" 60 kubectl get sdt -n default
+}
+
+# install_cluster_crd: the same for the ClusterSysdigToken CRD.
+install_cluster_crd() {
+  kubectl apply --server-side --field-manager=operator-integration-test -f "$CLUSTER_CRD" >/dev/null
+  kubectl wait --for condition=established --timeout=60s crd/clustersysdigtokens.monitoring.ibm.com >/dev/null
+  wait_for "kubectl get csdt to work" 60 kubectl get csdt
 }
 
 new_guid() { cat /proc/sys/kernel/random/uuid; }
@@ -250,7 +301,9 @@ start_operator() {
   local name=$1
   shift
   local ns_args=() ns
-  for ns in "${NAMESPACES[@]}"; do ns_args+=(--namespace "$ns"); done
+  if [[ "${OP_ALL_NAMESPACES:-0}" != 1 ]]; then
+    for ns in "${NAMESPACES[@]}"; do ns_args+=(--namespace "$ns"); done
+  fi
   touch "$WORK/$name.log"
   OP_LINE[$name]=$(($(wc -l <"$WORK/$name.log") + 1))
   echo "{\"test\":\"start $name: $*\"}" >>"$WORK/$name.log"
@@ -386,7 +439,8 @@ record_secrets_from_cluster() {
 
 # check_no_leaks: no API key, no Monitor token the fake handed out (its state,
 # its reset answers, the Secrets) and no IAM access token (a JWT) appears in
-# the operator logs, in any Event of the cluster or in any SysdigToken.
+# the operator logs, in any Event of the cluster, in any SysdigToken or (when
+# that CRD is installed) in any ClusterSysdigToken.
 check_no_leaks() {
   record_secrets_from_fake
   record_secrets_from_cluster
@@ -398,6 +452,7 @@ check_no_leaks() {
     kubectl get events -A -o json
     kubectl get events.events.k8s.io -A -o json
     kubectl get sdt -A -o json
+    kubectl get clustersysdigtokens -o json 2>/dev/null || true
   } >"$hay"
   local n
   n=$(wc -l <"$needles")
@@ -411,5 +466,5 @@ check_no_leaks() {
   if grep -q "$jwt" "$hay"; then
     fail "an IAM access token (JWT) leaked: $(grep -o ".\{0,80\}$jwt.\{0,20\}" "$hay" | head -n 3)"
   fi
-  pass "no leak: $n API keys and tokens, and no IAM JWT, in $(wc -c <"$hay") bytes of operator logs, Events (all namespaces) and SysdigTokens"
+  pass "no leak: $n API keys and tokens, and no IAM JWT, in $(wc -c <"$hay") bytes of operator logs, Events (all namespaces), SysdigTokens and ClusterSysdigTokens"
 }
