@@ -197,6 +197,7 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
     SystemClock::time_point first;
     SystemClock::time_point last;
     SteadyClock::time_point last_seen;
+    SteadyClock::time_point queued_at;  // when it last entered the queue
     std::list<Entry*>::iterator lru;  // its place in lru_
     bool important = false;
     bool queued = false;
@@ -210,6 +211,11 @@ class EventRecorder::Impl : public std::enable_shared_from_this<Impl> {
   static bool known(const Series& s) { return !s.event_name.empty() || s.sending; }
   void enqueue(const std::string& key, Series& s);
   void make_room();
+  void report_stale();
+  // Normal events dropped for waiting too long since the last report, and
+  // their namespace (empty when several).
+  std::size_t stale_ = 0;
+  std::string stale_ns_;
   void maybe_prune(SteadyClock::time_point now);
   void prune(SteadyClock::time_point now);
   void evict_oldest(SteadyClock::time_point now);
@@ -356,6 +362,15 @@ void EventRecorder::Impl::drop(const std::string& key, std::string_view why) {
   if (!s.sending) forget(it);
 }
 
+void EventRecorder::Impl::report_stale() {
+  if (stale_ == 0) return;
+  report(stale_ns_, "Dropped",
+         plural_events(stale_) + " dropped: not sent within " +
+             std::to_string(options_.max_wait.count() / 1000) + "s of being recorded");
+  stale_ = 0;
+  stale_ns_.clear();
+}
+
 // Everything queued is given up at once, with one report: at shutdown the
 // queue can hold a thousand events, and a line for each would bury the
 // reason.
@@ -403,6 +418,7 @@ void EventRecorder::Impl::make_room() {
 void EventRecorder::Impl::enqueue(const std::string& key, Series& s) {
   if (queue_.size() >= options_.max_queue) make_room();
   s.queued = true;
+  s.queued_at = options_.now();
   queue_.push_back(key);
   wake_sender();
 }
@@ -526,6 +542,7 @@ asio::awaitable<void> EventRecorder::Impl::run() {
   while (!stopped_) {
     maybe_prune(options_.now());
     if (queue_.empty()) {
+      report_stale();
       notify_idle();
       auto signal = signal_;
       // Idle, the sender still wakes for expiry while anything is remembered
@@ -544,6 +561,14 @@ asio::awaitable<void> EventRecorder::Impl::run() {
     if (it == series_.end()) continue;
     Series& s = it->second;  // stays valid: a series being sent is never erased
     s.queued = false;
+    if (!s.important && !known(s) && options_.now() - s.queued_at > options_.max_wait) {
+      // Late news of a burst: counted, reported once the queue is empty.
+      ++stats_.dropped;
+      ++stale_;
+      stale_ns_ = stale_ == 1 ? s.ns : (stale_ns_ == s.ns ? stale_ns_ : std::string());
+      forget(it);
+      continue;
+    }
     s.sending = true;
     in_flight_ = true;
     co_await limiter_.acquire();

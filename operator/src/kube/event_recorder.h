@@ -158,6 +158,11 @@ struct EventRecorderOptions {
   // Distinct events waiting to be sent; more Normal-priority ones are
   // dropped (Important ones displace them, or are queued beyond this).
   std::size_t max_queue = 1000;
+  // A new Normal-priority event still waiting after this long (a burst that
+  // the budget cannot send in time) is dropped instead of sent late, so a
+  // burst does not keep writing long after it ended. Reported once per
+  // burst; Important events are always sent.
+  std::chrono::milliseconds max_wait{std::chrono::seconds(10)};
   // Series remembered for aggregation; the least recently seen are forgotten
   // beyond this (queued and in-flight ones only once they are sent).
   std::size_t max_series = 4096;

@@ -471,6 +471,28 @@ TEST(EventRecorder, AnImportantEventDisplacesTheOldestNormalOneFromAFullQueue) {
   EXPECT_NE(f.errors[1].find("important"), std::string::npos) << f.errors[1];
 }
 
+TEST(EventRecorder, NormalEventsThatWaitedTooLongAreDroppedWithOneReport) {
+  Fixture f;
+  auto o = f.options();
+  o.per_object_burst = 1000;
+  o.max_wait = std::chrono::seconds(10);
+  EventRecorder recorder(f.api, "ctl", "pod-1", o);
+  with_recorder(recorder, [&]() -> asio::awaitable<void> {
+    // A burst the sender has not reached yet...
+    for (int i = 0; i < 3; ++i) record(recorder, notice("Synced" + std::to_string(i)));
+    record(recorder, notice("Rotated"), EventPriority::Important);
+    // ... is still waiting 11 s later: the Normal ones are not sent late.
+    f.now += std::chrono::seconds(11);
+    record(recorder, notice("Fresh"));
+    co_await recorder.flush();
+  });
+  EXPECT_EQ(reasons(f.events()), (std::multiset<std::string>{"Rotated", "Fresh"}));
+  EXPECT_EQ(recorder.stats().dropped, 3u);
+  ASSERT_EQ(f.errors.size(), 1u);
+  EXPECT_NE(f.errors[0].find("3 queued events dropped: not sent within 10s"), std::string::npos)
+      << f.errors[0];
+}
+
 TEST(EventRecorder, ANormalEventRecordedAsImportantIsKeptToo) {
   Fixture f;
   auto o = f.options();
