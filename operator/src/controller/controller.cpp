@@ -294,9 +294,12 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     // The reconciler forgets what it kept of the member.
     auto gone = co_await reconciler_->reconcile(key);
     if (!t || t->meta.deleting) co_return gone;  // owner references do the rest
-    for (const std::string& name : {t->spec.target.name.empty() ? t->meta.name : t->spec.target.name,
-                                    old_name}) {
-      if (name.empty()) continue;
+    // The Secret of the current target name, and of the one the member
+    // last reported (a rename); a named list, kept alive across the awaits.
+    std::vector<std::string> names{t->spec.target.name.empty() ? t->meta.name
+                                                                : t->spec.target.name};
+    if (!old_name.empty() && old_name != names.front()) names.push_back(old_name);
+    for (const std::string& name : names) {
       auto secret = lookup_secret(k.ns, name);
       if (!secret || !secret->owned_by(t->meta.uid)) continue;
       auto r = t->spec.target.retain
