@@ -2,15 +2,10 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
-
-#include "common/rfc3339.h"
 #include "controller/names.h"
 #include "controller/reasons.h"
 
 namespace sto::controller {
-
-using json = nlohmann::json;
 
 kube::Resource cluster_sysdig_tokens() {
   return {std::string(kGroup), "v1alpha1", "clustersysdigtokens", std::string(kClusterKind), false};
@@ -54,17 +49,8 @@ namespace {
 
 Condition condition_of(const ClusterSysdigToken& token, std::string status, std::string reason,
                        std::string message, std::chrono::system_clock::time_point now) {
-  Condition c;
-  c.type = std::string(condition::kReady);
-  c.status = std::move(status);
-  c.reason = std::move(reason);
-  c.message = std::move(message);
-  c.observed_generation = token.meta.generation;
-  const auto& old = token.status.ready;
-  c.last_transition_time = old && old->status == c.status && !old->last_transition_time.empty()
-                               ? old->last_transition_time
-                               : format_rfc3339(now);
-  return c;
+  return next_condition(std::string(condition::kReady), std::move(status), std::move(reason),
+                        std::move(message), token.meta.generation, token.status.ready, now);
 }
 
 // The later of two RFC 3339 times (both from this operator: same format).
@@ -166,37 +152,6 @@ ClusterSysdigTokenStatus summarize(const ClusterSysdigToken& token,
                            now);
   }
   return s;
-}
-
-std::string cluster_status_patch(const ClusterSysdigTokenStatus& s) {
-  json st;
-  auto opt = [&](const char* k, const std::string& v) {
-    st[k] = v.empty() ? json(nullptr) : json(v);
-  };
-  st["observedGeneration"] = s.observed_generation;
-  if (s.ready) {
-    const Condition& c = *s.ready;
-    st["conditions"] = json::array({{{"type", c.type},
-                                     {"status", c.status},
-                                     {"reason", c.reason},
-                                     {"message", c.message},
-                                     {"observedGeneration", c.observed_generation},
-                                     {"lastTransitionTime", c.last_transition_time}}});
-  }
-  opt("secretName", s.secret_name);
-  st["teamID"] = s.team_id == 0 ? json(nullptr) : json(s.team_id);
-  opt("tokenFingerprint", s.token_fingerprint);
-  st["revision"] = s.revision;
-  opt("lastSyncTime", s.last_sync_time);
-  opt("lastRotationTime", s.last_rotation_time);
-  opt("lastHandledReset", s.last_handled_reset);
-  st["provisionedNamespaces"] = s.provisioned_namespaces;
-  json failed = json::array();
-  for (const auto& f : s.failed_namespaces)
-    failed.push_back({{"namespace", f.ns}, {"reason", f.reason}, {"message", f.message}});
-  st["failedNamespaces"] = std::move(failed);
-  json patch = {{"status", std::move(st)}};
-  return patch.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace sto::controller

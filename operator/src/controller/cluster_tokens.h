@@ -2,7 +2,7 @@
 // per selected namespace, each reconciled as a SysdigToken of that namespace
 // (so one fetch of the team's token serves them all), and summed up in the
 // ClusterSysdigToken's status. This file holds the pure parts: queue keys,
-// members, the status summary and its patch.
+// members and the status summary (its patch: kube_gateway.h).
 #pragma once
 
 #include <chrono>
@@ -47,8 +47,5 @@ ClusterSysdigTokenStatus summarize(const ClusterSysdigToken& token,
                                    const std::vector<MemberView>& members,
                                    const std::string& spec_error,
                                    std::chrono::system_clock::time_point now);
-
-// The status as the JSON merge patch of the status subresource.
-std::string cluster_status_patch(const ClusterSysdigTokenStatus& status);
 
 }  // namespace sto::controller

@@ -275,7 +275,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   // A member: reconciled as a SysdigToken while selected; once not, its
   // Secret is deleted (Delete) or released (Retain). The summary follows.
   asio::awaitable<Reconciled> reconcile_member(const ClusterKey& k, const std::string& key) {
-    queue_->add_after(summary_key(k.name), kSummaryDelay);
+    if (!cluster_synced()) co_return waiting_for_sync();
     auto t = cluster_token(k.name);
     if (t && !t->meta.deleting && !t->spec_error.empty()) {
       // Nothing is done for a spec the operator cannot read (the summary
@@ -317,6 +317,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
 
   // The summary: the ClusterSysdigToken's status from its members'.
   asio::awaitable<Reconciled> reconcile_summary(const std::string& name) {
+    if (!cluster_synced()) co_return waiting_for_sync();
     ReconcileResult done;
     auto t = cluster_token(name);
     if (!t || t->meta.deleting) {
@@ -355,12 +356,32 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     co_return done;
   }
 
+  // Members and summaries are judged only on both caches complete (a
+  // namespace missing from a cache that is still listing must not look like
+  // one that left). They do not hold up readiness: without the
+  // ClusterSysdigToken CRD, or the RBAC to list namespaces, SysdigTokens are
+  // served all the same (the informers report their errors).
+  bool cluster_synced() const {
+    return cluster_informer_->has_synced() && namespace_informer_->has_synced();
+  }
+  static ReconcileResult waiting_for_sync() {
+    ReconcileResult r;
+    r.requeue_after = std::chrono::seconds(1);
+    return r;
+  }
+
   // One key of the queue: a SysdigToken, or a ClusterSysdigToken's member
   // or summary.
   asio::awaitable<Reconciled> reconcile_key(const std::string& key) {
     if (auto k = parse_cluster_key(key)) {
       if (!cluster_informer_) co_return ReconcileResult{};
-      if (k->member()) co_return co_await reconcile_member(*k, key);
+      if (k->member()) {
+        // The summary follows once the member's status is in (not before:
+        // a member may take longer than the summary's delay).
+        auto r = co_await reconcile_member(*k, key);
+        queue_->add_after(summary_key(k->name), kSummaryDelay);
+        co_return r;
+      }
       co_return co_await reconcile_summary(k->name);
     }
     co_return co_await reconciler_->reconcile(key);
@@ -636,7 +657,10 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   bool all_synced() const {
-    for (auto* inf : informers()) {
+    for (auto& inf : token_informers_) {
+      if (!inf->has_synced()) return false;
+    }
+    for (auto& inf : secret_informers_) {
       if (!inf->has_synced()) return false;
     }
     return true;

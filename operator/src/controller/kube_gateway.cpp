@@ -17,14 +17,18 @@ kube::Resource sysdig_tokens() {
   return {std::string(kGroup), "v1alpha1", "sysdigtokens", std::string(kKind), true};
 }
 
-std::string status_patch(const SysdigTokenStatus& s) {
+namespace {
+
+// The fields a SysdigToken's and a ClusterSysdigToken's status share.
+template <typename Status>
+json common_status(const Status& s, std::initializer_list<const std::optional<Condition>*> conds) {
   json st;
   auto opt = [&](const char* k, const std::string& v) {
     st[k] = v.empty() ? json(nullptr) : json(v);
   };
   st["observedGeneration"] = s.observed_generation;
   json conditions = json::array();
-  for (const auto* c : {&s.ready, &s.restarted}) {
+  for (const auto* c : conds) {
     if (!*c) continue;
     conditions.push_back({{"type", (*c)->type},
                           {"status", (*c)->status},
@@ -40,14 +44,34 @@ std::string status_patch(const SysdigTokenStatus& s) {
   st["revision"] = s.revision;
   opt("lastSyncTime", s.last_sync_time);
   opt("lastRotationTime", s.last_rotation_time);
-  opt("nextRefreshTime", s.next_refresh_time);
   opt("lastHandledReset", s.last_handled_reset);
+  return st;
+}
+
+}  // namespace
+
+std::string status_patch(const SysdigTokenStatus& s) {
+  json st = common_status(s, {&s.ready, &s.restarted});
+  auto opt = [&](const char* k, const std::string& v) {
+    st[k] = v.empty() ? json(nullptr) : json(v);
+  };
+  opt("nextRefreshTime", s.next_refresh_time);
   opt("lastResetOutcome", s.last_reset_outcome);
   opt("resetCheckUntil", s.reset_check_until);
   st["failedAttempts"] = s.failed_attempts;
   opt("nextRetryTime", s.next_retry_time);
   st["restartedRevision"] = s.restarted_revision == 0 ? json(nullptr) : json(s.restarted_revision);
   opt("lastRestartTime", s.last_restart_time);
+  return json{{"status", st}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string cluster_status_patch(const ClusterSysdigTokenStatus& s) {
+  json st = common_status(s, {&s.ready});
+  st["provisionedNamespaces"] = s.provisioned_namespaces;
+  json failed = json::array();
+  for (const auto& f : s.failed_namespaces)
+    failed.push_back({{"namespace", f.ns}, {"reason", f.reason}, {"message", f.message}});
+  st["failedNamespaces"] = std::move(failed);
   return json{{"status", st}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -24,6 +24,8 @@ std::shared_ptr<EventSink> make_event_sink(std::shared_ptr<kube::EventRecorder> 
 
 // The status as the JSON merge patch the status subresource receives.
 std::string status_patch(const SysdigTokenStatus& status);
+// A ClusterSysdigToken's status, likewise.
+std::string cluster_status_patch(const ClusterSysdigTokenStatus& status);
 
 // The JSON patch that moves the fields the operator's manager owns through
 // Update operations (a POST create) into its Apply entry, so that a later

@@ -68,17 +68,9 @@ milliseconds until(Clock::time_point now, Clock::time_point t) {
 // condition's status.
 Condition ready_condition(const SysdigToken& token, bool ready, Reason reason,
                           std::string message, Clock::time_point now) {
-  Condition c;
-  c.type = std::string(condition::kReady);
-  c.status = ready ? "True" : "False";
-  c.reason = std::string(to_string(reason));
-  c.message = std::move(message);
-  c.observed_generation = token.meta.generation;
-  const auto& old = token.status.ready;
-  c.last_transition_time = old && old->status == c.status && !old->last_transition_time.empty()
-                               ? old->last_transition_time
-                               : format_rfc3339(now);
-  return c;
+  return next_condition(std::string(condition::kReady), ready ? "True" : "False",
+                        std::string(to_string(reason)), std::move(message), token.meta.generation,
+                        token.status.ready, now);
 }
 
 void emit(Attempt& a, Reason reason, const std::string& message) {

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include "common/rfc3339.h"
 #include "controller/names.h"
 #include "controller/secret_template.h"
 #include "ibm/endpoints.h"
@@ -434,10 +435,14 @@ std::string check_credentials(const SysdigTokenSpec& s) {
 
 namespace {
 
-Result<kube::ObjectPtr, std::string> decode_sysdig_token(std::string_view json) {
+// A SysdigToken or ClusterSysdigToken (T): metadata and the reset
+// annotation; spec and status through the readers given.
+template <typename T, typename ReadSpec, typename ReadStatus>
+Result<std::shared_ptr<T>, std::string> decode_token(std::string_view json, ReadSpec&& read_spec_into,
+                                                     ReadStatus&& read_status_into) {
   kube::JsonDocument parsed(json);
   if (!parsed.error().empty()) return fail(parsed.error());
-  auto token = std::make_shared<SysdigToken>();
+  auto token = std::make_shared<T>();
   object root;
   if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
   bool have_meta = false;
@@ -458,15 +463,22 @@ Result<kube::ObjectPtr, std::string> decode_sysdig_token(std::string_view json) 
       }
       have_meta = true;
     } else if (key == "spec") {
-      token->spec_error = read_spec(field.value(), token->spec);
+      token->spec_error = read_spec_into(field.value(), *token);
     } else if (key == "status") {
-      if (auto err = read_status(field.value(), token->status); !err.empty()) {
+      if (auto err = read_status_into(field.value(), token->status); !err.empty())
         token->status = {};
-      }
     }
   }
   if (!have_meta) return fail(std::string("object without metadata"));
-  return kube::ObjectPtr(std::move(token));
+  return token;
+}
+
+Result<kube::ObjectPtr, std::string> decode_sysdig_token(std::string_view json) {
+  auto spec = [](value v, SysdigToken& t) { return read_spec(v, t.spec); };
+  auto status = [](value v, SysdigTokenStatus& st) { return read_status(v, st); };
+  auto decoded = decode_token<SysdigToken>(json, spec, status);
+  if (!decoded) return fail(std::move(decoded.error()));
+  return kube::ObjectPtr(std::move(decoded.value()));
 }
 
 }  // namespace
@@ -530,36 +542,11 @@ std::string read_cluster_status(value v, ClusterSysdigTokenStatus& st) {
 }
 
 Result<kube::ObjectPtr, std::string> decode_cluster_sysdig_token(std::string_view json) {
-  kube::JsonDocument parsed(json);
-  if (!parsed.error().empty()) return fail(parsed.error());
-  auto token = std::make_shared<ClusterSysdigToken>();
-  object root;
-  if (parsed.doc().get_object().get(root)) return fail(std::string("not an object"));
-  bool have_meta = false;
-  for (auto field : root) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return fail(std::string("malformed key"));
-    if (key == "metadata") {
-      object meta;
-      if (field.value().get_object().get(meta))
-        return fail(std::string("metadata is not an object"));
-      auto ignore = [](std::string_view, std::string_view) {};
-      auto on_annotation = [&](std::string_view k, std::string_view v) {
-        if (k == kResetAnnotation) token->reset_value = std::string(v);
-      };
-      if (auto err = kube::decode_object_meta(meta, token->meta, ignore, on_annotation);
-          !err.empty()) {
-        return fail(std::move(err));
-      }
-      have_meta = true;
-    } else if (key == "spec") {
-      token->spec_error = read_spec(field.value(), token->spec, token.get());
-    } else if (key == "status") {
-      if (auto err = read_cluster_status(field.value(), token->status); !err.empty())
-        token->status = {};
-    }
-  }
-  if (!have_meta) return fail(std::string("object without metadata"));
+  auto spec = [](value v, ClusterSysdigToken& t) { return read_spec(v, t.spec, &t); };
+  auto status = [](value v, ClusterSysdigTokenStatus& st) { return read_cluster_status(v, st); };
+  auto decoded = decode_token<ClusterSysdigToken>(json, spec, status);
+  if (!decoded) return fail(std::move(decoded.error()));
+  auto& token = decoded.value();
   // A cluster-scoped object has no namespace (nor may its key have one).
   token->meta.ns.clear();
   if (token->spec_error.empty()) token->spec_error = check_selection(*token);
@@ -591,6 +578,22 @@ Result<kube::ObjectPtr, std::string> decode_namespace(std::string_view json) {
 }
 
 }  // namespace
+
+Condition next_condition(std::string type, std::string status, std::string reason,
+                         std::string message, std::int64_t observed_generation,
+                         const std::optional<Condition>& old,
+                         std::chrono::system_clock::time_point now) {
+  Condition c;
+  c.type = std::move(type);
+  c.status = std::move(status);
+  c.reason = std::move(reason);
+  c.message = std::move(message);
+  c.observed_generation = observed_generation;
+  c.last_transition_time = old && old->status == c.status && !old->last_transition_time.empty()
+                               ? old->last_transition_time
+                               : format_rfc3339(now);
+  return c;
+}
 
 bool LabelSelector::matches(const std::map<std::string, std::string>& labels) const {
   for (const auto& [k, v] : match_labels) {

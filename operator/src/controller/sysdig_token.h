@@ -74,6 +74,13 @@ struct Condition {
   bool operator==(const Condition&) const = default;
 };
 
+// A condition to store: its lastTransitionTime is `old`'s while the status
+// stays the same, else now.
+Condition next_condition(std::string type, std::string status, std::string reason,
+                         std::string message, std::int64_t observed_generation,
+                         const std::optional<Condition>& old,
+                         std::chrono::system_clock::time_point now);
+
 struct SysdigTokenStatus {
   std::int64_t observed_generation = 0;
   std::optional<Condition> ready;

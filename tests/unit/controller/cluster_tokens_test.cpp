@@ -6,6 +6,7 @@
 #include <map>
 
 #include "controller/cluster_tokens.h"
+#include "controller/kube_gateway.h"
 #include "reconciler_fixture.h"
 
 namespace sto::controller_test {
