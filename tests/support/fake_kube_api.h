@@ -155,7 +155,9 @@ class FakeApi final : public Client {
       const std::size_t from = c.body.empty() ? 0 : std::stoul(c.body);
       std::size_t index = 0;
       for (const auto& [k, v] : objects) {
-        if (k.rfind(c.plural + "/" + c.ns + "/", 0) != 0) continue;
+        // A list without a namespace lists them all, as the API server does.
+        const std::string prefix = c.ns.empty() ? c.plural + "/" : c.plural + "/" + c.ns + "/";
+        if (k.rfind(prefix, 0) != 0) continue;
         if (index++ < from) continue;
         if (c.limit > 0 && items.size() == static_cast<std::size_t>(c.limit)) {
           --index;

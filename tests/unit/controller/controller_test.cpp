@@ -160,5 +160,62 @@ TEST(Controller, StalledWorkersAreReportedByStatus) {
   EXPECT_EQ(after_release, "");
 }
 
+// Cluster-wide without the ClusterSysdigToken CRD (an upgrade that kept the
+// old CRDs): the caches SysdigTokens need sync, readiness follows them, and
+// the SysdigTokens are reconciled; the missing resource is only reported.
+TEST(Controller, WithoutTheClusterSysdigTokenCrdSysdigTokensAreStillServed) {
+  sto::testing::LogCapture logs;
+  asio::io_context io;
+  auto api = std::make_shared<FakeApi>();
+  api->inject = [](const FakeApi::Call& c) -> std::optional<kube::ApiError> {
+    if (c.plural != "clustersysdigtokens") return std::nullopt;
+    return api_error(kube::ApiErrorKind::NotFound, 404, "NotFound", "the server could not find "
+                                                                    "the requested resource");
+  };
+  api->put("sysdigtokens", "ops", sysdig_token("a"));
+  api->put("secrets", "ops",
+           {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"metadata", {{"name", "ibm-api-key"}, {"namespace", "ops"}, {"uid", "k"},
+                          {"resourceVersion", "1"}}},
+            {"data", {{"apikey", "a2V5"}}}});
+  auto monitoring = std::make_shared<HangingMonitoring>(io);
+  ControllerOptions options;  // all namespaces
+  options.workers = 1;
+  options.monitoring = monitoring;
+  options.allowlist = ibm::HostAllowlist::parse(ibm::HostAllowlist::default_patterns()).value();
+  Controller controller(api, options);
+
+  bool synced = false, returned = false;
+  sto::testing::run_on(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await controller.run();
+          returned = true;
+        },
+        asio::detached);
+    asio::steady_timer timer(io);
+    for (int i = 0; i < 300 && (!controller.status().synced || monitoring->calls == 0); ++i) {
+      timer.expires_after(10ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    synced = controller.status().synced;
+    controller.stop();
+    while (!returned) {
+      monitoring->release.cancel();
+      timer.expires_after(5ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  }());
+  EXPECT_TRUE(synced);
+  EXPECT_GE(monitoring->calls, 1) << "the SysdigToken was not reconciled";
+  bool reported = false;
+  for (const auto& line : logs.find("kubernetes API call failed")) {
+    reported = reported || line.field("path") == "/apis/monitoring.ibm.com/v1alpha1/clustersysdigtokens";
+  }
+  EXPECT_TRUE(reported) << "the failed list of clustersysdigtokens was not logged";
+}
+
 }  // namespace
 }  // namespace sto::controller
