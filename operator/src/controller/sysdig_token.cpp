@@ -250,6 +250,34 @@ void read_conditions(value fv, SysdigTokenStatus& st) {
   }
 }
 
+// A status field both kinds have; false when `k` is not one of them.
+template <typename Status>
+bool read_common_status(std::string_view k, value fv, Status& st) {
+  auto str = [&](std::string& out) { (void)read_string(fv, "status", out); };
+  auto num = [&](std::int64_t& out) {
+    if (fv.get_int64().get(out)) out = 0;
+  };
+  if (k == "observedGeneration")
+    num(st.observed_generation);
+  else if (k == "secretName")
+    str(st.secret_name);
+  else if (k == "teamID")
+    num(st.team_id);
+  else if (k == "tokenFingerprint")
+    str(st.token_fingerprint);
+  else if (k == "revision")
+    num(st.revision);
+  else if (k == "lastSyncTime")
+    str(st.last_sync_time);
+  else if (k == "lastRotationTime")
+    str(st.last_rotation_time);
+  else if (k == "lastHandledReset")
+    str(st.last_handled_reset);
+  else
+    return false;
+  return true;
+}
+
 std::string read_status(value v, SysdigTokenStatus& st) {
   object o;
   if (v.type() == json_type::null) return {};
@@ -258,29 +286,14 @@ std::string read_status(value v, SysdigTokenStatus& st) {
     std::string_view k;
     if (f.unescaped_key().get(k)) return "status: malformed key";
     value fv = f.value();
-    std::string ignored;
     auto str = [&](std::string& out) { (void)read_string(fv, "status", out); };
     auto num = [&](std::int64_t& out) {
       if (fv.get_int64().get(out)) out = 0;
     };
-    if (k == "observedGeneration")
-      num(st.observed_generation);
-    else if (k == "secretName")
-      str(st.secret_name);
-    else if (k == "teamID")
-      num(st.team_id);
-    else if (k == "tokenFingerprint")
-      str(st.token_fingerprint);
-    else if (k == "revision")
-      num(st.revision);
-    else if (k == "lastSyncTime")
-      str(st.last_sync_time);
-    else if (k == "lastRotationTime")
-      str(st.last_rotation_time);
+    if (read_common_status(k, fv, st))
+      continue;
     else if (k == "nextRefreshTime")
       str(st.next_refresh_time);
-    else if (k == "lastHandledReset")
-      str(st.last_handled_reset);
     else if (k == "lastResetOutcome")
       str(st.last_reset_outcome);
     else if (k == "resetCheckUntil")
@@ -493,26 +506,8 @@ std::string read_cluster_status(value v, ClusterSysdigTokenStatus& st) {
     std::string_view k;
     if (f.unescaped_key().get(k)) return "status: malformed key";
     value fv = f.value();
-    auto str = [&](std::string& out) { (void)read_string(fv, "status", out); };
-    auto num = [&](std::int64_t& out) {
-      if (fv.get_int64().get(out)) out = 0;
-    };
-    if (k == "observedGeneration") {
-      num(st.observed_generation);
-    } else if (k == "secretName") {
-      str(st.secret_name);
-    } else if (k == "teamID") {
-      num(st.team_id);
-    } else if (k == "tokenFingerprint") {
-      str(st.token_fingerprint);
-    } else if (k == "revision") {
-      num(st.revision);
-    } else if (k == "lastSyncTime") {
-      str(st.last_sync_time);
-    } else if (k == "lastRotationTime") {
-      str(st.last_rotation_time);
-    } else if (k == "lastHandledReset") {
-      str(st.last_handled_reset);
+    if (read_common_status(k, fv, st)) {
+      continue;
     } else if (k == "provisionedNamespaces") {
       if (!read_string_list(fv, "status", st.provisioned_namespaces).empty())
         st.provisioned_namespaces.clear();
