@@ -3,6 +3,7 @@
 // (API key from the named namespace, Secret labelled and owned as the
 // ClusterSysdigToken's, status kept in memory, never written), ownership
 // conflicts with namespaced SysdigTokens on both sides, and the summary.
+#include <algorithm>
 #include <map>
 
 #include "controller/cluster_tokens.h"
@@ -296,6 +297,44 @@ TEST_F(ClusterMember, ConflictsWithANamespacedSysdigTokenOnBothSides) {
   EXPECT_EQ(meta_entry(cluster->secret("team-b", "shared"), "labels",
                        s(controller::kClusterOwnerLabel)),
             "ops-monitoring");
+}
+
+TEST_F(ClusterMember, MembersRefreshTogetherAndRestartTheirOwnNamespacesWorkloads) {
+  until_idle = false;
+  options.refresh_jitter = 0.1;
+  options.restart_debounce = 200ms;
+  std::vector<std::string> requeued;
+  options.requeue = [&](const std::string& key) { requeued.push_back(key); };
+  Json j = cluster_json();
+  j["spec"]["rolloutRestartTargets"] = Json::array({{{"kind", "Deployment"}, {"name", "api"}}});
+  csdt = project(j);
+  make_reconciler();
+  cluster->put_workload("Deployment", "team-a", "api");
+  cluster->put_workload("Deployment", "team-b", "api");
+  const std::string a = controller::member_key("team-a", "ops-monitoring");
+  const std::string b = controller::member_key("team-b", "ops-monitoring");
+  ASSERT_EQ(reconcile(a).outcome, Outcome::Synced);
+  ASSERT_EQ(reconcile(b).outcome, Outcome::Synced);
+  // One jitter per ClusterSysdigToken: the members' refreshes coincide, so
+  // one fetch serves them all.
+  EXPECT_FALSE(statuses[a].next_refresh_time.empty());
+  EXPECT_EQ(statuses[a].next_refresh_time, statuses[b].next_refresh_time);
+
+  // A reset: each member rotates and restarts the workload of its namespace.
+  sync();
+  clock.advance(5min);
+  monitoring->set_token(kTeam, kApiKey, kToken2);
+  j["metadata"]["annotations"][s(controller::kResetAnnotation)] = "r2";
+  csdt = project(j);
+  make_reconciler();
+  EXPECT_EQ(reconcile(a).outcome, Outcome::Rotated);
+  EXPECT_EQ(reconcile(b).outcome, Outcome::Rotated);
+  io.restart();
+  io.run_for(600ms);
+  EXPECT_EQ(cluster->restarts().count("Deployment/team-a/api"), 1u);
+  EXPECT_EQ(cluster->restarts().count("Deployment/team-b/api"), 1u);
+  EXPECT_NE(std::find(requeued.begin(), requeued.end(), a), requeued.end());
+  EXPECT_NE(std::find(requeued.begin(), requeued.end(), b), requeued.end());
 }
 
 SysdigTokenStatus member_status(bool ready, std::string reason, std::int64_t revision,
