@@ -85,6 +85,17 @@ ClusterSysdigTokenStatus summarize(const ClusterSysdigToken& token,
       continue;
     }
     if (!m.status || !m.status->ready) {
+      // Not reported since the operator started: what the status said of it
+      // stands (so a restart does not make Ready flap), else it is pending.
+      const auto& before = token.status.provisioned_namespaces;
+      if (std::binary_search(before.begin(), before.end(), m.ns)) {
+        s.provisioned_namespaces.push_back(m.ns);
+        s.revision = std::max(s.revision, token.status.revision);
+        if (s.token_fingerprint.empty()) s.token_fingerprint = token.status.token_fingerprint;
+        if (s.team_id == 0) s.team_id = token.status.team_id;
+        reset_handled = reset_handled && token.status.last_handled_reset == token.reset_value;
+        continue;
+      }
       ++pending;
       continue;
     }
@@ -103,7 +114,9 @@ ClusterSysdigTokenStatus summarize(const ClusterSysdigToken& token,
     keep_latest(s.last_rotation_time, st.last_rotation_time);
     reset_handled = reset_handled && st.last_handled_reset == token.reset_value;
   }
-  s.last_handled_reset = reset_handled && !s.provisioned_namespaces.empty()
+  // With no namespace selected there is nothing to rotate: handled.
+  s.last_handled_reset = (reset_handled && !s.provisioned_namespaces.empty()) ||
+                                 (members.empty() && !token.reset_value.empty())
                              ? token.reset_value
                              : token.status.last_handled_reset;
   std::sort(s.provisioned_namespaces.begin(), s.provisioned_namespaces.end());

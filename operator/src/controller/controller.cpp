@@ -290,16 +290,20 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     }
     auto status = member_status_.find(key);
     std::string old_name = status == member_status_.end() ? std::string() : status->second.secret_name;
-    if (status != member_status_.end()) member_status_.erase(status);
-    // The reconciler forgets what it kept of the member.
-    auto gone = co_await reconciler_->reconcile(key);
-    if (!t || t->meta.deleting) co_return gone;  // owner references do the rest
+    if (!t || t->meta.deleting) {
+      // Owner references do the rest; the reconciler forgets the member.
+      member_status_.erase(key);
+      co_return co_await reconciler_->reconcile(key);
+    }
     // The Secret of the current target name, and of the one the member
     // last reported (a rename); a named list, kept alive across the awaits.
     std::vector<std::string> names{t->spec.target.name.empty() ? t->meta.name
                                                                 : t->spec.target.name};
     if (!old_name.empty() && old_name != names.front()) names.push_back(old_name);
     for (const std::string& name : names) {
+      // Looked at again after each await: the namespace may have come back.
+      auto now = cluster_token(k.name);
+      if (now && selected(*now, k.ns)) co_return ReconcileResult{};
       auto secret = lookup_secret(k.ns, name);
       if (!secret || !secret->owned_by(t->meta.uid)) continue;
       auto r = t->spec.target.retain
@@ -312,7 +316,10 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
                  {"secret", name},
                  {"action", t->spec.target.retain ? "released" : "deleted"}});
     }
-    co_return gone;
+    // Done: the member's record goes (kept until here so that a retry still
+    // knows an earlier Secret name), and the reconciler forgets it.
+    member_status_.erase(key);
+    co_return co_await reconciler_->reconcile(key);
   }
 
   // The summary: the ClusterSysdigToken's status from its members'.
@@ -345,9 +352,13 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
         (!t->status.ready || t->status.ready->message != status.ready->message)) {
       events_->emit(*make_member(*t, "", nullptr), true, to_string(Reason::InvalidSpec), spec_error);
     }
+    // Named, not temporaries: class prvalues passed to a coroutine are
+    // destroyed twice under GCC 12.
     kube::PatchOptions none;
-    auto written = co_await client_->patch(cluster_sysdig_tokens(), "", name, kube::PatchType::Merge,
-                                           cluster_status_patch(status), none, "status");
+    const kube::Resource resource = cluster_sysdig_tokens();
+    const std::string body = cluster_status_patch(status);
+    auto written = co_await client_->patch(resource, "", name, kube::PatchType::Merge, body, none,
+                                           "status");
     if (!written) {
       if (written.error().kind == kube::ApiErrorKind::NotFound) co_return done;
       co_return fail(std::move(written.error()));

@@ -509,8 +509,13 @@ std::string read_cluster_status(value v, ClusterSysdigTokenStatus& st) {
     if (read_common_status(k, fv, st)) {
       continue;
     } else if (k == "provisionedNamespaces") {
-      if (!read_string_list(fv, "status", st.provisioned_namespaces).empty())
-        st.provisioned_namespaces.clear();
+      // As written, however long (the spec's limit is for input).
+      simdjson::ondemand::array a;
+      if (fv.get_array().get(a)) continue;
+      for (auto item : a) {
+        std::string_view ns;
+        if (!item.get_string().get(ns)) st.provisioned_namespaces.emplace_back(ns);
+      }
     } else if (k == "failedNamespaces") {
       simdjson::ondemand::array a;
       if (fv.get_array().get(a)) continue;

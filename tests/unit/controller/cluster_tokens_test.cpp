@@ -399,6 +399,18 @@ TEST(ClusterSummary, SumsUpTheMembers) {
   ASSERT_EQ(missing.failed_namespaces.size(), 1u);
   EXPECT_EQ(missing.failed_namespaces[0].reason, "NamespaceNotFound");
 
+  // After an operator restart, a namespace the status listed as provisioned
+  // stays so until its member reports: Ready does not flap.
+  auto restarted = std::make_shared<ClusterSysdigToken>(*t);
+  restarted->status = all;
+  auto early = controller::summarize(*restarted, {{"a", true, &ok1}, {"b", true, nullptr}}, "", now);
+  EXPECT_EQ(early.ready->status, "True");
+  EXPECT_EQ(early.provisioned_namespaces, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(early.ready->last_transition_time, all.ready->last_transition_time);
+
+  // A reset with no namespace selected has nothing to rotate: handled.
+  EXPECT_EQ(controller::summarize(*t, {}, "", now).last_handled_reset, "r1");
+
   auto invalid = controller::summarize(*t, {{"a", true, &ok1}}, "spec.region: unknown", now);
   EXPECT_EQ(invalid.ready->status, "False");
   EXPECT_EQ(invalid.ready->reason, "InvalidSpec");
