@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <charconv>
 #include <cstdlib>
 #include <cxxabi.h>
 #include <typeinfo>
@@ -263,11 +264,33 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // The member "csdt:NS/NAME" as a SysdigToken of NS, while it is selected.
-  std::shared_ptr<const SysdigToken> member(const ClusterKey& k, const std::string& key) const {
+  std::shared_ptr<const SysdigToken> member(const ClusterKey& k, const std::string& key) {
     auto t = cluster_token(k.name);
     if (!t || !selected(*t, k.ns)) return nullptr;
     auto it = member_status_.find(key);
-    return make_member(*t, k.ns, it == member_status_.end() ? nullptr : &it->second);
+    if (it == member_status_.end()) it = member_status_.emplace(key, seed_status(*t, k.ns)).first;
+    return make_member(*t, k.ns, &it->second);
+  }
+
+  // A member's status at its first look since the operator started: what
+  // the summary and the member's Secret record (as for a SysdigToken whose
+  // status is behind). So a restart neither fetches again for a spec that
+  // did not change nor reports a first sync; a restart of rolloutRestartTargets
+  // still waiting for its debounce when the operator stopped is not made.
+  SysdigTokenStatus seed_status(const ClusterSysdigToken& t, const std::string& ns) const {
+    SysdigTokenStatus s;
+    s.observed_generation = t.status.observed_generation;
+    const std::string target = t.spec.target.name.empty() ? t.meta.name : t.spec.target.name;
+    auto secret = lookup_secret(ns, target);
+    if (!secret || !secret->owned_by(t.meta.uid)) return s;
+    s.secret_name = target;
+    s.team_id = t.status.team_id;
+    s.token_fingerprint = secret->annotation(kFingerprintAnnotation);
+    const std::string revision = secret->annotation(kRevisionAnnotation);
+    std::from_chars(revision.data(), revision.data() + revision.size(), s.revision);
+    s.restarted_revision = s.revision;
+    s.last_handled_reset = secret->annotation(kResetHandledAnnotation);
+    return s;
   }
 
   using Reconciled = Result<ReconcileResult, kube::ApiError>;

@@ -290,5 +290,29 @@ synced=$(csdt_events "$MAIN" | grep -c '^Normal TokenSynced: namespace ' || true
 n_events=$(csdt_events "$MAIN" | wc -l)
 pass "Events in namespace default about ClusterSysdigToken $MAIN: $n_events, $synced of them Normal TokenSynced, e.g. '$(csdt_events "$MAIN" | grep -m1 '^Normal TokenSynced' | cut -c1-120)'"
 
+# 8. An operator restart: nothing is fetched or written again, no first-sync
+# Event, and Ready does not flap.
+lts=$(csdt "$MAIN" '.status.conditions[?(@.type=="Ready")].lastTransitionTime')
+main_rv=$(csdt "$MAIN" .metadata.resourceVersion)
+synced_before=$(csdt_events "$MAIN" | grep -c '^Normal TokenSynced' || true)
+stop_operator op TERM
+fake_reset_counts
+OP_ALL_NAMESPACES=1 start_operator op
+wait_operator_started op
+flaps=0
+for _ in $(seq 1 50); do
+  csdt_ready_is "$MAIN" True TokenSynced || flaps=$((flaps + 1))
+  sleep 0.1
+done
+sleep 2
+((flaps == 0)) || fail "after a restart $MAIN was not Ready True in $flaps of 50 looks: $(csdt_ready "$MAIN")/$(csdt_reason "$MAIN")"
+gets=$(fake_count 'GET /api/token' all)
+((gets == 0)) || fail "after a restart the operator fetched again: $gets GET /api/token ($(fake_counts))"
+[[ "$(csdt "$MAIN" '.status.conditions[?(@.type=="Ready")].lastTransitionTime')" == "$lts" ]] ||
+  fail "Ready's lastTransitionTime changed across the restart"
+synced_after=$(csdt_events "$MAIN" | grep -c '^Normal TokenSynced' || true)
+((synced_after == synced_before)) || fail "the restart reported first syncs again: TokenSynced events $synced_before -> $synced_after"
+pass "operator restarted: $MAIN stayed Ready True (50 looks over 5 s), 0 GET /api/token, no new TokenSynced event (status resourceVersion $main_rv -> $(csdt "$MAIN" .metadata.resourceVersion))"
+
 op_alive "at the end"
 check_no_leaks
