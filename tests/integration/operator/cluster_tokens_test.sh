@@ -16,30 +16,16 @@
 #      the others provisioned; it gets the Secret once created.
 #   7. Events about the ClusterSysdigToken, in namespace default, name the
 #      namespace.
+#   8. An operator restart fetches and writes nothing, and Ready stays True.
 # A cluster-wide operator would also reconcile other tests' SysdigTokens, so
 # this test runs alone (RUN_SERIAL).
 #   cluster_tokens_test.sh OPERATOR_BINARY FAKE_IBM_CLOUD_BINARY
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-install_crd
 install_cluster_crd
-new_namespace NS op-csdt-admin # the administrator's namespace: the API key Secret
-GUID=$(new_guid)
-TEAM=26055
-TOKEN=$(new_guid)
-KEY=csdt-api-key-$RAND
-cat >"$WORK/fake.yaml" <<YAML
-apiKeys:
-  - {key: "$KEY", iamID: "IBMid-CSDT"}
-instances:
-  - guid: "$GUID"
-    teams:
-      - {id: $TEAM, name: Ops, token: "$TOKEN"}
-YAML
-start_fake "$WORK/fake.yaml"
-api_key_secret ibm-api-key apikey "$KEY"
-OP_ALL_NAMESPACES=1 start_operator op
-wait_operator_started op
+# The administrator's namespace (NS) holds the API key Secret; the operator
+# runs cluster-wide.
+OP_ALL_NAMESPACES=1 one_team_setup csdt-admin
 op_logged op 'ClusterSysdigTokens are not handled' && fail "the operator started without --namespace does not handle ClusterSysdigTokens"
 ADMIN=$NS
 LABEL=sto-test-csdt
