@@ -104,16 +104,7 @@ expect_can "$SA" patch events.events.k8s.io -n "$APP"
 expect_can "$SA" create leases.coordination.k8s.io -n "$RNS"
 expect_can "$SA" get leases.coordination.k8s.io/sysdig-token-operator -n "$RNS"
 expect_can "$SA" update leases.coordination.k8s.io/sysdig-token-operator -n "$RNS"
-# ClusterSysdigTokens (all namespaces only): the objects, their status and
-# finalizers, the namespaces they select, and their Events in default.
-for verb in get list watch; do
-  expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com
-  expect_can "$SA" "$verb" namespaces
-done
-for verb in get update patch; do expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com --subresource=status; done
-expect_can "$SA" update clustersysdigtokens.monitoring.ibm.com --subresource=finalizers
-expect_can "$SA" create events.events.k8s.io -n default
-expect_can "$SA" patch events.events.k8s.io -n default
+expect_cluster_token_rbac "$SA"
 refused=0
 for check in \
   "create sysdigtokens.monitoring.ibm.com -n $APP" \

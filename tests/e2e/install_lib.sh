@@ -71,6 +71,23 @@ can() {
 expect_can() {
   can "$@" || fail "$1 may not $(shift; echo "$*"), which the operator needs"
 }
+
+# expect_cluster_token_rbac SA: what a cluster-wide install grants for
+# ClusterSysdigTokens: the objects, their status and finalizers, the
+# namespaces they select, and their Events in default.
+expect_cluster_token_rbac() {
+  local verb
+  for verb in get list watch; do
+    expect_can "$1" "$verb" clustersysdigtokens.monitoring.ibm.com
+    expect_can "$1" "$verb" namespaces
+  done
+  for verb in get update patch; do
+    expect_can "$1" "$verb" clustersysdigtokens.monitoring.ibm.com --subresource=status
+  done
+  expect_can "$1" update clustersysdigtokens.monitoring.ibm.com --subresource=finalizers
+  expect_can "$1" create events.events.k8s.io -n default
+  expect_can "$1" patch events.events.k8s.io -n default
+}
 expect_cannot() {
   ! can "$@" || fail "$1 may $(shift; echo "$*"), which the operator does not need"
 }

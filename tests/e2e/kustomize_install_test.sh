@@ -112,15 +112,7 @@ expect_can "$SA" update "leases.coordination.k8s.io/$NAME" -n "$OPNS"
 # --metrics-secure: whose is a scraper's token, and may it get /metrics.
 expect_can "$SA" create tokenreviews.authentication.k8s.io
 expect_can "$SA" create subjectaccessreviews.authorization.k8s.io
-# ClusterSysdigTokens: the objects, their status and finalizers, the
-# namespaces they select, and their Events in default.
-for verb in get list watch; do
-  expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com
-  expect_can "$SA" "$verb" namespaces
-done
-for verb in get update patch; do expect_can "$SA" "$verb" clustersysdigtokens.monitoring.ibm.com --subresource=status; done
-expect_can "$SA" update clustersysdigtokens.monitoring.ibm.com --subresource=finalizers
-expect_can "$SA" create events.events.k8s.io -n default
+expect_cluster_token_rbac "$SA"
 refused=0
 for check in \
   "create sysdigtokens.monitoring.ibm.com -n $APP" \
