@@ -104,6 +104,16 @@ nlohmann::json sysdig_token(const std::string& name) {
             {"apiKeySecretRef", {{"name", "ibm-api-key"}, {"key", "apikey"}}}}}};
 }
 
+// The API key Secret the SysdigTokens above name.
+void put_api_key_secret(FakeApi& api) {
+  api.put("secrets", "ops",
+          {{"apiVersion", "v1"},
+           {"kind", "Secret"},
+           {"metadata", {{"name", "ibm-api-key"}, {"namespace", "ops"}, {"uid", "k"},
+                         {"resourceVersion", "1"}}},
+           {"data", {{"apikey", "a2V5"}}}});
+}
+
 // Workers that hang while keys wait make readiness fail, naming them; once
 // they move again it recovers.
 TEST(Controller, StalledWorkersAreReportedByStatus) {
@@ -111,12 +121,7 @@ TEST(Controller, StalledWorkersAreReportedByStatus) {
   auto api = std::make_shared<FakeApi>();
   api->put("sysdigtokens", "ops", sysdig_token("a"));
   api->put("sysdigtokens", "ops", sysdig_token("b"));
-  api->put("secrets", "ops",
-           {{"apiVersion", "v1"},
-            {"kind", "Secret"},
-            {"metadata", {{"name", "ibm-api-key"}, {"namespace", "ops"}, {"uid", "k"},
-                          {"resourceVersion", "1"}}},
-            {"data", {{"apikey", "a2V5"}}}});
+  put_api_key_secret(*api);
   auto monitoring = std::make_shared<HangingMonitoring>(io);
   ControllerOptions options;
   options.namespaces = {"ops"};
@@ -173,12 +178,7 @@ TEST(Controller, WithoutTheClusterSysdigTokenCrdSysdigTokensAreStillServed) {
                                                                     "the requested resource");
   };
   api->put("sysdigtokens", "ops", sysdig_token("a"));
-  api->put("secrets", "ops",
-           {{"apiVersion", "v1"},
-            {"kind", "Secret"},
-            {"metadata", {{"name", "ibm-api-key"}, {"namespace", "ops"}, {"uid", "k"},
-                          {"resourceVersion", "1"}}},
-            {"data", {{"apikey", "a2V5"}}}});
+  put_api_key_secret(*api);
   auto monitoring = std::make_shared<HangingMonitoring>(io);
   ControllerOptions options;  // all namespaces
   options.workers = 1;
