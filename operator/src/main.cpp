@@ -166,6 +166,7 @@ int run(const sto::cli::Options& options) {
   co.allowlist = allowlist.value();
   co.monitoring = monitoring;
   co.reconciler.restart_debounce = options.restart_debounce;
+  co.reconciler.reset_quiet = options.reset_gather;
   co.metrics = &metrics;
   controller::Controller ctrl(client.value(), co);
 

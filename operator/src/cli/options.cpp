@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -105,6 +106,12 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
                  "spec.rolloutRestartTargets, so that tokens rotating together restart it once "
                  "(Go duration, 0s to 10m)")
       ->capture_default_str();
+  std::string reset_gather = "500ms";
+  app.add_option("--reset-gather", reset_gather,
+                 "How long a reset waits for no further reset of the same team and API key "
+                 "before it asks Sysdig, so that resources reset together share one request; "
+                 "a reset waits at most 10s (Go duration, 0s to 5s)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log-format", log_format, "json or text")->capture_default_str();
   app.add_flag("--version", show_version, "Print the version and exit");
@@ -163,12 +170,25 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
     return usage_error("--graceful-shutdown-timeout: \"" + graceful +
                        "\" is not a duration between 1s and 1h (e.g. 25s)");
   }
-  if (auto d = controller::parse_go_duration(restart_debounce);
-      (d && *d <= std::chrono::minutes(10)) || restart_debounce == "0") {
-    o.restart_debounce = d.value_or(std::chrono::milliseconds(0));
+  // A duration from 0 to `most`, or nothing.
+  auto up_to = [](const std::string& text, std::chrono::milliseconds most)
+      -> std::optional<std::chrono::milliseconds> {
+    if (text == "0") return std::chrono::milliseconds(0);
+    auto d = controller::parse_go_duration(text);
+    if (d && *d <= most) return *d;
+    return std::nullopt;
+  };
+  if (auto d = up_to(restart_debounce, std::chrono::minutes(10))) {
+    o.restart_debounce = *d;
   } else {
     return usage_error("--restart-debounce: \"" + restart_debounce +
                        "\" is not a duration between 0s and 10m (e.g. 10s)");
+  }
+  if (auto d = up_to(reset_gather, std::chrono::seconds(5))) {
+    o.reset_gather = *d;
+  } else {
+    return usage_error("--reset-gather: \"" + reset_gather +
+                       "\" is not a duration between 0s and 5s (e.g. 500ms)");
   }
   if (o.kube_api_burst < 1) return usage_error("--kube-api-burst: must be at least 1");
 

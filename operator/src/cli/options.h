@@ -44,6 +44,8 @@ struct Options {
   std::chrono::milliseconds graceful_shutdown_timeout{25000};
   // rolloutRestartTargets: rotations within this window restart a workload once.
   std::chrono::milliseconds restart_debounce{10000};
+  // Resets of one team and API key wait this long for each other (ResetGathering).
+  std::chrono::milliseconds reset_gather{500};
   log::Level log_level = log::Level::Info;
   log::Format log_format = log::Format::Json;
 };

@@ -186,7 +186,8 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
 
   void token_changed(const kube::ObjectPtr& o) {
     const auto& t = static_cast<const SysdigToken&>(*o);
-    note_reset(o->key(), t.reset_value, t.status.last_handled_reset);
+    if (note_reset(o->key(), t.reset_value, t.status.last_handled_reset) && reconciler_)
+      reconciler_->reset_arrived(t);
     queue_->add(o->key());
   }
 
@@ -582,14 +583,16 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
     return !value.empty() && value != handled;
   }
 
-  void note_reset(const std::string& key, const std::string& value, const std::string& handled) {
+  // Whether `value` is a reset not seen before.
+  bool note_reset(const std::string& key, const std::string& value, const std::string& handled) {
     if (!reset_pending(value, handled)) {
       reset_seen_.erase(key);
-      return;
+      return false;
     }
     auto it = reset_seen_.find(key);
-    if (it == reset_seen_.end() || it->second.first != value)
-      reset_seen_[key] = {value, std::chrono::steady_clock::now()};
+    if (it != reset_seen_.end() && it->second.first == value) return false;
+    reset_seen_[key] = {value, std::chrono::steady_clock::now()};
+    return true;
   }
 
   // The oldest reset still pending in the caches (the operator's own status
@@ -746,7 +749,7 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
         if (r.failed()) {
           log::warn("reconcile", {{"resource", k}, {"reason", label}});
         } else if (r.outcome != Outcome::UpToDate && r.outcome != Outcome::Deleted &&
-                   r.outcome != Outcome::BackingOff) {
+                   r.outcome != Outcome::BackingOff && r.outcome != Outcome::Gathering) {
           log::info("reconcile", {{"resource", k}, {"outcome", label}});
         }
         if (r.requeue_after) self->queue_->add_after(k, *r.requeue_after);

@@ -49,9 +49,9 @@ constexpr std::array kReasons{
                "the operator failed unexpectedly on this resource (the log names the exception type); retried with backoff, other resources go on"},
 };
 
-constexpr std::array<std::string_view, 10> kOutcomes{
+constexpr std::array<std::string_view, 11> kOutcomes{
     "Synced", "Rotated", "Unchanged", "Restored", "Refreshed",
-    "UpToDate", "Refetch", "BackingOff", "Failed", "Deleted",
+    "UpToDate", "Refetch", "BackingOff", "Gathering", "Failed", "Deleted",
 };
 
 constexpr bool in_declaration_order() {

@@ -69,6 +69,7 @@ enum class Outcome {
   UpToDate,    // nothing was due, nothing written
   Refetch,     // the Secret's token was edited: fetch again at once
   BackingOff,  // an earlier failure's retry time has not come
+  Gathering,   // a reset waits for resets of its fetch group to stop arriving
   Failed,      // Ready=False with a reason
   Deleted,     // the resource is gone or going
 };

@@ -14,6 +14,7 @@
 #include "controller/desired_secret.h"
 #include "controller/names.h"
 #include "controller/recorded_state.h"
+#include "controller/reset_gathering.h"
 #include "controller/restarts.h"
 #include "net/http_client.h"
 
@@ -536,6 +537,14 @@ asio::awaitable<Reconciled> run(Attempt& a) {
     a.result.outcome = Outcome::BackingOff;
     co_return a.result;
   }
+  if (a.plan.fetch && a.plan.reset_pending) {
+    const auto now = std::chrono::steady_clock::now();
+    if (auto until = a.parts.gathering->hold_until(a.tok, now)) {
+      a.result.requeue_after = std::chrono::ceil<milliseconds>(*until - now);
+      a.result.outcome = Outcome::Gathering;
+      co_return a.result;
+    }
+  }
   a.team_id = a.tok.spec.team_id.value_or(a.tok.status.team_id);
 
   std::string token_value;
@@ -601,6 +610,14 @@ Reconciler::Reconciler(TokenLookup tokens, SecretLookup secrets,
   parts_.restarts = std::make_shared<RestartScheduler>(
       parts_.cluster, parts_.options.restart_debounce, parts_.options.clock,
       parts_.options.requeue);
+  parts_.gathering = std::make_shared<ResetGathering>(parts_.options.reset_quiet,
+                                                      parts_.options.reset_max_wait);
+}
+
+void Reconciler::reset_arrived(const SysdigToken& token) {
+  parts_.gathering->arrived(token, token.observed_at == std::chrono::steady_clock::time_point{}
+                                       ? std::chrono::steady_clock::now()
+                                       : token.observed_at);
 }
 
 void Reconciler::stop_restarts() { parts_.restarts->stop(); }

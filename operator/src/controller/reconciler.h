@@ -79,6 +79,7 @@ class ClusterGateway {
 };
 
 class RestartScheduler;
+class ResetGathering;
 
 // Events on SysdigTokens (Normal or Warning). A message never holds a token
 // or an API key.
@@ -99,6 +100,11 @@ struct ReconcilerOptions {
   // this long ago is taken as is (not for a reset or its checks, which ask
   // Sysdig again).
   std::chrono::milliseconds token_share_age{std::chrono::seconds(30)};
+  // A reset fetches once no other reset of its fetch group has arrived for
+  // reset_quiet, or reset_max_wait after it arrived (ResetGathering); 0
+  // fetches at once.
+  std::chrono::milliseconds reset_quiet{500};
+  std::chrono::milliseconds reset_max_wait{std::chrono::seconds(10)};
   // Receive objects as the API server stored them after a write (to update
   // the informer caches at once).
   std::function<void(std::string_view json)> observe_token;
@@ -145,6 +151,9 @@ class Reconciler {
   boost::asio::awaitable<Result<ReconcileResult, kube::ApiError>> report_internal_error(
       const std::string& key, const std::string& what);
 
+  // The informer delivered a reset value not yet handled (ResetGathering).
+  void reset_arrived(const SysdigToken& token);
+
   // Drops restarts still waiting for their debounce (on shutdown or a lost
   // Lease): their revisions are not recorded, so the next leader makes them.
   void stop_restarts();
@@ -161,6 +170,7 @@ class Reconciler {
     // Fetches that found nothing new, by resource key (written nowhere).
     std::unordered_map<std::string, UnwrittenCheck> unwritten;
     std::shared_ptr<RestartScheduler> restarts;
+    std::shared_ptr<ResetGathering> gathering;
   };
 
  private:

@@ -63,6 +63,9 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   EXPECT_EQ(o.restart_debounce, std::chrono::seconds(10));
   EXPECT_EQ(expect_options(parse({"--restart-debounce", "0s"})).restart_debounce,
             std::chrono::seconds(0));
+  EXPECT_EQ(o.reset_gather, std::chrono::milliseconds(500));
+  EXPECT_EQ(expect_options(parse({"--reset-gather", "0"})).reset_gather, std::chrono::seconds(0));
+  EXPECT_EQ(expect_options(parse({"--reset-gather", "2s"})).reset_gather, std::chrono::seconds(2));
 }
 
 TEST(Options, ParsesEveryFlag) {
@@ -176,6 +179,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--graceful-shutdown-timeout", "2h"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--restart-debounce", "soon"}, "--restart-debounce"},
         BadFlag{{"--restart-debounce", "11m"}, "--restart-debounce"},
+        BadFlag{{"--reset-gather", "6s"}, "--reset-gather"},
+        BadFlag{{"--reset-gather", "-1s"}, "--reset-gather"},
         BadFlag{{"--kubeconfig"}, "--kubeconfig"},
         BadFlag{{"--metrics-cert-dir", "/certs"}, "--metrics-cert-dir: only used with --metrics-secure"},
         BadFlag{{"--metrics-secure", "--metrics-cert-dir"}, "--metrics-cert-dir"},

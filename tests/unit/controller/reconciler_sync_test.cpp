@@ -446,6 +446,60 @@ TEST_F(Reconciler, AResetSharesOnlyFetchesStartedAfterItArrived) {
   EXPECT_EQ(status().last_reset_outcome, "Rotated");
 }
 
+// Resets of one fetch group (API key, instance, team) wait until no other
+// arrived for reset_quiet, so a storm shares one request; another group is
+// not held, and no reset waits longer than reset_max_wait.
+TEST_F(Reconciler, AResetWaitsWhileResetsOfItsFetchGroupKeepArriving) {
+  add_token();
+  add_token(token_json("web-team"));
+  Json other = token_json("other-team");
+  other["spec"]["teamID"] = kTeam + 1;
+  add_token(other);
+  monitoring->set_token(kTeam + 1, kApiKey, kToken1);
+  for (const char* name : {kName, "web-team", "other-team"}) reconcile(std::string(kNs) + "/" + name);
+  const int fetched = monitoring->fetches();
+  monitoring->set_token(kTeam, kApiKey, kToken2);
+  for (const char* name : {kName, "web-team", "other-team"}) annotate_reset("r1", name);
+
+  const auto now = std::chrono::steady_clock::now();
+  auto arrive = [&](const std::string& name, std::chrono::steady_clock::duration ago) {
+    const std::string key = std::string(kNs) + "/" + name;
+    world->received(key, now - ago);
+    reconciler->reset_arrived(*world->token_lookup()(key));
+  };
+  arrive(kName, 200ms);
+  arrive("web-team", 0ms);     // the group's last arrival: ops-team waits for it
+  arrive("other-team", 2s);    // alone and quiet for long enough
+
+  auto held = reconcile();
+  EXPECT_EQ(held.outcome, Outcome::Gathering);
+  ASSERT_TRUE(held.requeue_after);
+  EXPECT_GT(*held.requeue_after, 0ms);
+  EXPECT_LE(*held.requeue_after, 500ms);
+  EXPECT_EQ(monitoring->fetches(), fetched);
+  EXPECT_EQ(status().last_handled_reset, "");
+  EXPECT_TRUE(events->with_reason("TokenRotated").empty());
+
+  EXPECT_EQ(reconcile(std::string(kNs) + "/other-team").outcome, Outcome::Unchanged);
+  EXPECT_EQ(monitoring->fetches(), fetched + 1);
+
+  // A reset that has waited reset_max_wait goes on even while others arrive.
+  world->received(kKey, now - options.reset_max_wait - 1s);
+  EXPECT_EQ(reconcile().outcome, Outcome::Rotated);
+  EXPECT_EQ(stored_value("SYSDIG_MONITOR_API_TOKEN"), kToken2);
+}
+
+TEST_F(Reconciler, AResetIsNotHeldOnceItsFetchGroupIsQuiet) {
+  add_token();
+  reconcile();
+  monitoring->set_token(kTeam, kApiKey, kToken2);
+  annotate_reset("r1");
+  world->received(kKey, std::chrono::steady_clock::now() - options.reset_quiet - 10ms);
+  reconciler->reset_arrived(*world->token_lookup()(kKey));
+  EXPECT_EQ(reconcile().outcome, Outcome::Rotated);
+  EXPECT_EQ(status().last_handled_reset, "r1");
+}
+
 // The Unchanged outcome and its polling window must survive a lost status
 // write too: the Secret records the outcome with the handled value.
 TEST_F(Reconciler, ResetPollingSurvivesALostStatusWrite) {

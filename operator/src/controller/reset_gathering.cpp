@@ -1,0 +1,63 @@
+#include "controller/reset_gathering.h"
+
+#include <algorithm>
+
+namespace sto::controller {
+
+std::string fetch_group(const SysdigToken& token) {
+  const SysdigTokenSpec& s = token.spec;
+  const std::string& key_ns =
+      token.cluster_scoped && !s.api_key_secret_namespace.empty() ? s.api_key_secret_namespace
+                                                                  : token.meta.ns;
+  std::string group;
+  auto add = [&group](std::string_view part) {
+    group += std::to_string(part.size());
+    group += ':';
+    group += part;
+  };
+  add(std::to_string(static_cast<int>(s.service)));
+  if (s.has_trusted_profile) {
+    add(token.meta.ns);
+    add(s.trusted_profile_id);
+    add(s.trusted_profile_name);
+    add(s.service_account_name);
+  } else {
+    add(key_ns);
+    add(s.api_key_secret_name);
+    add(s.api_key_secret_key);
+  }
+  add(s.instance_id);
+  add(s.region);
+  add(s.endpoint_type);
+  add(s.endpoint);
+  add(s.iam_endpoint);
+  add(s.team_id ? std::to_string(*s.team_id) : "name=" + s.team_name);
+  return group;
+}
+
+void ResetGathering::arrived(const SysdigToken& token, Steady::time_point at) {
+  if (quiet_.count() <= 0) return;
+  if (++arrivals_since_sweep_ >= 256) forget_quiet(at);
+  auto [it, added] = last_arrival_.try_emplace(fetch_group(token), at);
+  if (!added) it->second = std::max(it->second, at);
+}
+
+std::optional<ResetGathering::Steady::time_point> ResetGathering::hold_until(
+    const SysdigToken& token, Steady::time_point now) const {
+  if (quiet_.count() <= 0 || last_arrival_.empty()) return std::nullopt;
+  auto it = last_arrival_.find(fetch_group(token));
+  if (it == last_arrival_.end()) return std::nullopt;
+  Steady::time_point until = it->second + quiet_;
+  if (token.observed_at != Steady::time_point{}) {
+    until = std::min(until, token.observed_at + max_wait_);
+  }
+  if (until <= now) return std::nullopt;
+  return until;
+}
+
+void ResetGathering::forget_quiet(Steady::time_point now) {
+  arrivals_since_sweep_ = 0;
+  std::erase_if(last_arrival_, [&](const auto& kv) { return kv.second + quiet_ <= now; });
+}
+
+}  // namespace sto::controller

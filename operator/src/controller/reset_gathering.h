@@ -1,0 +1,59 @@
+// ResetGathering: resets of resources that share a fetch wait for each other.
+//
+// Resources with the same API key Secret (or trusted profile), instance,
+// endpoints and team get their token from one Monitoring request. A reset
+// needs an answer Sysdig gave after the reset arrived, so a storm of resets
+// annotated one after another (a script, `kubectl annotate --all`) would
+// otherwise cost a request each time a fetch ends before the next reset
+// arrives. Instead a reset fetches once no other reset of its group has
+// arrived for `quiet`, or once it has waited `max_wait` since it arrived
+// itself (a group reset without pause still rotates): every reset of the
+// storm then shares one request per group.
+//
+// Arrivals are noted by the controller when the informer delivers a new reset
+// value; the reconciler asks hold_until() before it fetches for a reset.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "controller/sysdig_token.h"
+
+namespace sto::controller {
+
+// The fetch a resource's token comes from: its credential (API key Secret or
+// trusted profile and ServiceAccount, in its namespace), instance, endpoints
+// and team.
+std::string fetch_group(const SysdigToken& token);
+
+class ResetGathering {
+ public:
+  using Steady = std::chrono::steady_clock;
+
+  ResetGathering(std::chrono::milliseconds quiet, std::chrono::milliseconds max_wait)
+      : quiet_(quiet), max_wait_(max_wait) {}
+
+  // A reset of `token` arrived at `at`.
+  void arrived(const SysdigToken& token, Steady::time_point at);
+
+  // When the reset of `token` (arrived at `token.observed_at`) may fetch;
+  // nullopt: now.
+  std::optional<Steady::time_point> hold_until(const SysdigToken& token,
+                                               Steady::time_point now) const;
+
+  // Groups with a reset arrived in the last `quiet` (the rest are forgotten).
+  std::size_t groups() const { return last_arrival_.size(); }
+
+ private:
+  void forget_quiet(Steady::time_point now);
+
+  std::chrono::milliseconds quiet_;
+  std::chrono::milliseconds max_wait_;
+  std::unordered_map<std::string, Steady::time_point> last_arrival_;
+  std::size_t arrivals_since_sweep_ = 0;
+};
+
+}  // namespace sto::controller

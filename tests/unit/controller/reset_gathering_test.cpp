@@ -1,0 +1,101 @@
+#include "controller/reset_gathering.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+
+namespace sto::controller {
+namespace {
+
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+
+SysdigToken token(const std::string& ns, const std::string& team_name = "ops") {
+  SysdigToken t;
+  t.meta.ns = ns;
+  t.meta.name = "t";
+  t.spec.instance_id = "guid";
+  t.spec.team_name = team_name;
+  t.spec.region = "us-south";
+  t.spec.api_key_secret_name = "ibm-api-key";
+  t.spec.has_api_key_secret_ref = true;
+  return t;
+}
+
+TEST(FetchGroup, SameCredentialInstanceAndTeamShareAGroup) {
+  SysdigToken a = token("team-a");
+  SysdigToken b = token("team-a");
+  b.meta.name = "other";
+  EXPECT_EQ(fetch_group(a), fetch_group(b));
+  EXPECT_NE(fetch_group(a), fetch_group(token("team-b")));  // another namespace's key
+  EXPECT_NE(fetch_group(a), fetch_group(token("team-a", "web")));
+  b.spec.team_id = 7;
+  EXPECT_NE(fetch_group(a), fetch_group(b));
+  b = a;
+  b.spec.api_key_secret_key = "other-key";
+  EXPECT_NE(fetch_group(a), fetch_group(b));
+  b = a;
+  b.spec.region = "eu-de";
+  EXPECT_NE(fetch_group(a), fetch_group(b));
+  b = a;
+  b.spec.has_trusted_profile = true;
+  b.spec.trusted_profile_id = "Profile-1";
+  EXPECT_NE(fetch_group(a), fetch_group(b));
+  // Parts are length-prefixed: moving characters between fields is another group.
+  b = a;
+  b.spec.api_key_secret_name = "ibm-api-ke";
+  b.spec.api_key_secret_key = "yapikey";
+  EXPECT_NE(fetch_group(a), fetch_group(b));
+}
+
+TEST(FetchGroup, ClusterMembersGroupByTheApiKeySecretsNamespace) {
+  SysdigToken a = token("ns-1");
+  SysdigToken b = token("ns-2");
+  a.cluster_scoped = b.cluster_scoped = true;
+  a.spec.api_key_secret_namespace = b.spec.api_key_secret_namespace = "keys";
+  EXPECT_EQ(fetch_group(a), fetch_group(b));
+}
+
+TEST(ResetGathering, HoldsUntilTheGroupIsQuietOrTheResetWaitedLongEnough) {
+  ResetGathering g(500ms, 10s);
+  const auto now = Steady::now();
+  SysdigToken a = token("ns");
+  a.observed_at = now - 100ms;
+  EXPECT_FALSE(g.hold_until(a, now));  // nothing arrived: no reason to wait
+  g.arrived(a, a.observed_at);
+  EXPECT_EQ(g.hold_until(a, now), a.observed_at + 500ms);
+  SysdigToken b = token("ns");
+  b.observed_at = now;
+  g.arrived(b, now);
+  EXPECT_EQ(g.hold_until(a, now), now + 500ms);
+  EXPECT_FALSE(g.hold_until(a, now + 500ms));
+  EXPECT_FALSE(g.hold_until(token("elsewhere"), now));
+  a.observed_at = now - 9800ms;  // waited almost reset_max_wait
+  EXPECT_EQ(g.hold_until(a, now), now + 200ms);
+  // An arrival older than one already noted does not move the group back.
+  g.arrived(a, now - 5s);
+  EXPECT_EQ(g.hold_until(b, now), now + 500ms);
+}
+
+TEST(ResetGathering, ZeroQuietNeverHolds) {
+  ResetGathering g(0ms, 10s);
+  SysdigToken a = token("ns");
+  a.observed_at = Steady::now();
+  g.arrived(a, a.observed_at);
+  EXPECT_FALSE(g.hold_until(a, a.observed_at));
+  EXPECT_EQ(g.groups(), 0u);
+}
+
+TEST(ResetGathering, QuietGroupsAreForgotten) {
+  ResetGathering g(500ms, 10s);
+  const auto start = Steady::now();
+  for (int i = 0; i < 1000; ++i) {
+    SysdigToken t = token("ns-" + std::to_string(i));
+    g.arrived(t, start + std::chrono::seconds(i));
+  }
+  EXPECT_LT(g.groups(), 300u);
+}
+
+}  // namespace
+}  // namespace sto::controller
