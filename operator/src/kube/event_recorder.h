@@ -162,7 +162,7 @@ struct EventRecorderOptions {
   // the budget cannot send in time) is dropped instead of sent late, so a
   // burst does not keep writing long after it ended. Reported once per
   // burst; Important events are always sent.
-  std::chrono::milliseconds max_wait{std::chrono::seconds(10)};
+  std::chrono::milliseconds max_wait{std::chrono::seconds(3)};
   // Series remembered for aggregation; the least recently seen are forgotten
   // beyond this (queued and in-flight ones only once they are sent).
   std::size_t max_series = 4096;
