@@ -38,16 +38,27 @@ std::string fetch_group(const SysdigToken& token) {
 void ResetGathering::arrived(const SysdigToken& token, Steady::time_point at) {
   if (quiet_.count() <= 0) return;
   if (++arrivals_since_sweep_ >= 256) forget_quiet(at);
-  auto [it, added] = last_arrival_.try_emplace(fetch_group(token), at);
-  if (!added) it->second = std::max(it->second, at);
+  auto [it, added] = groups_.try_emplace(fetch_group(token), Group{at, {}});
+  Group& g = it->second;
+  if (added || at <= g.last) return;
+  const Steady::duration gap = at - g.last;
+  g.last = at;
+  if (gap >= max_wait_) {
+    g.spacing = {};
+  } else {
+    g.spacing = g.spacing == Steady::duration{} ? gap : (3 * g.spacing + gap) / 4;
+  }
 }
 
 std::optional<ResetGathering::Steady::time_point> ResetGathering::hold_until(
     const SysdigToken& token, Steady::time_point now) const {
-  if (quiet_.count() <= 0 || last_arrival_.empty()) return std::nullopt;
-  auto it = last_arrival_.find(fetch_group(token));
-  if (it == last_arrival_.end()) return std::nullopt;
-  Steady::time_point until = it->second + quiet_;
+  if (quiet_.count() <= 0 || groups_.empty()) return std::nullopt;
+  auto it = groups_.find(fetch_group(token));
+  if (it == groups_.end()) return std::nullopt;
+  const Group& g = it->second;
+  const Steady::duration quiet =
+      std::clamp<Steady::duration>(3 * g.spacing, quiet_, std::max<Steady::duration>(quiet_, max_wait_ / 4));
+  Steady::time_point until = g.last + quiet;
   if (token.observed_at != Steady::time_point{}) {
     until = std::min(until, token.observed_at + max_wait_);
   }
@@ -57,7 +68,7 @@ std::optional<ResetGathering::Steady::time_point> ResetGathering::hold_until(
 
 void ResetGathering::forget_quiet(Steady::time_point now) {
   arrivals_since_sweep_ = 0;
-  std::erase_if(last_arrival_, [&](const auto& kv) { return kv.second + quiet_ <= now; });
+  std::erase_if(groups_, [&](const auto& kv) { return kv.second.last + max_wait_ <= now; });
 }
 
 }  // namespace sto::controller

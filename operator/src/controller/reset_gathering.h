@@ -5,10 +5,12 @@
 // needs an answer Sysdig gave after the reset arrived, so a storm of resets
 // annotated one after another (a script, `kubectl annotate --all`) would
 // otherwise cost a request each time a fetch ends before the next reset
-// arrives. Instead a reset fetches once no other reset of its group has
-// arrived for `quiet`, or once it has waited `max_wait` since it arrived
+// arrived. Instead a reset fetches once no other reset of its group has
+// arrived for a while, or once it has waited `max_wait` since it arrived
 // itself (a group reset without pause still rotates): every reset of the
-// storm then shares one request per group.
+// storm then shares one request per group. "A while" is `quiet`, or three
+// times the recent spacing of the group's resets when they come slower
+// (a script annotating one resource after another), at most max_wait / 4.
 //
 // Arrivals are noted by the controller when the informer delivers a new reset
 // value; the reconciler asks hold_until() before it fetches for a reset.
@@ -44,15 +46,19 @@ class ResetGathering {
   std::optional<Steady::time_point> hold_until(const SysdigToken& token,
                                                Steady::time_point now) const;
 
-  // Groups with a reset arrived in the last `quiet` (the rest are forgotten).
-  std::size_t groups() const { return last_arrival_.size(); }
+  // Groups with a reset arrived in the last max_wait (the rest are forgotten).
+  std::size_t groups() const { return groups_.size(); }
 
  private:
+  struct Group {
+    Steady::time_point last;          // the latest arrival
+    Steady::duration spacing{};       // smoothed time between arrivals; 0: one so far
+  };
   void forget_quiet(Steady::time_point now);
 
   std::chrono::milliseconds quiet_;
   std::chrono::milliseconds max_wait_;
-  std::unordered_map<std::string, Steady::time_point> last_arrival_;
+  std::unordered_map<std::string, Group> groups_;
   std::size_t arrivals_since_sweep_ = 0;
 };
 

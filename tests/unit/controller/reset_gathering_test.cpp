@@ -78,6 +78,32 @@ TEST(ResetGathering, HoldsUntilTheGroupIsQuietOrTheResetWaitedLongEnough) {
   EXPECT_EQ(g.hold_until(b, now), now + 500ms);
 }
 
+// Resets that come slower than `quiet` (a script annotating one resource
+// after another) are waited for: three times their spacing, at most a
+// quarter of max_wait.
+TEST(ResetGathering, SlowerResetsOfAGroupAreWaitedForLonger) {
+  ResetGathering g(500ms, 10s);
+  const auto start = Steady::now();
+  SysdigToken t = token("ns");
+  t.observed_at = start;
+  for (int i = 0; i < 6; ++i) g.arrived(t, start + i * 400ms);
+  const auto last = start + 2000ms;
+  EXPECT_EQ(g.hold_until(t, last), last + 1200ms);
+  EXPECT_FALSE(g.hold_until(t, last + 1200ms));
+
+  SysdigToken slow = token("slow");
+  slow.observed_at = start;
+  for (int i = 0; i < 4; ++i) g.arrived(slow, start + i * 3s);
+  EXPECT_EQ(g.hold_until(slow, start + 9s), start + 10s);  // its own 10 s bound
+  slow.observed_at = start + 9s;
+  EXPECT_EQ(g.hold_until(slow, start + 9s), start + 9s + 2500ms);  // max_wait / 4
+
+  // A pause longer than max_wait starts over: the next storm is judged by itself.
+  g.arrived(slow, start + 30s);
+  slow.observed_at = start + 30s;
+  EXPECT_EQ(g.hold_until(slow, start + 30s), start + 30s + 500ms);
+}
+
 TEST(ResetGathering, ZeroQuietNeverHolds) {
   ResetGathering g(0ms, 10s);
   SysdigToken a = token("ns");
