@@ -56,8 +56,10 @@ std::optional<ResetGathering::Steady::time_point> ResetGathering::hold_until(
   auto it = groups_.find(fetch_group(token));
   if (it == groups_.end()) return std::nullopt;
   const Group& g = it->second;
-  const Steady::duration quiet =
-      std::clamp<Steady::duration>(3 * g.spacing, quiet_, std::max<Steady::duration>(quiet_, max_wait_ / 4));
+  // Three times the group's spacing when its resets come slower than quiet_,
+  // at most a quarter of max_wait_.
+  const Steady::duration longest = std::max<Steady::duration>(quiet_, max_wait_ / 4);
+  const Steady::duration quiet = std::clamp<Steady::duration>(3 * g.spacing, quiet_, longest);
   Steady::time_point until = g.last + quiet;
   if (token.observed_at != Steady::time_point{}) {
     until = std::min(until, token.observed_at + max_wait_);

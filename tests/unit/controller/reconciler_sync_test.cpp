@@ -456,7 +456,9 @@ TEST_F(Reconciler, AResetWaitsWhileResetsOfItsFetchGroupKeepArriving) {
   other["spec"]["teamID"] = kTeam + 1;
   add_token(other);
   monitoring->set_token(kTeam + 1, kApiKey, kToken1);
-  for (const char* name : {kName, "web-team", "other-team"}) reconcile(std::string(kNs) + "/" + name);
+  for (const char* name : {kName, "web-team", "other-team"}) {
+    reconcile(std::string(kNs) + "/" + name);
+  }
   const int fetched = monitoring->fetches();
   monitoring->set_token(kTeam, kApiKey, kToken2);
   for (const char* name : {kName, "web-team", "other-team"}) annotate_reset("r1", name);
