@@ -110,8 +110,9 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--reset-gather", reset_gather,
                  "How long a reset waits for no further reset of the same team and API key "
                  "before it asks Sysdig, so that resources reset together share one request "
-                 "(three times their spacing when such resets come slower, up to 2.5s; a reset "
-                 "waits at most 10s) (Go duration, 0s to 5s)")
+                 "(three times their spacing when such resets come slower, or until resets of "
+                 "other teams stop arriving, up to 2.5s; a reset waits at most 10s) (Go "
+                 "duration, 0s to 5s)")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log-format", log_format, "json or text")->capture_default_str();

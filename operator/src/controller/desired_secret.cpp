@@ -19,14 +19,17 @@ bool is_sync_annotation(std::string_view key) {
 std::optional<std::string> unwanted_fields(const AppliedFields& applied,
                                            const DesiredSecret& desired,
                                            const std::string& token_key) {
-  for (const auto& k : applied.labels) {
+  for (const auto& e : applied.labels) {
+    std::string k(e.key);
     if (!desired.labels.contains(k)) return "label " + k + " no longer wanted";
   }
-  for (const auto& k : applied.data) {
+  for (const auto& e : applied.data) {
+    std::string k(e.key);
     if (!desired.data.contains(k) && !desired.token_templates.contains(k) && k != token_key)
       return "data " + k + " no longer wanted";
   }
-  for (const auto& k : applied.annotations) {
+  for (const auto& e : applied.annotations) {
+    std::string k(e.key);
     if (!desired.annotations.contains(k) && !is_sync_annotation(k))
       return "annotation " + k + " no longer wanted";
   }
@@ -39,12 +42,10 @@ namespace {
 
 // The template digest: the inputs' digest and each token-dependent key's
 // value digest, as the Secret holds them.
-std::string template_digest(const DesiredSecret& desired,
-                            const std::map<std::string, std::string>& value_sha256) {
+std::string template_digest(const DesiredSecret& desired, const StringTable& value_sha256) {
   std::string text = desired.template_inputs_sha256;
   for (const auto& [k, tmpl] : desired.token_templates) {
-    auto it = value_sha256.find(k);
-    text += '\0' + k + '\0' + (it == value_sha256.end() ? std::string() : it->second);
+    text += '\0' + k + '\0' + value_sha256.get(k);
   }
   return sha256_hex(text);
 }
@@ -105,10 +106,10 @@ void with_token(DesiredSecret& desired, const SysdigToken& token, const std::str
     // info's, whether or not the Secret carries that.
     const auto& in = desired.template_inputs;
     const TemplateValues values{value, in.url, in.team_id, in.instance_id, in.region};
-    std::map<std::string, std::string> value_sha256;
+    StringTable value_sha256;
     for (const auto& [k, tmpl] : desired.token_templates) {
       desired.data[k] = render_template(tmpl, values);
-      value_sha256[k] = sha256_hex(desired.data[k]);
+      value_sha256.emplace(k, sha256_hex(desired.data[k]));
     }
     set(kTemplateDigestAnnotation, template_digest(desired, value_sha256));
   }
@@ -133,11 +134,11 @@ std::optional<std::string> drift(const ManagedSecret& secret, const DesiredSecre
     return "record annotations";
   for (const auto& [k, v] : desired.data) {
     if (k == token_key) continue;
-    auto it = secret.data_sha256.find(k);
-    if (it == secret.data_sha256.end() || it->second != sha256_hex(v)) return "data " + k;
+    auto digest = secret.data_sha256.find(k);
+    if (!digest || *digest != sha256_hex(v)) return "data " + k;
   }
-  auto it = secret.data_sha256.find(token_key);
-  if (it == secret.data_sha256.end() || it->second != token_sha256) return "data " + token_key;
+  auto digest = secret.data_sha256.find(token_key);
+  if (!digest || *digest != token_sha256) return "data " + token_key;
   if (!desired.token_templates.empty()) {
     // Without the token the rendered values cannot be compared: the digest
     // written with them says whether they and their inputs are unchanged.

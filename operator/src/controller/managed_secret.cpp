@@ -11,15 +11,9 @@
 
 namespace sto::controller {
 
-std::string ManagedSecret::annotation(std::string_view key) const {
-  auto it = annotations.find(std::string(key));
-  return it == annotations.end() ? std::string() : it->second;
-}
+std::string ManagedSecret::annotation(std::string_view key) const { return annotations.get(key); }
 
-std::string ManagedSecret::label(std::string_view key) const {
-  auto it = labels.find(std::string(key));
-  return it == labels.end() ? std::string() : it->second;
-}
+std::string ManagedSecret::label(std::string_view key) const { return labels.get(key); }
 
 bool ManagedSecret::owned_by(std::string_view uid) const {
   // By UID only: the owner label may have been stripped (drift to repair).
@@ -50,7 +44,7 @@ AppliedFields applied_fields_from(std::string_view fields_v1_json) {
   auto tree = nlohmann::json::parse(fields_v1_json, nullptr, false);
   if (tree.is_discarded() || !tree.is_object()) return out;
   std::size_t kept = 0;
-  auto names = [&](const nlohmann::json& node, const char* key, std::set<std::string>& into) {
+  auto names = [&](const nlohmann::json& node, const char* key, StringTable& into) {
     auto it = node.find(key);
     if (it == node.end() || !it->is_object()) return;
     for (const auto& [k, v] : it->items()) {
@@ -59,7 +53,7 @@ AppliedFields applied_fields_from(std::string_view fields_v1_json) {
         out.truncated = true;
         return;
       }
-      into.insert(k.substr(2));
+      into.emplace(std::string_view(k).substr(2));
       ++kept;
     }
   };
@@ -133,8 +127,7 @@ Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json
   // marked oversized (its drift check then finds what is missing and
   // re-applies, which changes nothing on the server if nothing differs).
   std::size_t foreign_bytes = 0;
-  auto keep = [&](std::map<std::string, std::string>& into, std::string_view k,
-                  std::string_view v) {
+  auto keep = [&](StringTable& into, std::string_view k, std::string_view v) {
     if (!own_key(k)) {
       if (foreign_bytes + k.size() + v.size() > kMaxForeignMetadataBytes) {
         secret->oversized = true;
@@ -193,6 +186,11 @@ Result<kube::ObjectPtr, std::string> decode_managed_secret(std::string_view json
   }
   if (!have_meta) return fail(std::string("object without metadata"));
   if (secret->applied.truncated) secret->oversized = true;
+  for (StringTable* t : {&secret->labels, &secret->annotations, &secret->data_sha256,
+                         &secret->applied.labels, &secret->applied.annotations,
+                         &secret->applied.data}) {
+    t->shrink_to_fit();
+  }
   return kube::ObjectPtr(std::move(secret));
 }
 

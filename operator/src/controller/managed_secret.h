@@ -8,11 +8,11 @@
 #include <cstddef>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 
 #include "common/result.h"
+#include "common/string_table.h"
 #include "kube/store.h"
 
 namespace sto::controller {
@@ -21,9 +21,10 @@ namespace sto::controller {
 // Apply entry, and the Update entry of the create until the first apply
 // moves them over): an apply without one of them removes it.
 struct AppliedFields {
-  std::set<std::string> labels;
-  std::set<std::string> annotations;
-  std::set<std::string> data;
+  // Names only (the values are empty).
+  StringTable labels;
+  StringTable annotations;
+  StringTable data;
   bool owner_references = false;
   bool truncated = false;  // more names than kMaxAppliedNames: the rest left out
 };
@@ -35,9 +36,9 @@ inline constexpr std::size_t kMaxDataKeys = 64;
 inline constexpr std::size_t kMaxForeignMetadataBytes = 16 * 1024;
 
 struct ManagedSecret : kube::CachedObject {
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> annotations;
-  std::map<std::string, std::string> data_sha256;  // key -> sha256 hex of the decoded value
+  StringTable labels;
+  StringTable annotations;
+  StringTable data_sha256;  // key -> sha256 hex of the decoded value
   std::string type;
   AppliedFields applied;
   // It carried more than the projection keeps (see kMax*): only the

@@ -47,8 +47,8 @@ RecordedState read_recorded(const SysdigToken& token, const ManagedSecret* secre
   if (r.handled_reset.empty()) r.handled_reset = st.last_handled_reset;
 
   if (secret) {
-    auto it = secret->data_sha256.find(token.spec.target.token_key);
-    if (it != secret->data_sha256.end()) r.token_sha256 = it->second;
+    if (auto digest = secret->data_sha256.find(token.spec.target.token_key))
+      r.token_sha256 = std::string(*digest);
   }
   const std::string fp_hex =
       r.fingerprint.starts_with("sha256:") ? r.fingerprint.substr(7) : std::string();

@@ -38,6 +38,7 @@ std::string fetch_group(const SysdigToken& token) {
 void ResetGathering::arrived(const SysdigToken& token, Steady::time_point at) {
   if (quiet_.count() <= 0) return;
   if (++arrivals_since_sweep_ >= 256) forget_quiet(at);
+  last_any_ = std::max(last_any_, at);
   auto [it, added] = groups_.try_emplace(fetch_group(token), Group{at, {}});
   Group& g = it->second;
   if (added || at <= g.last) return;
@@ -61,6 +62,8 @@ std::optional<ResetGathering::Steady::time_point> ResetGathering::hold_until(
   const Steady::duration longest = std::max<Steady::duration>(quiet_, max_wait_ / 4);
   const Steady::duration quiet = std::clamp<Steady::duration>(3 * g.spacing, quiet_, longest);
   Steady::time_point until = g.last + quiet;
+  // Resets of other groups still arriving: a storm, waited for as long.
+  if (last_any_ + quiet_ > until) until = std::min(last_any_ + quiet_, g.last + longest);
   if (token.observed_at != Steady::time_point{}) {
     until = std::min(until, token.observed_at + max_wait_);
   }

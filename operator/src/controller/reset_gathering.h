@@ -11,6 +11,11 @@
 // storm then shares one request per group. "A while" is `quiet`, or three
 // times the recent spacing of the group's resets when they come slower
 // (a script annotating one resource after another), at most max_wait / 4.
+// While resets of other groups keep arriving (within `quiet` of each other:
+// every resource annotated in turn), a group waits for that storm to end
+// too, again at most max_wait / 4 after its own latest reset: otherwise a
+// pause in the storm that happens to be longer than the group's own wait
+// would cost the group a second request.
 //
 // Arrivals are noted by the controller when the informer delivers a new reset
 // value; the reconciler asks hold_until() before it fetches for a reset.
@@ -59,6 +64,7 @@ class ResetGathering {
   std::chrono::milliseconds quiet_;
   std::chrono::milliseconds max_wait_;
   std::unordered_map<std::string, Group> groups_;
+  Steady::time_point last_any_{};  // the latest arrival of any group
   std::size_t arrivals_since_sweep_ = 0;
 };
 

@@ -284,6 +284,7 @@ Result<std::shared_ptr<Client>, std::string> Client::create(asio::any_io_executo
   http_options.max_body_bytes = options.max_body_bytes;
   http_options.user_agent = options.user_agent;
   http_options.max_idle_connections = 64;
+  http_options.max_exchanges = options.max_in_flight;
   http_options.proxy = config.proxy;
   auto http = net::HttpClient::create(std::move(executor), config.server, config.tls, http_options);
   if (!http) return fail("API server " + config.server.origin() + ": " + http.error().message);

@@ -82,6 +82,10 @@ struct ClientOptions {
   std::size_t max_body_bytes = 256u * 1024 * 1024;
   std::size_t max_watch_event_bytes = 16u * 1024 * 1024;
   std::string user_agent = "sysdig-token-operator";
+  // Most requests under way at once (watches aside), 0 for no limit; the
+  // rest wait their turn within their timeout. Each one under way holds a
+  // connection (and its TLS state).
+  std::size_t max_in_flight = 0;
   // Called once per completed request: method, HTTP status (0 on transport
   // failure), host. Feeds rest_client_requests_total.
   std::function<void(std::string_view method, int code, std::string_view host)> on_request;

@@ -140,6 +140,10 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
 
   asio::awaitable<Result<HttpResponse, NetError>> send(const HttpRequest& request) override {
     auto self = shared_from_this();
+    const auto deadline = std::chrono::steady_clock::now() + request.timeout;
+    auto slot = co_await take_slot(deadline);
+    if (!slot) co_return fail(std::move(slot.error()));
+    ExchangeSlot held(*this, slot.value());
     for (int attempt = 0;; ++attempt) {
       auto conn = co_await acquire(attempt > 0);
       if (!conn) co_return fail(std::move(conn.error()));
@@ -164,6 +168,63 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
     shut_down_ = true;
     for (auto& c : idle_) c->close();
     idle_.clear();
+    for (auto& w : waiters_) w->timer.cancel();
+  }
+
+  // Exchange slots --------------------------------------------------------
+  // With max_exchanges set, an exchange takes a slot first; one that ends
+  // hands its slot to the oldest waiter, so waiters go first come, first
+  // served and the number of open connections stays within the limit plus
+  // the streams.
+
+  struct Waiter {
+    explicit Waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    bool granted = false;
+  };
+
+  // Releases the slot (if one was taken) when the exchange ends, however it ends.
+  struct ExchangeSlot {
+    ExchangeSlot(ClientImpl& c, bool taken) : client(c), taken(taken) {}
+    ~ExchangeSlot() {
+      if (taken) client.give_slot();
+    }
+    ExchangeSlot(const ExchangeSlot&) = delete;
+    ExchangeSlot& operator=(const ExchangeSlot&) = delete;
+    ClientImpl& client;
+    bool taken;
+  };
+
+  // True when a slot was taken, false when there is no limit.
+  asio::awaitable<Result<bool, NetError>> take_slot(std::chrono::steady_clock::time_point deadline) {
+    if (options_.max_exchanges == 0) co_return false;
+    if (exchanges_ < options_.max_exchanges && waiters_.empty()) {
+      ++exchanges_;
+      co_return true;
+    }
+    auto waiter = std::make_shared<Waiter>(executor_);
+    waiter->timer.expires_at(deadline);
+    waiters_.push_back(waiter);
+    auto [ec] = co_await waiter->timer.async_wait(use_tuple);
+    (void)ec;
+    if (waiter->granted) co_return true;  // the slot was handed over
+    std::erase(waiters_, waiter);
+    if (shut_down_) co_return fail(NetError{NetErrorKind::Cancelled, "client is shut down"});
+    co_return fail(NetError{NetErrorKind::Timeout,
+                            "wait for a connection to " + origin_.origin() + ": timed out (" +
+                                std::to_string(options_.max_exchanges) +
+                                " requests under way)"});
+  }
+
+  void give_slot() {
+    if (!waiters_.empty()) {
+      auto next = std::move(waiters_.front());
+      waiters_.pop_front();
+      next->granted = true;
+      next->timer.cancel();
+      return;
+    }
+    --exchanges_;
   }
 
   // Connection pool -----------------------------------------------------
@@ -186,7 +247,10 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
       c->close();
       return;
     }
+    // An idle connection holds no read buffer (it grows to 64 KiB on large
+    // answers); with SSL_MODE_RELEASE_BUFFERS, OpenSSL's buffers go too.
     wipe(c->buffer);
+    c->buffer.shrink_to_fit();
     idle_.push_back(std::move(c));
   }
 
@@ -416,6 +480,8 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   ClientOptions options_;
   std::shared_ptr<TlsContext> tls_;  // null for http://
   std::deque<std::unique_ptr<Connection>> idle_;
+  std::size_t exchanges_ = 0;  // slots taken
+  std::deque<std::shared_ptr<Waiter>> waiters_;
   bool shut_down_ = false;
 };
 
@@ -501,6 +567,8 @@ Result<std::shared_ptr<TlsContext>, NetError> TlsContext::create(const TlsConfig
   ssl::context& ctx = out->native_->context;
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  // A connection between exchanges keeps no record buffers (about 34 KiB).
+  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   error_code ec;
   if (tls.verify_peer) {
     ctx.set_verify_mode(ssl::verify_peer, ec);

@@ -130,6 +130,9 @@ struct ClientOptions {
   // for the TLS handshake.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::size_t max_idle_connections = 32;
+  // Most exchanges (send) under way at once, 0 for no limit; more wait for
+  // one to end, within their own timeout. Streams (open) do not count.
+  std::size_t max_exchanges = 0;
   std::size_t max_body_bytes = 64u * 1024 * 1024;
   std::string user_agent = "sysdig-token-operator";
   // When set, connections go to this host and port instead of the origin's;

@@ -447,8 +447,9 @@ TEST_F(Reconciler, AResetSharesOnlyFetchesStartedAfterItArrived) {
 }
 
 // Resets of one fetch group (API key, instance, team) wait until no other
-// arrived for reset_quiet, so a storm shares one request; another group is
-// not held, and no reset waits longer than reset_max_wait.
+// arrived for reset_quiet, so a storm shares one request; another group
+// waits for the storm too, but not past a quarter of reset_max_wait after its
+// own reset, and no reset waits longer than reset_max_wait.
 TEST_F(Reconciler, AResetWaitsWhileResetsOfItsFetchGroupKeepArriving) {
   add_token();
   add_token(token_json("web-team"));
@@ -471,7 +472,7 @@ TEST_F(Reconciler, AResetWaitsWhileResetsOfItsFetchGroupKeepArriving) {
   };
   arrive(kName, 200ms);
   arrive("web-team", 0ms);     // the group's last arrival: ops-team waits for it
-  arrive("other-team", 2s);    // alone and quiet for long enough
+  arrive("other-team", 3s);    // alone, and waited for the storm long enough (2.5 s)
 
   auto held = reconcile();
   EXPECT_EQ(held.outcome, Outcome::Gathering);

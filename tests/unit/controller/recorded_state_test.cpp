@@ -30,11 +30,11 @@ SysdigToken token_with(SysdigTokenStatus status, std::string reset = {}) {
 // A Secret written by the operator, with the token hashing to "abcd...".
 ManagedSecret written_secret(std::string handled, std::string synced_at) {
   ManagedSecret s;
-  s.annotations[std::string(kFingerprintAnnotation)] = "sha256:abcd";
-  s.annotations[std::string(kRevisionAnnotation)] = "3";
-  s.annotations[std::string(kResetHandledAnnotation)] = std::move(handled);
-  s.annotations[std::string(kSyncedAtAnnotation)] = std::move(synced_at);
-  s.data_sha256["SYSDIG_MONITOR_API_TOKEN"] = "abcdef0123";
+  s.annotations.emplace(std::string(kFingerprintAnnotation), "sha256:abcd");
+  s.annotations.emplace(std::string(kRevisionAnnotation), "3");
+  s.annotations.emplace(std::string(kResetHandledAnnotation), std::move(handled));
+  s.annotations.emplace(std::string(kSyncedAtAnnotation), std::move(synced_at));
+  s.data_sha256.emplace("SYSDIG_MONITOR_API_TOKEN", "abcdef0123");
   return s;
 }
 
@@ -137,8 +137,8 @@ TEST(RecordedState, AnUnchangedResetIsCheckedAgainEveryIntervalUntilItsWindowEnd
   st.next_refresh_time = format_rfc3339(kNow + 50min);
   auto tok = token_with(st);
   auto secret = written_secret("r1", format_rfc3339(kNow - 31s));
-  secret.annotations[std::string(kResetOutcomeAnnotation)] = std::string(kResetUnchanged);
-  secret.annotations[std::string(kResetCheckUntilAnnotation)] = format_rfc3339(kNow + 10min);
+  secret.annotations.emplace(std::string(kResetOutcomeAnnotation), std::string(kResetUnchanged));
+  secret.annotations.emplace(std::string(kResetCheckUntilAnnotation), format_rfc3339(kNow + 10min));
   auto rec = read_recorded(tok, &secret, 1h, kNow);
   EXPECT_TRUE(rec.in_reset_window);
   EXPECT_TRUE(plan_fetch(tok, rec, 30s, kNow).reset_check_due);

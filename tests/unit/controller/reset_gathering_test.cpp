@@ -83,7 +83,7 @@ TEST(ResetGathering, HoldsUntilTheGroupIsQuietOrTheResetWaitedLongEnough) {
 // quarter of max_wait.
 TEST(ResetGathering, SlowerResetsOfAGroupAreWaitedForLonger) {
   ResetGathering g(500ms, 10s);
-  const auto start = Steady::now();
+  auto start = Steady::now();
   SysdigToken t = token("ns");
   t.observed_at = start;
   for (int i = 0; i < 6; ++i) g.arrived(t, start + i * 400ms);
@@ -92,8 +92,9 @@ TEST(ResetGathering, SlowerResetsOfAGroupAreWaitedForLonger) {
   EXPECT_FALSE(g.hold_until(t, last + 1200ms));
 
   SysdigToken slow = token("slow");
-  slow.observed_at = start;
-  for (int i = 0; i < 4; ++i) g.arrived(slow, start + i * 3s);
+  slow.observed_at = start + 5s;
+  for (int i = 0; i < 4; ++i) g.arrived(slow, start + 5s + i * 3s);
+  start += 5s;
   EXPECT_EQ(g.hold_until(slow, start + 9s), start + 10s);  // its own 10 s bound
   slow.observed_at = start + 9s;
   EXPECT_EQ(g.hold_until(slow, start + 9s), start + 9s + 2500ms);  // max_wait / 4
@@ -102,6 +103,25 @@ TEST(ResetGathering, SlowerResetsOfAGroupAreWaitedForLonger) {
   g.arrived(slow, start + 30s);
   slow.observed_at = start + 30s;
   EXPECT_EQ(g.hold_until(slow, start + 30s), start + 30s + 500ms);
+}
+
+// Every resource annotated in turn: each group waits until resets stop
+// arriving anywhere, at most max_wait / 4 after its own latest reset.
+TEST(ResetGathering, AStormAcrossGroupsHoldsEachGroupUntilItEnds) {
+  ResetGathering g(500ms, 10s);
+  const auto start = Steady::now();
+  SysdigToken a = token("a");
+  a.observed_at = start;
+  g.arrived(a, start);
+  for (int i = 1; i <= 15; ++i) g.arrived(token("n-" + std::to_string(i % 5)), start + i * 100ms);
+  EXPECT_EQ(g.hold_until(a, start + 1500ms), start + 2000ms);
+  for (int i = 16; i <= 40; ++i) g.arrived(token("n-" + std::to_string(i % 5)), start + i * 100ms);
+  EXPECT_EQ(g.hold_until(a, start + 2400ms), start + 2500ms);  // its own cap
+  EXPECT_FALSE(g.hold_until(a, start + 2500ms));
+  // A group of the storm: its own spacing (500 ms) waited three times over.
+  SysdigToken member = token("n-0");
+  member.observed_at = start + 4s;
+  EXPECT_EQ(g.hold_until(member, start + 4s), start + 5500ms);
 }
 
 TEST(ResetGathering, ZeroQuietNeverHolds) {

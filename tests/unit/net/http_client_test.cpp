@@ -41,6 +41,8 @@ class TestServer {
   }
   std::uint16_t port() const { return port_; }
   int connections() const { return connections_.load(); }
+  // Most /pause requests the server was answering at once.
+  int max_active() const { return max_active_.load(); }
 
  private:
   asio::awaitable<void> accept_loop() {
@@ -75,7 +77,16 @@ class TestServer {
         }
         http::response<http::string_body> res{http::status::ok, 11};
         res.set("X-Echo-Method", std::string(req.method_string()));
-        if (target == "/slow") {
+        if (target == "/pause") {
+          const int now = ++active_;
+          for (int seen = max_active_.load(); now > seen;) {
+            if (max_active_.compare_exchange_weak(seen, now)) break;
+          }
+          asio::steady_timer t(ioc_, 50ms);
+          co_await t.async_wait(asio::use_awaitable);
+          --active_;
+          res.body() = "paused";
+        } else if (target == "/slow") {
           asio::steady_timer t(ioc_, 1s);
           co_await t.async_wait(asio::use_awaitable);
         } else if (target == "/big") {
@@ -100,6 +111,8 @@ class TestServer {
   tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::atomic<int> connections_{0};
+  std::atomic<int> active_{0};
+  std::atomic<int> max_active_{0};
   std::thread thread_;
 };
 
@@ -294,6 +307,88 @@ TEST(HttpClient, ShutdownFailsFurtherRequests) {
   });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, NetErrorKind::Cancelled);
+}
+
+// Sends one request and notes its body, or its error kind and message.
+asio::awaitable<void> send_and_note(std::shared_ptr<HttpClient> client, HttpRequest request,
+                                    std::shared_ptr<std::vector<std::string>> out) {
+  auto r = co_await client->send(request);
+  out->push_back(r.ok() ? r->body
+                        : std::string(to_string(r.error().kind)) + ": " + r.error().message);
+}
+
+void spawn_sends(asio::any_io_executor ex, const std::shared_ptr<HttpClient>& client,
+                 const std::string& target, std::chrono::milliseconds timeout, int count,
+                 const std::shared_ptr<std::vector<std::string>>& out) {
+  for (int i = 0; i < count; ++i) {
+    HttpRequest request = get(target, timeout);
+    asio::co_spawn(ex, send_and_note(client, request, out), asio::detached);
+  }
+}
+
+TEST(HttpClient, KeepsToItsLimitOfExchangesUnderWay) {
+  TestServer server;
+  auto out = std::make_shared<std::vector<std::string>>();
+  run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    ClientOptions options;
+    options.max_exchanges = 2;
+    auto client = client_for(ex, server.port(), options);
+    spawn_sends(ex, client, "/pause", 5s, 7, out);
+    co_return true;
+  });
+  EXPECT_EQ(*out, std::vector<std::string>(7, "paused"));
+  EXPECT_EQ(server.max_active(), 2);
+  EXPECT_LE(server.connections(), 2);
+}
+
+TEST(HttpClient, WithoutALimitExchangesRunTogether) {
+  TestServer server;
+  auto out = std::make_shared<std::vector<std::string>>();
+  run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    auto client = client_for(ex, server.port());
+    spawn_sends(ex, client, "/pause", 5s, 4, out);
+    co_return true;
+  });
+  EXPECT_EQ(*out, std::vector<std::string>(4, "paused"));
+  EXPECT_EQ(server.max_active(), 4);
+}
+
+TEST(HttpClient, AWaitForAFreeExchangeEndsAtTheRequestsTimeout) {
+  TestServer server;
+  auto out = std::make_shared<std::vector<std::string>>();
+  run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    ClientOptions options;
+    options.max_exchanges = 1;
+    auto client = client_for(ex, server.port(), options);
+    spawn_sends(ex, client, "/slow", 5s, 1, out);
+    spawn_sends(ex, client, "/hello", 100ms, 1, out);
+    co_return true;
+  });
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].rfind("Timeout: wait for a connection to http://127.0.0.1:", 0), 0u)
+      << (*out)[0];
+  EXPECT_NE((*out)[0].find("1 requests under way"), std::string::npos) << (*out)[0];
+  EXPECT_EQ((*out)[1], "");  // the /slow answer has no body
+}
+
+TEST(HttpClient, ShutdownFailsRequestsWaitingForAnExchange) {
+  TestServer server;
+  auto out = std::make_shared<std::vector<std::string>>();
+  run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    ClientOptions options;
+    options.max_exchanges = 1;
+    auto client = client_for(ex, server.port(), options);
+    spawn_sends(ex, client, "/slow", 5s, 1, out);
+    spawn_sends(ex, client, "/hello", 5s, 2, out);
+    asio::steady_timer t(ex, 100ms);
+    co_await t.async_wait(asio::use_awaitable);
+    client->shutdown();
+    co_return true;
+  });
+  ASSERT_EQ(out->size(), 3u);
+  EXPECT_EQ((*out)[0].rfind("Cancelled: ", 0), 0u) << (*out)[0];
+  EXPECT_EQ((*out)[1].rfind("Cancelled: ", 0), 0u) << (*out)[1];
+  EXPECT_EQ((*out)[2], "");  // under way at the shutdown, /slow finishes (with no body)
 }
 
 }  // namespace
