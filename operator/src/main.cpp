@@ -109,9 +109,7 @@ int run(const sto::cli::Options& options) {
   kube::ClientOptions client_options;
   client_options.qps = options.kube_api_qps;
   client_options.burst = options.kube_api_burst;
-  // A worker has one request under way at a time; the rest is for Events,
-  // the Lease, lists and key reads.
-  client_options.max_in_flight = static_cast<std::size_t>(options.max_concurrent_reconciles) + 16;
+  client_options.max_in_flight = static_cast<std::size_t>(options.kube_api_max_in_flight);
   client_options.on_request = [&rest_requests](std::string_view method, int code,
                                                std::string_view host) {
     const std::string code_text = code == 0 ? "<error>" : std::to_string(code);

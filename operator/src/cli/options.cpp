@@ -95,6 +95,10 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--kube-api-burst", o.kube_api_burst, "Burst above --kube-api-qps")
       ->capture_default_str();
+  app.add_option("--kube-api-max-in-flight", o.kube_api_max_in_flight,
+                 "Most API server requests under way at once, watches aside (each holds a "
+                 "connection and its TLS state); more wait their turn")
+      ->capture_default_str();
   std::string graceful = "25s";
   app.add_option("--graceful-shutdown-timeout", graceful,
                  "How long in-flight work may take after SIGTERM before the operator exits "
@@ -193,6 +197,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
                        "\" is not a duration between 0s and 5s (e.g. 500ms)");
   }
   if (o.kube_api_burst < 1) return usage_error("--kube-api-burst: must be at least 1");
+  if (o.kube_api_max_in_flight < 1 || o.kube_api_max_in_flight > 1024)
+    return usage_error("--kube-api-max-in-flight: must be between 1 and 1024");
 
   o.allowed_hosts = split_commas(allowed_hosts);
   if (allowed_hosts.empty()) o.allowed_hosts = ibm::HostAllowlist::default_patterns();

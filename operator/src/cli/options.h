@@ -39,6 +39,8 @@ struct Options {
   std::vector<net::ConnectTo> connect_to;  // --connect-to
   double kube_api_qps = 500;
   int kube_api_burst = 1000;
+  // Most API server requests under way at once (watches aside).
+  int kube_api_max_in_flight = 32;
   // After SIGTERM: in-flight work gets this long to finish and the Lease to
   // be released; then the process exits anyway (below the pod's 30 s).
   std::chrono::milliseconds graceful_shutdown_timeout{25000};

@@ -283,7 +283,8 @@ Result<std::shared_ptr<Client>, std::string> Client::create(asio::any_io_executo
   net::ClientOptions http_options;
   http_options.max_body_bytes = options.max_body_bytes;
   http_options.user_agent = options.user_agent;
-  http_options.max_idle_connections = 64;
+  // No more idle connections than can be under way at once.
+  http_options.max_idle_connections = options.max_in_flight > 0 ? options.max_in_flight : 64;
   http_options.max_exchanges = options.max_in_flight;
   http_options.proxy = config.proxy;
   auto http = net::HttpClient::create(std::move(executor), config.server, config.tls, http_options);

@@ -524,7 +524,8 @@ class StreamImpl final : public ResponseStream {
  private:
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
-  std::array<char, 64 * 1024> chunk_{};
+  // One TLS record's worth: a long-lived stream (a watch) holds it for good.
+  std::array<char, 16 * 1024> chunk_{};
   int status_ = 0;
   Headers headers_;
 };

@@ -53,6 +53,7 @@ TEST(Options, DefaultsFollowControllerRuntimeConventions) {
   EXPECT_EQ(o.max_concurrent_reconciles, 32);
   EXPECT_EQ(o.kube_api_qps, 500);
   EXPECT_EQ(o.kube_api_burst, 1000);
+  EXPECT_EQ(o.kube_api_max_in_flight, 32);
   EXPECT_EQ(o.graceful_shutdown_timeout, std::chrono::seconds(25));
   EXPECT_EQ(expect_options(parse({"--graceful-shutdown-timeout", "1m30s"})).graceful_shutdown_timeout,
             std::chrono::seconds(90));
@@ -97,6 +98,8 @@ TEST(Options, ParsesEveryFlag) {
                                     "50",
                                     "--kube-api-burst",
                                     "100",
+                                    "--kube-api-max-in-flight",
+                                    "8",
                                     "--connect-to",
                                     "iam.cloud.ibm.com:443:127.0.0.1:8443",
                                     "--connect-to",
@@ -117,6 +120,7 @@ TEST(Options, ParsesEveryFlag) {
   EXPECT_EQ(o.log_format, log::Format::Text);
   EXPECT_EQ(o.kube_api_qps, 50);
   EXPECT_EQ(o.kube_api_burst, 100);
+  EXPECT_EQ(o.kube_api_max_in_flight, 8);
   ASSERT_EQ(o.connect_to.size(), 2u);
   EXPECT_EQ(o.connect_to[0].to_string(), "iam.cloud.ibm.com:443:127.0.0.1:8443");
   EXPECT_EQ(o.connect_to[1].to_host, "::1");
@@ -174,6 +178,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlag{{"--allowed-hosts", "https://iam.cloud.ibm.com"}, "--allowed-hosts"},
         BadFlag{{"--allowed-hosts", "iam.cloud.ibm.com:443"}, "must not include a port"},
         BadFlag{{"--kube-api-qps", "0"}, "--kube-api-qps"},
+        BadFlag{{"--kube-api-max-in-flight", "0"}, "--kube-api-max-in-flight"},
+        BadFlag{{"--kube-api-max-in-flight", "1025"}, "--kube-api-max-in-flight"},
         BadFlag{{"--graceful-shutdown-timeout", "soon"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "0s"}, "--graceful-shutdown-timeout"},
         BadFlag{{"--graceful-shutdown-timeout", "2h"}, "--graceful-shutdown-timeout"},
