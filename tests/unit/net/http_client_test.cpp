@@ -326,13 +326,18 @@ void spawn_sends(asio::any_io_executor ex, const std::shared_ptr<HttpClient>& cl
   }
 }
 
+std::shared_ptr<HttpClient> limited_client(asio::any_io_executor ex, std::uint16_t port,
+                                           std::size_t max_exchanges) {
+  ClientOptions options;
+  options.max_exchanges = max_exchanges;
+  return client_for(std::move(ex), port, options);
+}
+
 TEST(HttpClient, KeepsToItsLimitOfExchangesUnderWay) {
   TestServer server;
   auto out = std::make_shared<std::vector<std::string>>();
   run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
-    ClientOptions options;
-    options.max_exchanges = 2;
-    auto client = client_for(ex, server.port(), options);
+    auto client = limited_client(ex, server.port(), 2);
     spawn_sends(ex, client, "/pause", 5s, 7, out);
     co_return true;
   });
@@ -357,9 +362,7 @@ TEST(HttpClient, AWaitForAFreeExchangeEndsAtTheRequestsTimeout) {
   TestServer server;
   auto out = std::make_shared<std::vector<std::string>>();
   run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
-    ClientOptions options;
-    options.max_exchanges = 1;
-    auto client = client_for(ex, server.port(), options);
+    auto client = limited_client(ex, server.port(), 1);
     spawn_sends(ex, client, "/slow", 5s, 1, out);
     spawn_sends(ex, client, "/hello", 100ms, 1, out);
     co_return true;
@@ -375,9 +378,7 @@ TEST(HttpClient, ShutdownFailsRequestsWaitingForAnExchange) {
   TestServer server;
   auto out = std::make_shared<std::vector<std::string>>();
   run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
-    ClientOptions options;
-    options.max_exchanges = 1;
-    auto client = client_for(ex, server.port(), options);
+    auto client = limited_client(ex, server.port(), 1);
     spawn_sends(ex, client, "/slow", 5s, 1, out);
     spawn_sends(ex, client, "/hello", 5s, 2, out);
     asio::steady_timer t(ex, 100ms);
