@@ -118,6 +118,21 @@ int run(const sto::cli::Options& options) {
       log::debug("kubernetes request", {{"method", method}, {"code", code_text}});
     }
   };
+  // The Lease has a client of its own (its connection, its rate limit), so
+  // that a renewal never waits behind the reconcilers' requests.
+  std::shared_ptr<kube::Client> lease_client;
+  if (options.leader_elect) {
+    kube::ClientOptions lease_options = client_options;
+    lease_options.max_in_flight = 0;
+    lease_options.qps = 5;
+    lease_options.burst = 10;
+    auto created = kube::Client::create(ioc.get_executor(), cluster.value(), lease_options);
+    if (!created) {
+      std::cerr << "sysdig-token-operator: " << created.error() << "\n";
+      return 2;
+    }
+    lease_client = std::move(created).value();
+  }
   auto client =
       kube::Client::create(ioc.get_executor(), std::move(cluster.value()), client_options);
   if (!client) {
@@ -162,6 +177,7 @@ int run(const sto::cli::Options& options) {
   co.namespaces = options.namespaces;
   co.workers = options.max_concurrent_reconciles;
   co.leader_elect = options.leader_elect;
+  co.lease_client = lease_client;
   co.lease_namespace = lease_namespace;
   co.lease_name = options.leader_election_id;
   co.allowlist = allowlist.value();
@@ -316,6 +332,7 @@ int run(const sto::cli::Options& options) {
   // Also when shutdown timed out: a credential plugin still running is
   // killed and its thread ended before the io_context goes away.
   client.value()->shutdown();
+  if (lease_client) lease_client->shutdown();
   // Let the work cancelled at shutdown (watches, timers) finish while the
   // objects it belongs to still exist.
   ioc.restart();

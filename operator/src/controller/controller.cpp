@@ -488,7 +488,8 @@ class Controller::Impl : public std::enable_shared_from_this<Impl> {
       }
     };
     callbacks.on_error = on_kube_error_;
-    elector_ = std::make_unique<kube::LeaderElector>(client_, lc, callbacks);
+    elector_ = std::make_unique<kube::LeaderElector>(
+        options_.lease_client ? options_.lease_client : client_, lc, callbacks);
     asio::co_spawn(ex, elector_->run(), asio::detached);
   }
 

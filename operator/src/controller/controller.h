@@ -28,6 +28,9 @@ struct ControllerOptions {
   // waiting count as stalled (readiness fails, naming them).
   std::chrono::milliseconds stall_timeout{std::chrono::minutes(3)};
   bool leader_elect = false;
+  // The client the Lease is read and renewed with; the controller's own
+  // when null.
+  std::shared_ptr<kube::Client> lease_client;
   std::string lease_namespace;
   std::string lease_name = "sysdig-token-operator";
   std::string identity;  // default: host name and a random suffix

@@ -149,7 +149,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
       if (!conn) co_return fail(std::move(conn.error()));
       std::unique_ptr<Connection> c = std::move(conn.value());
       bool reused = c->reused;
-      auto result = co_await exchange(*c, request);
+      auto result = co_await exchange(*c, request, deadline);
       if (result.ok()) {
         if (c->keep_alive) release(std::move(c));
         co_return std::move(result.value());
@@ -198,6 +198,7 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
   // True when a slot was taken, false when there is no limit.
   asio::awaitable<Result<bool, NetError>> take_slot(std::chrono::steady_clock::time_point deadline) {
     if (options_.max_exchanges == 0) co_return false;
+    if (shut_down_) co_return fail(NetError{NetErrorKind::Cancelled, "client is shut down"});
     if (exchanges_ < options_.max_exchanges && waiters_.empty()) {
       ++exchanges_;
       co_return true;
@@ -445,12 +446,15 @@ class ClientImpl final : public HttpClient, public std::enable_shared_from_this<
             "invalid request: method \"" + r.method + "\" or its target or headers cannot be sent"};
   }
 
-  asio::awaitable<Result<HttpResponse, NetError>> exchange(Connection& c, const HttpRequest& r) {
+  // The deadline is the request's: a wait for a free exchange and an earlier
+  // attempt count against it.
+  asio::awaitable<Result<HttpResponse, NetError>> exchange(
+      Connection& c, const HttpRequest& r, std::chrono::steady_clock::time_point deadline) {
     auto req = build(r);
     if (!req) co_return fail(invalid(r));
     // The wire copy of the body (it may carry an API key) is cleared when done.
     CleanseOnExit wipe_body(req->body());
-    c.expires_after(r.timeout);
+    c.tcp().expires_at(deadline);
     auto [wec, wn] =
         co_await with_stream(c, [&](auto& s) { return http::async_write(s, *req, use_tuple); });
     (void)wn;
@@ -568,8 +572,10 @@ Result<std::shared_ptr<TlsContext>, NetError> TlsContext::create(const TlsConfig
   ssl::context& ctx = out->native_->context;
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  // A connection between exchanges keeps no record buffers (about 34 KiB).
+  // A connection between exchanges keeps no record buffers (about 34 KiB),
+  // and the plaintext they held (tokens) is wiped before they are freed.
   SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_CLEANSE_PLAINTEXT);
   error_code ec;
   if (tls.verify_peer) {
     ctx.set_verify_mode(ssl::verify_peer, ec);

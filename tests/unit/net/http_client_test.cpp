@@ -374,6 +374,22 @@ TEST(HttpClient, AWaitForAFreeExchangeEndsAtTheRequestsTimeout) {
   EXPECT_EQ((*out)[1], "");  // the /slow answer has no body
 }
 
+// The wait for a free exchange counts against the request's timeout: 1.5 s,
+// of which 1 s waiting behind /slow, leaves 0.5 s for its own 1 s answer.
+TEST(HttpClient, AWaitForAFreeExchangeCountsAgainstTheTimeout) {
+  TestServer server;
+  auto out = std::make_shared<std::vector<std::string>>();
+  run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    auto client = limited_client(ex, server.port(), 1);
+    spawn_sends(ex, client, "/slow", 5s, 1, out);
+    spawn_sends(ex, client, "/slow", 1500ms, 1, out);
+    co_return true;
+  });
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0], "");
+  EXPECT_EQ((*out)[1].rfind("Timeout: ", 0), 0u) << (*out)[1];
+}
+
 TEST(HttpClient, ShutdownFailsRequestsWaitingForAnExchange) {
   TestServer server;
   auto out = std::make_shared<std::vector<std::string>>();
@@ -390,6 +406,23 @@ TEST(HttpClient, ShutdownFailsRequestsWaitingForAnExchange) {
   EXPECT_EQ((*out)[0].rfind("Cancelled: ", 0), 0u) << (*out)[0];
   EXPECT_EQ((*out)[1].rfind("Cancelled: ", 0), 0u) << (*out)[1];
   EXPECT_EQ((*out)[2], "");  // under way at the shutdown, /slow finishes (with no body)
+}
+
+TEST(HttpClient, ARequestAfterShutdownDoesNotWaitForAnExchange) {
+  TestServer server;
+  auto out = std::make_shared<std::vector<std::string>>();
+  run([&](asio::any_io_executor ex) -> asio::awaitable<bool> {
+    auto client = limited_client(ex, server.port(), 1);
+    spawn_sends(ex, client, "/slow", 5s, 1, out);
+    asio::steady_timer t(ex, 100ms);
+    co_await t.async_wait(asio::use_awaitable);
+    client->shutdown();
+    spawn_sends(ex, client, "/hello", 5s, 1, out);
+    co_return true;
+  });
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].rfind("Cancelled: ", 0), 0u) << (*out)[0];
+  EXPECT_EQ((*out)[1], "");
 }
 
 }  // namespace
